@@ -1,0 +1,17 @@
+"""Progress bars that stay readable in saved notebooks as well as terminals."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterable[T]:
+    """``tqdm`` over ``items``; away from a terminal (papermill, CI logs) it redraws every 15 s, not 10x a second."""
+    interactive = sys.stderr.isatty()
+    return tqdm(items, desc=desc, total=total, mininterval=0.1 if interactive else 15.0, dynamic_ncols=interactive)

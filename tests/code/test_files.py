@@ -1,0 +1,31 @@
+"""Output paths stay inside their folder whatever a label says; writes are atomic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers.files import atomic_path, path_inside, safe_component, write_text_atomic
+
+
+@pytest.mark.parametrize("name", ["..", "../../etc/passwd", "/abs/path", "a/../../b", "..\\..\\win", ".hidden", "", "nul\x00byte"])
+def test_hostile_labels_cannot_leave_the_root(tmp_path: Path, name: str) -> None:
+    path = path_inside(tmp_path, "aligned", name, "x.png")
+    assert path.is_relative_to(tmp_path.resolve())
+    assert "/" not in safe_component(name) and safe_component(name) not in ("", ".", "..")
+
+
+def test_unicode_survives() -> None:
+    assert safe_component("Zoë Ünïcode") == "Zoë_Ünïcode"
+    assert safe_component("фото.jpg") == "фото.jpg"
+
+
+def test_atomic_write_leaves_old_content_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    write_text_atomic(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

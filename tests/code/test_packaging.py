@@ -1,0 +1,54 @@
+"""One pinned set of requirements, one ONNX Runtime, clean notebooks."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_environment_yml_installs_the_pip_pins() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    assert pip_section == ["-r requirements.txt"]
+    python = next(item for item in env["dependencies"] if isinstance(item, str) and item.startswith("python="))
+    assert python == f"python={sys.version_info.major}.{sys.version_info.minor}" or python == "python=3.11"
+
+
+def test_installed_versions_match_the_pins() -> None:
+    lines = [line.split(";")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    pins = dict(line.replace("===", "==").split("==") for line in lines if line and not line.startswith("#"))
+    onnxruntime_build = "onnxruntime-gpu" if sys.platform == "linux" and platform.machine() == "x86_64" else "onnxruntime"
+    for name, version in pins.items():
+        if name.startswith("onnxruntime") and name != onnxruntime_build:
+            continue
+        assert metadata.version(name) == version, name
+
+
+def test_exactly_one_onnxruntime_is_installed() -> None:
+    runtimes = {dist.metadata["Name"].lower() for dist in metadata.distributions() if dist.metadata["Name"].lower().startswith("onnxruntime")}
+    assert len(runtimes) == 1, runtimes
+
+
+def test_torchvision_imports_with_its_compiled_ops() -> None:
+    import torch
+    import torchvision
+
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]], dtype=torch.float32)
+    keep = torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5)
+    assert keep.tolist() == [0, 2]
+
+
+def test_notebooks_in_git_carry_no_outputs() -> None:
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        cells = json.loads(path.read_text())["cells"]
+        assert not [c for c in cells if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))], path.name
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), f"{path.name} has no parameters cell"

@@ -1,0 +1,89 @@
+"""Notebook 01's pipeline on tiny synthetic data with a stand-in detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import prepare
+from helpers.degrade import parse_levels
+from helpers.files import read_png_rgb
+from helpers.scan import OK
+from helpers.split import split_manifest
+from tests.conftest import FakeDetector, face_like, save, tree_checksums
+
+FRACTIONS = {"train": 0.5, "val": 0.25, "test": 0.25}
+
+
+@pytest.fixture
+def dataset(good_dataset: Path) -> Path:
+    save(good_dataset / "person_0" / "black.png", np.zeros((64, 64, 3), np.uint8))  # no face to find
+    save(good_dataset / "..sneaky" / "b.jpg", face_like(91))
+    save(good_dataset / "solo" / "only.jpg", face_like(92))
+    return good_dataset
+
+
+def _run(dataset: Path, processed: Path, detector: FakeDetector, policy: str = "exclude"):
+    manifest = split_manifest(prepare.scan(dataset, processed), FRACTIONS, seed=0, min_images=2)
+    manifest = prepare.detect_and_align(manifest, dataset, processed, detector, policy)
+    lq = prepare.synthesise_lq(manifest, processed, parse_levels([32, 16]), seed=0, splits=("train", "val", "test"))
+    prepare.save_manifest(manifest, processed)
+    return manifest, lq
+
+
+def test_every_file_is_accounted_for_and_no_face_is_recorded(dataset: Path, tmp_path: Path) -> None:
+    manifest, _ = _run(dataset, tmp_path / "processed", FakeDetector())
+    assert len(manifest) == len([p for p in dataset.rglob("*") if p.is_file()])
+    black = manifest.set_index("path").loc["person_0/black.png"]
+    assert black["status"] == prepare.NO_FACE and "threshold" in black["reason"]
+    assert manifest.set_index("path").loc["solo/only.jpg", "status"] == "too_few_images"
+    assert prepare.status_counts(manifest).loc["total", "total"] == len(manifest)
+    reloaded = prepare.load_manifest(tmp_path / "processed")
+    assert list(reloaded["path"]) == list(manifest["path"])
+
+
+def test_centre_crop_policy_keeps_the_image_flagged(dataset: Path, tmp_path: Path) -> None:
+    manifest, _ = _run(dataset, tmp_path / "processed", FakeDetector(), policy="centre_crop")
+    black = manifest.set_index("path").loc["person_0/black.png"]
+    assert black["status"] == OK and black["crop_method"] == prepare.CENTRE_CROP and "centre crop" in black["reason"]
+    assert read_png_rgb(tmp_path / "processed" / black["crop_path"]).shape == (112, 112, 3)
+
+
+def test_outputs_stay_inside_processed_and_dataset_is_untouched(dataset: Path, tmp_path: Path) -> None:
+    before = tree_checksums(dataset)
+    processed = tmp_path / "processed"
+    _run(dataset, processed, FakeDetector())
+    assert tree_checksums(dataset) == before
+    written = [p.resolve() for p in tmp_path.rglob("*") if p.is_file() and not p.resolve().is_relative_to(dataset.resolve())]
+    assert written and all(p.is_relative_to(processed.resolve()) for p in written)
+
+
+def test_rerun_reuses_everything_and_is_identical(dataset: Path, tmp_path: Path) -> None:
+    processed = tmp_path / "processed"
+    first, lq_first = _run(dataset, processed, FakeDetector())
+    crops = {p: p.read_bytes() for p in processed.rglob("*.png")}
+    again = FakeDetector()
+    second, lq_second = _run(dataset, processed, again)
+    assert again.calls == 0
+    assert first.equals(second) and lq_first.equals(lq_second)
+    assert {p: p.read_bytes() for p in processed.rglob("*.png")} == crops
+
+
+def test_resume_after_interruption_detects_only_what_is_missing(dataset: Path, tmp_path: Path) -> None:
+    processed = tmp_path / "processed"
+    manifest = split_manifest(prepare.scan(dataset, processed), FRACTIONS, seed=0)
+    prepare.detect_and_align(manifest.iloc[:5], dataset, processed, FakeDetector())  # a run killed early
+    resumed = FakeDetector()
+    prepare.detect_and_align(manifest, dataset, processed, resumed)
+    selected = int(((manifest["status"] == OK) & (manifest["split"] != "")).sum())
+    done_before = int(((manifest.iloc[:5]["status"] == OK) & (manifest.iloc[:5]["split"] != "")).sum())
+    assert resumed.calls == selected - done_before
+
+
+def test_lq_images_match_their_level(dataset: Path, tmp_path: Path) -> None:
+    _, lq = _run(dataset, tmp_path / "processed", FakeDetector())
+    assert set(lq["level"]) == {"px32", "px16"}
+    assert all((tmp_path / "processed" / p).is_file() for p in lq["lq_path"])
+    assert (tmp_path / "processed" / prepare.LEVELS).is_file()
