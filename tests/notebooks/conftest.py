@@ -1,0 +1,51 @@
+"""Notebook runs shared by the end-to-end tests: notebook 01 once on a small LFW subset, then later notebooks on its output."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import papermill as pm
+import pytest
+
+from tests.conftest import tree_checksums
+
+ROOT = Path(__file__).resolve().parents[2]
+PEOPLE = [
+    "Abel_Pacheco", "Colin_Powell", "George_W_Bush", "Gloria_Macapagal_Arroyo", "Jacques_Chirac", "Serena_Williams",
+    "Tony_Blair", "Vladimir_Putin", "Ariel_Sharon", "Hugo_Chavez", "Jean_Chretien", "John_Ashcroft",
+    "Junichiro_Koizumi", "Laura_Bush", "Lleyton_Hewitt", "Luiz_Inacio_Lula_da_Silva", "Gerhard_Schroeder", "Donald_Rumsfeld",
+    "Aaron_Eckhart",
+]
+
+
+def run_notebook(name: str, output: Path, **parameters) -> Path:
+    """Execute ``notebooks/<name>`` with papermill into ``output`` (its folder is created)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(ROOT / "notebooks" / name, output, parameters=parameters, cwd=str(ROOT / "notebooks"), progress_bar=False)
+    return output
+
+
+@pytest.fixture(scope="session")
+def nb01_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A small LFW copy with two planted bad files, prepared by notebook 01."""
+    lfw = Path(os.environ.get("LQFACE_MIRROR", "/nonexistent")) / "datasets" / "lfw" / "lfw-deepfunneled"
+    if not lfw.is_dir():
+        pytest.skip("LQFACE_MIRROR with datasets/lfw is needed")
+    base = tmp_path_factory.mktemp("nb01")
+    dataset = base / "dataset"
+    for person in PEOPLE:
+        (dataset / person).mkdir(parents=True)
+        for image in sorted((lfw / person).iterdir())[:6]:
+            (dataset / person / image.name).write_bytes(image.read_bytes())
+    (dataset / "Tony_Blair" / "broken.jpg").write_bytes((lfw / "Tony_Blair" / "Tony_Blair_0001.jpg").read_bytes()[:3000])
+    (dataset / "Tony_Blair" / "Thumbs.db").write_bytes(b"\x00junk")
+    before = tree_checksums(dataset)
+    run = {"dataset": dataset, "processed": base / "processed", "run": base / "run"}
+    run_notebook(
+        "01_prepare_dataset.ipynb", run["run"] / "01.ipynb",
+        dataset=str(dataset), processed_dir=str(run["processed"]), run_dir=str(run["run"] / "01_prepare_dataset"),
+        split_fractions={"train": 0.3, "val": 0.3, "test": 0.4}, levels=[32, 16],
+    )
+    run["checksums_unchanged"] = tree_checksums(dataset) == before
+    return run
