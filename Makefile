@@ -12,8 +12,10 @@ endif
 
 RUN ?= results/$(shell date -u +%Y%m%d-%H%M%S)-demo
 DATASET ?= lfw
+PROCESSED ?= processed_dataset/$(DATASET)
+PAPERMILL := $(PY) -m papermill --no-progress-bar
 
-.PHONY: install demo test clean-venv
+.PHONY: install demo test bench clean-venv
 
 install: $(STAMP)
 
@@ -27,12 +29,18 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m papermill notebooks/01_prepare_dataset.ipynb $(RUN)/01_prepare_dataset.ipynb \
-		-p dataset $(DATASET) -p run_dir $(RUN)/01_prepare_dataset
+	mkdir -p $(RUN)
+	$(PAPERMILL) notebooks/01_prepare_dataset.ipynb $(RUN)/01_prepare_dataset.ipynb \
+		-p dataset $(DATASET) -p processed_dir $(PROCESSED) -p run_dir $(RUN)/01_prepare_dataset
+	$(PAPERMILL) notebooks/02_baseline.ipynb $(RUN)/02_baseline.ipynb \
+		-p processed_dir $(PROCESSED) -p run_dir $(RUN)/02_baseline
 	@echo "run folder: $(RUN)"
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/embedding_throughput.py --images 100 --out results/bench/embedding_throughput.json
 
 clean-venv:
 	rm -rf $(VENV)

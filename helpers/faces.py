@@ -16,6 +16,10 @@ from helpers.runtime import select_providers
 
 CROP_SIZE = 112
 DETECTOR_INPUT = (640, 640)
+# Tightly cropped faces (Extended Yale B, ORL) fill the whole image, and SCRFD needs context around a
+# face: when nothing is found, detection is retried once on the image framed by a black border this
+# many times its longer side wide.
+RETRY_BORDER = 1.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class Face:
     score: float
     kps: tuple[float, ...]
     n_faces: int
+    padded: bool = False
 
 
 class FaceDetector:
@@ -40,11 +45,34 @@ class FaceDetector:
         self._scrfd.prepare(ctx_id=0 if "CUDAExecutionProvider" in self.providers else -1, input_size=DETECTOR_INPUT, det_thresh=threshold)
 
     def cache_key(self) -> str:
-        """What determines this detector's output: weights, input size and threshold."""
-        return f"{self.model.sha256[:16]}:{DETECTOR_INPUT[0]}:{self.threshold}"
+        """What determines this detector's output: weights, input size, threshold and retry rule."""
+        return f"{self.model.sha256[:16]}:{DETECTOR_INPUT[0]}:{self.threshold}:border{RETRY_BORDER}"
 
     def detect(self, image_rgb: np.ndarray) -> Face | None:
-        """The primary face (large and central, InsightFace's criterion), or ``None``."""
+        """The primary face (large and central, InsightFace's criterion), or ``None``.
+
+        When no face is found, one retry runs on the image inside a black border
+        (see :data:`RETRY_BORDER`); the returned box and keypoints are always in
+        the original image's coordinates, and ``padded`` says the retry was needed.
+        """
+        face = self._detect(image_rgb)
+        if face is not None:
+            return face
+        border = int(round(RETRY_BORDER * max(image_rgb.shape[:2])))
+        framed = cv2.copyMakeBorder(image_rgb, border, border, border, border, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        face = self._detect(framed)
+        if face is None:
+            return None
+        shift = np.tile([border, border], 5)
+        return Face(
+            bbox=tuple(float(v) for v in np.asarray(face.bbox) - border),
+            score=face.score,
+            kps=tuple(float(v) for v in np.asarray(face.kps) - shift),
+            n_faces=face.n_faces,
+            padded=True,
+        )
+
+    def _detect(self, image_rgb: np.ndarray) -> Face | None:
         boxes, keypoints = self._scrfd.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
         if boxes.shape[0] == 0 or keypoints is None:
             return None

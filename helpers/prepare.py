@@ -9,16 +9,17 @@ nothing that is already on disk and gives identical outputs.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from helpers.progress import progress
 
 from helpers.cache import JsonlCache
 from helpers.degrade import Degradation, degrade, image_seed
 from helpers.faces import FaceDetector, align, centre_crop
 from helpers.files import path_inside, read_png_rgb, safe_component, write_csv_atomic, write_json_atomic, write_png_atomic
+from helpers.progress import progress
 from helpers.scan import OK, load_rgb, scan_dataset
 
 NO_FACE = "no_face"
@@ -28,7 +29,7 @@ CENTRE_CROP = "centre_crop"
 MANIFEST = "manifest.csv"
 LEVELS = "levels.json"
 SOURCE = "source.json"
-DETECTION_COLUMNS = ["n_faces", "det_score", "bbox", "kps", "crop_method", "crop_path"]
+DETECTION_COLUMNS = ["n_faces", "det_score", "bbox", "kps", "det_padded", "crop_method", "crop_path"]
 
 
 def scan(dataset_root: Path, processed_dir: Path) -> pd.DataFrame:
@@ -36,8 +37,9 @@ def scan(dataset_root: Path, processed_dir: Path) -> pd.DataFrame:
     return scan_dataset(dataset_root, JsonlCache(Path(processed_dir) / ".cache" / "scan.jsonl"))
 
 
-def _crop_name(row: pd.Series) -> str:
-    return f"{safe_component(Path(row['path']).name)}-{row['sha256'][:8]}.png"
+def _crop_name(row: pd.Series, method: str) -> str:
+    suffix = "" if method == LANDMARKS else f"-{method}"
+    return f"{safe_component(Path(row['path']).name)}-{row['sha256'][:8]}{suffix}.png"
 
 
 def detector_tag(detector: FaceDetector) -> str:
@@ -69,14 +71,15 @@ def detect_and_align(
     todo = out.index[(out["status"] == OK) & (out["split"] != "")]
     for index in progress(todo, "detect + align"):
         row = out.loc[index]
-        crop_file = path_inside(processed, "aligned", tag, row["identity"], _crop_name(row))
         image = None
         if row["sha256"] in cache:
             face = cache.get(row["sha256"])
         else:
             image = load_rgb(root / row["path"])
             found = detector.detect(image)
-            face = None if found is None else {"bbox": found.bbox, "score": found.score, "kps": found.kps, "n_faces": found.n_faces}
+            face = None if found is None else asdict(found)
+        method = LANDMARKS if face is not None else CENTRE_CROP
+        crop_file = path_inside(processed, "aligned", tag, row["identity"], _crop_name(row, method))
         if (face is not None or no_face_policy == CENTRE_CROP) and not crop_file.exists():
             image = load_rgb(root / row["path"]) if image is None else image
             write_png_atomic(crop_file, centre_crop(image) if face is None else align(image, face["kps"]))
@@ -92,12 +95,13 @@ def detect_and_align(
 
 def _detection_fields(face: dict | None, crop: Path, policy: str) -> list:
     if face is None:
-        return [0, "", "", "", CENTRE_CROP if policy == CENTRE_CROP else "", crop.as_posix() if policy == CENTRE_CROP else ""]
+        return [0, "", "", "", "", CENTRE_CROP if policy == CENTRE_CROP else "", crop.as_posix() if policy == CENTRE_CROP else ""]
     return [
         face["n_faces"],
         round(face["score"], 4),
         " ".join(f"{v:.1f}" for v in face["bbox"]),
         " ".join(f"{v:.2f}" for v in face["kps"]),
+        int(face["padded"]),
         LANDMARKS,
         crop.as_posix(),
     ]

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
-from helpers.progress import progress
 
 from helpers.cache import JsonlCache
 from helpers.files import sha256_bytes
+from helpers.progress import progress
 
 OK = "ok"
 EMPTY = "empty"

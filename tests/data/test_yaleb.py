@@ -39,3 +39,18 @@ def test_usable_images_are_the_pgm_crops_and_ambient_shots(yaleb_scan) -> None:
     assert (ok["conversions"] == "greyscale to RGB").all()
     ambient = ok[ok["path"].str.contains("Ambient")]
     assert len(ambient) == 38 and (640, 480) in set(zip(ambient["width"], ambient["height"]))
+
+
+def test_tight_crops_are_detected_through_the_border_retry(yaleb_scan) -> None:
+    from helpers.faces import FaceDetector
+    from helpers.packs import resolve_detector
+
+    root, frame = yaleb_scan
+    detector = FaceDetector(resolve_detector("scrfd_2.5g")[0])
+    frontal = frame[frame["path"].str.endswith("_P00A+000E+00.pgm")].head(4)
+    for path in frontal["path"]:
+        image = scan.load_rgb(root / path)
+        face = detector.detect(image)
+        assert face is not None and face.padded, path
+        xs, ys = face.kps[0::2], face.kps[1::2]
+        assert 0 <= min(xs) and max(xs) <= image.shape[1] and 0 <= min(ys) and max(ys) <= image.shape[0], path
