@@ -14,7 +14,7 @@ from helpers.faces import Face
 from helpers.packs import ModelFile
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mirror() -> Path:
     """The local mirror (``LQFACE_MIRROR``); tests that need real data skip without it."""
     value = os.environ.get("LQFACE_MIRROR")

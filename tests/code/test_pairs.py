@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,9 @@ from helpers.pairs import read_lfw_pairs, sample_pairs
 
 
 @pytest.fixture
-def lfw() -> Path:
-    """The mirror's LFW folder: ``$LQFACE_MIRROR``, else ``shared/`` beside the checkout (as in the Makefile)."""
-    mirror = Path(os.environ.get("LQFACE_MIRROR") or Path(__file__).resolve().parents[3] / "shared")
-    folder = mirror / "datasets" / "lfw"
-    if not (folder / "pairs.txt").is_file():
-        pytest.skip(f"no LFW pair lists at {folder}; set LQFACE_MIRROR to a mirror like ../shared")
-    return folder
+def lfw(mirror: Path) -> Path:
+    """The mirror's LFW folder with its official pair lists."""
+    return mirror / "datasets" / "lfw"
 
 
 def images(sizes: list[int], split: str = "test") -> pd.DataFrame:

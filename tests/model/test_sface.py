@@ -3,52 +3,36 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
 import torch
-from insightface.model_zoo.scrfd import SCRFD
-from insightface.utils.face_align import norm_crop
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
+from helpers.faces import FaceDetector, align
 from helpers.files import sha256_file
+from helpers.packs import resolve_detector
 from helpers.recognition import SFACE, Recogniser
 from helpers.runtime import CPU, CUDA
+from helpers.scan import load_rgb
 from helpers.sface import SOURCE_SHA256, dequantize_linear, dequantize_model, opencv_int8_embed, sface_float32, source_bytes
-from helpers.sources import MIRROR_ENV, PROJECT_ROOT
-
-pytestmark = pytest.mark.filterwarnings("ignore:`estimate` is deprecated:FutureWarning")  # inside insightface's norm_crop
 
 # Two images each of four people.
 PEOPLE = ("Colin_Powell", "Serena_Williams", "Tony_Blair", "Jennifer_Aniston")
 
 
 @pytest.fixture(scope="module")
-def mirror_dir() -> Path:
-    """``LQFACE_MIRROR``, else the project's sibling ``shared/``; skip when it lacks LFW or SCRFD."""
-    root = Path(os.environ.get(MIRROR_ENV) or PROJECT_ROOT.parent / "shared")
-    if not (root / "datasets" / "lfw").is_dir() or not (root / "models" / "scrfd").is_dir():
-        pytest.skip(f"needs a mirror with datasets/lfw and models/scrfd (set {MIRROR_ENV})")
-    return root
-
-
-@pytest.fixture(scope="module")
-def crops(mirror_dir: Path) -> np.ndarray:
-    """Eight SCRFD-aligned 112x112 RGB crops, ordered person by person."""
-    detector = SCRFD(model_file=str(mirror_dir / "models" / "scrfd" / "scrfd_2.5g_kps.onnx"))
-    detector.prepare(ctx_id=-1, input_size=(640, 640))
+def crops(mirror: Path) -> np.ndarray:
+    """Eight aligned 112x112 RGB crops (the workbench's own detector and alignment), person by person."""
+    detector = FaceDetector(resolve_detector("scrfd_2.5g")[0], providers=[CPU])
     aligned = []
     for person in PEOPLE:
         for index in (1, 2):
-            image_bgr = cv2.imread(str(mirror_dir / "datasets" / "lfw" / "lfw-deepfunneled" / person / f"{person}_{index:04d}.jpg"))
-            boxes, keypoints = detector.detect(image_bgr)
-            best = int(np.argmax(boxes[:, 4]))
-            aligned.append(cv2.cvtColor(norm_crop(image_bgr, keypoints[best], 112), cv2.COLOR_BGR2RGB))
+            image = load_rgb(mirror / "datasets" / "lfw" / "lfw-deepfunneled" / person / f"{person}_{index:04d}.jpg")
+            aligned.append(align(image, detector.detect(image).kps))
     return np.stack(aligned)
 
 
