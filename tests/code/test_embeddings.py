@@ -1,0 +1,77 @@
+"""Embedding cache and scoring on synthetic crops with a stand-in recogniser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import verification
+from helpers.degrade import HQ, Degradation
+from helpers.embeddings import EmbeddingStore, compute_embeddings, embedding_items
+from helpers.files import write_png_atomic
+from helpers.pairs import sample_pairs
+from helpers.recognition import l2_normalise
+from tests.conftest import face_like
+
+LEVELS = [Degradation("px16", resolution=16)]
+
+
+class FakeRecogniser:
+    """Embeds a crop as its normalised, mean-removed 8x8 thumbnail; counts the crops it saw."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def embed(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
+        self.seen += len(crops)
+        small = crops.reshape(len(crops), 8, 14, 8, 14, 3).mean(axis=(2, 4)).reshape(len(crops), -1)
+        return l2_normalise(small - small.mean(axis=1, keepdims=True))
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> pd.DataFrame:
+    rows = []
+    for person in range(4):
+        for shot in range(3):
+            crop = face_like(person, size=112)
+            noisy = np.clip(crop.astype(int) + np.random.default_rng(shot).integers(-20, 20, crop.shape), 0, 255).astype(np.uint8)
+            path = f"aligned/p{person}/{shot}.png"
+            write_png_atomic(tmp_path / path, noisy)
+            rows.append({"path": f"p{person}/{shot}.jpg", "image_id": f"p{person}/{shot}.jpg", "identity": f"p{person}",
+                         "split": "test", "sha256": f"{person}{shot}" * 8, "crop_path": path})
+    return pd.DataFrame(rows)
+
+
+def test_warm_cache_computes_nothing_and_resumes(images: pd.DataFrame, tmp_path: Path) -> None:
+    items = embedding_items(images, [HQ, *LEVELS], seed=0)
+    store = EmbeddingStore(tmp_path / "store")
+    first = FakeRecogniser()
+    assert compute_embeddings(items.iloc[:10], [HQ, *LEVELS], 0, tmp_path, first, store, chunk_size=4) == 10
+    resumed = FakeRecogniser()
+    assert compute_embeddings(items, [HQ, *LEVELS], 0, tmp_path, resumed, EmbeddingStore(tmp_path / "store"), chunk_size=4) == len(items) - 10
+    warm = FakeRecogniser()
+    reloaded = EmbeddingStore(tmp_path / "store")
+    assert compute_embeddings(items, [HQ, *LEVELS], 0, tmp_path, warm, reloaded) == 0 and warm.seen == 0
+    assert len(reloaded) == len(items) and reloaded.get(items["key"]).shape == (len(items), 192)
+
+
+def test_conditions_score_the_same_pairs(images: pd.DataFrame, tmp_path: Path) -> None:
+    store = EmbeddingStore(tmp_path / "store")
+    levels = [HQ, *LEVELS]
+    compute_embeddings(embedding_items(images, levels, 0), levels, 0, tmp_path, FakeRecogniser(), store)
+    pairs = sample_pairs(images[["image_id", "identity", "split"]], n_impostor=30, seed=0)
+    conditions = verification.conditions(LEVELS)
+    scores = verification.score_pairs(pairs, images, store, conditions, 0, "fake")
+    assert [c.name for c in conditions] == ["HQ-HQ", "HQ-px16", "px16-px16"]
+    sizes = scores.groupby("condition").size()
+    assert (sizes == len(pairs)).all()
+    hq = scores[scores["condition"] == "HQ-HQ"]
+    assert hq.loc[hq["same"] == 1, "score"].mean() > hq.loc[hq["same"] == 0, "score"].mean()
+    report = verification.condition_metrics(scores, verification.val_thresholds(scores), {"images": 12}, n_boot=20, seed=0)
+    assert set(report) == set(sizes.index)
+    assert all(0 <= entry["accuracy_at_val_threshold"]["value"] <= 1 for entry in report.values())
