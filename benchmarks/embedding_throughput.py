@@ -26,7 +26,7 @@ from insightface.app import FaceAnalysis
 from helpers import baseline, prepare
 from helpers.datasets import lfw_images
 from helpers.degrade import HQ, RESOLUTION_LADDER, degrade, image_seed
-from helpers.embeddings import item_key
+from helpers.embeddings import image_keys
 from helpers.faces import FaceDetector
 from helpers.packs import ModelPack, load_pack
 from helpers.recognition import Recogniser
@@ -101,7 +101,7 @@ def run_workbench(paths: list[Path], pack: ModelPack, where: Path, recogniser: R
     images = split_images(manifest, "test")
     store = baseline.embedding_store(processed, recogniser, flip=False)
     computed = baseline.embed_images(images, LEVELS, 0, processed, recogniser, store, flip=False)
-    keys = [item_key(sha, crop, HQ, 0) for sha, crop in zip(images["sha256"], images["crop_path"])]
+    keys = image_keys(images, HQ, 0)
     elapsed = time.perf_counter() - start
     return elapsed, computed, dict(zip(images["path"], store.get(keys)))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import metrics
+from helpers import metrics, plots
 from helpers.datasets import lfw_files
 from helpers.degrade import HQ, Degradation
 from helpers.embeddings import EmbeddingStore, compute_embeddings, embedding_items, recogniser_key
@@ -18,7 +18,7 @@ from helpers.prepare import CENTRE_CROP, NO_FACE, detect_and_align
 from helpers.recognition import Recogniser
 from helpers.scan import OK
 from helpers.split import NOT_SELECTED, TOO_FEW_IMAGES
-from helpers.verification import Condition, split_images
+from helpers.verification import Condition, condition_metrics, conditions, detector_failures, score_pairs, split_images, split_pairs, val_thresholds
 
 LFW_VIEW2 = "lfw_view2"
 # Scan statuses that say nothing against the image itself: it can still be aligned for LFW View 2.
@@ -36,6 +36,38 @@ def embed_images(
     """Embed ``images`` at HQ and every level (cached); returns how many embeddings were computed."""
     all_levels = [HQ, *levels]
     return compute_embeddings(embedding_items(images, all_levels, seed), all_levels, seed, processed_dir, recogniser, store, flip)
+
+
+def evaluate(
+    manifest: pd.DataFrame,
+    processed_dir: Path,
+    recogniser: Recogniser,
+    levels: list[Degradation],
+    level_seed: int,
+    flip: bool,
+    n_impostor: dict[str, int],
+    seed: int,
+    n_boot: int,
+    model: str,
+) -> tuple[pd.DataFrame, dict]:
+    """The workbench protocol for one recogniser: test-split ``scores.csv`` rows and per-condition metrics.
+
+    Embeds the val and test crops at HQ and every level (cached), scores all
+    genuine and ``n_impostor[split]`` seeded impostor pairs of each split under
+    every condition, picks thresholds on val, and reports on test. Every model
+    the workbench compares goes through this one function.
+    """
+    store = embedding_store(processed_dir, recogniser, flip)
+    scores = {}
+    for split in ("val", "test"):
+        images = split_images(manifest, split)
+        computed = embed_images(images, levels, level_seed, processed_dir, recogniser, store, flip)
+        pairs = split_pairs(manifest, split, n_impostor[split], seed)
+        scores[split] = score_pairs(pairs, images, store, conditions(levels), level_seed, model)
+        print(f"{split}: {len(images)} images x {1 + len(levels)} levels ({computed} embeddings computed, the rest cached); "
+              f"{int(pairs['same'].sum())} genuine + {int((~pairs['same']).sum())} impostor pairs of {pairs['identity_a'].nunique()} identities")
+    report = condition_metrics(scores["test"], val_thresholds(scores["val"]), detector_failures(manifest, "test"), n_boot, seed)
+    return scores["test"], report
 
 
 def lfw_view2_images(manifest: pd.DataFrame, dataset_root: Path, processed_dir: Path, detector: FaceDetector) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -92,6 +124,22 @@ def _fmt(entry: dict) -> str:
         return "n/a"
     ci = entry["ci"]
     return f"{entry['value']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else f"{entry['value']:.4f}"
+
+
+def save_plots(step_dir: Path, scores: pd.DataFrame, report: dict, levels: list[Degradation], model: str, label: str) -> list[Path]:
+    """ROC curves (HQ vs LQ, LQ vs LQ), score histograms, AUC and TAR@FAR=1e-3 versus resolution, as PNGs."""
+    curves = roc_by_condition(scores)
+    hq_lq = {name: curve for name, curve in curves.items() if name.startswith("HQ-")}
+    lq_lq = {name: curve for name, curve in curves.items() if name == "HQ-HQ" or not name.startswith("HQ-")}
+    found = conditions(levels)
+    figures = {
+        "roc_hq_vs_lq": plots.roc_curves(hq_lq, f"{model}: ROC, HQ gallery vs LQ probe ({label})"),
+        "roc_lq_vs_lq": plots.roc_curves(lq_lq, f"{model}: ROC, LQ vs LQ ({label})"),
+        "score_histograms": plots.score_histograms(scores, [c.name for c in found], f"{model}: genuine vs impostor scores ({label})"),
+    }
+    for metric, title in (("auc", "AUC"), ("tar", "TAR@FAR=1e-3")):
+        figures[f"{metric}_vs_resolution"] = plots.metric_vs_resolution(resolution_table(report, found, metric), title, f"{model}: {title} vs face resolution ({label})")
+    return [plots.save_figure(figure, Path(step_dir) / f"{name}.png") for name, figure in figures.items()]
 
 
 def save_outputs(step_dir: Path, scores: pd.DataFrame, report: dict) -> None:

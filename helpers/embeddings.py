@@ -33,6 +33,11 @@ def item_key(sha256: str, crop_path: str, level: Degradation, seed: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def image_keys(images: pd.DataFrame, level: Degradation, seed: int) -> list[str]:
+    """Keys of ``images`` (rows with ``sha256`` and ``crop_path``) at one level."""
+    return [item_key(sha, crop, level, seed) for sha, crop in zip(images["sha256"], images["crop_path"])]
+
+
 class EmbeddingStore:
     """Embeddings on disk, one folder per recogniser setting, appended chunk by chunk."""
 

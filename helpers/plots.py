@@ -102,3 +102,40 @@ def metric_vs_resolution(table: pd.DataFrame, metric: str, title: str) -> Figure
     axis.legend(fontsize=8)
     axis.set_title(title, fontsize=10)
     return figure
+
+
+def training_curves(history: pd.DataFrame, title: str) -> Figure:
+    """Training losses per epoch (left) and validation AUC at HQ and at the LQ level (right)."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    trained = history[history["epoch"] > 0]
+    for column in [c for c in history.columns if c.endswith("loss")]:
+        left.plot(trained["epoch"], trained[column], marker="o", label=column)
+    left.set_xlabel("epoch")
+    left.set_ylabel("mean training loss")
+    left.legend(fontsize=8)
+    for column, label in (("val_auc_hq", "val AUC, HQ-HQ"), ("val_auc_lq", "val AUC, HQ vs LQ probe")):
+        right.plot(history["epoch"], history[column], marker="o", label=label)
+    right.set_xlabel("epoch (0 = before training)")
+    right.set_ylabel("AUC")
+    right.legend(fontsize=8)
+    for axis in (left, right):
+        axis.grid(True, alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def paired_differences(table: pd.DataFrame, statistic: str, title: str) -> Figure:
+    """After-minus-before differences of one statistic per condition, with their 95% CIs (from :mod:`helpers.compare`)."""
+    rows = table[table["statistic"] == statistic]
+    figure, axis = plt.subplots(figsize=(6, 0.35 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    err = np.vstack([rows["diff"] - rows["low"], rows["high"] - rows["diff"]])
+    axis.errorbar(rows["diff"], y, xerr=np.nan_to_num(err), fmt="o", capsize=3)
+    axis.axvline(0, color="grey", lw=1)
+    axis.set_yticks(y, rows["condition"])
+    axis.invert_yaxis()
+    axis.set_xlabel(f"{statistic}: fine-tuned minus baseline (95% identity-bootstrap CI)")
+    axis.grid(True, axis="x", alpha=0.3)
+    axis.set_title(title, fontsize=10)
+    return figure

@@ -16,7 +16,7 @@ import pandas as pd
 
 from helpers import metrics
 from helpers.degrade import HQ, Degradation
-from helpers.embeddings import EmbeddingStore, item_key
+from helpers.embeddings import EmbeddingStore, image_keys
 from helpers.pairs import sample_pairs
 from helpers.prepare import CENTRE_CROP, NO_FACE
 from helpers.scan import OK
@@ -93,9 +93,7 @@ def score_pairs(
 
 
 def _embeddings(image_ids: pd.Series, info: pd.DataFrame, level: Degradation, seed: int, store: EmbeddingStore) -> np.ndarray:
-    rows = info.loc[image_ids.to_numpy()]
-    keys = [item_key(sha, crop, level, seed) for sha, crop in zip(rows["sha256"], rows["crop_path"])]
-    return store.get(keys)
+    return store.get(image_keys(info.loc[image_ids.to_numpy()], level, seed))
 
 
 def val_thresholds(val_scores: pd.DataFrame) -> dict[str, float]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import papermill as pm
 import pytest
 
@@ -49,3 +51,15 @@ def nb01_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     run["checksums_unchanged"] = tree_checksums(dataset) == before
     return run
+
+
+@pytest.fixture(scope="session")
+def nb02_run(nb01_run: dict) -> dict:
+    """Notebook 02 with the offline pack and tiny parameters on notebook 01's subset."""
+    step = nb01_run["run"] / "02_baseline"
+    run_notebook(
+        "02_baseline.ipynb", nb01_run["run"] / "02.ipynb",
+        processed_dir=str(nb01_run["processed"]), run_dir=str(step), pack="offline",
+        n_impostor=2000, n_impostor_val=500, n_boot=50, lfw_view2=False,
+    )
+    return {"step": step, "metrics": json.loads((step / "metrics.json").read_text()), "scores": pd.read_csv(step / "scores.csv")}

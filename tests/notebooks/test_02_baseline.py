@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 
-import pandas as pd
-import pytest
 
 from helpers.verification import SCORE_COLUMNS
-from tests.notebooks.conftest import run_notebook
-
-
-@pytest.fixture(scope="module")
-def nb02_run(nb01_run: dict) -> dict:
-    step = nb01_run["run"] / "02_baseline"
-    run_notebook(
-        "02_baseline.ipynb", nb01_run["run"] / "02.ipynb",
-        processed_dir=str(nb01_run["processed"]), run_dir=str(step), pack="offline",
-        n_impostor=2000, n_impostor_val=500, n_boot=50, lfw_view2=False,
-    )
-    return {"step": step, "metrics": json.loads((step / "metrics.json").read_text()), "scores": pd.read_csv(step / "scores.csv")}
 
 
 def test_outputs_exist(nb02_run: dict) -> None:

@@ -1,0 +1,72 @@
+"""Trainable embedders: weights provenance, the pack recogniser in torch, and ONNX export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from helpers import backbones
+from helpers.backbones import EMBEDDER_PREPROCESS, build_embedder
+from helpers.export import export_onnx, max_export_error
+from helpers.packs import offline_pack
+from helpers.recognition import Recogniser
+from helpers.sources import ResourceUnavailable
+from tests.model.conftest import synthetic_crop
+
+
+def crops(n: int) -> np.ndarray:
+    return np.stack([synthetic_crop(i, 0) for i in range(n)])
+
+
+def test_resnet50_without_weights_stops_unless_a_fallback_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LQFACE_MIRROR", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(type(backbones.models.ResNet50_Weights.IMAGENET1K_V2), "get_state_dict", offline)
+    with pytest.raises(ResourceUnavailable, match="models/torchvision/resnet50-11ad3fa6.pth.*fallback"):
+        build_embedder("resnet50")
+    embedder, init = build_embedder("resnet50", embedding_size=32, fallback="random")
+    assert "random init (fallback allowed" in init.weights and init.sha256 is None
+    assert embedder.eval()(torch.zeros(2, 3, 112, 112)).shape == (2, 32)
+    with pytest.raises(ValueError, match="fallback"):
+        build_embedder("resnet50", fallback="imagenet-ish")
+
+
+def test_mobilenet_v2_loads_packaged_imagenet_weights_strictly() -> None:
+    embedder, init = build_embedder("mobilenet_v2", embedding_size=64)
+    assert init.sha256 and init.sha256.startswith("b0353104")
+    assert embedder.eval()(torch.zeros(2, 3, 112, 112)).shape == (2, 64)
+
+
+def test_export_matches_torch_and_loads_as_a_recogniser(tmp_path: Path) -> None:
+    embedder, _ = build_embedder("mobilenet_v2", embedding_size=64)
+    target = export_onnx(embedder.eval(), tmp_path / "model.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no temporary files left behind
+    assert max_export_error(embedder, target, crops(5)) < 1e-4
+    embeddings = Recogniser(target, EMBEDDER_PREPROCESS, providers=["CPUExecutionProvider"]).embed(crops(3))
+    assert embeddings.shape == (3, 64) and np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.usefixtures("mirror")
+def test_pack_recogniser_matches_onnx_runtime_and_every_tensor_learns() -> None:
+    pack = offline_pack()
+    embedder, init = build_embedder("pack", pack=pack)
+    assert embedder.embedding_size == 128 and init.sha256 == pack.recogniser.sha256
+    inputs = EMBEDDER_PREPROCESS.apply(crops(4))
+    session = ort.InferenceSession(str(pack.recogniser.path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    with torch.no_grad():
+        actual = embedder.eval()(torch.from_numpy(inputs)).numpy()
+    assert np.abs(actual - expected).max() < 1e-4 * np.abs(expected).max()
+    embedder.train()
+    embedder(torch.from_numpy(inputs[:2])).pow(2).sum().backward()
+    grads = [p.grad for p in embedder.parameters()]
+    assert len(grads) == 60
+    assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
