@@ -10,12 +10,9 @@ ifneq ($(wildcard ../shared/datasets),)
 export LQFACE_MIRROR ?= $(abspath ../shared)
 endif
 
-RUN ?= results/$(shell date -u +%Y%m%d-%H%M%S)-demo
-DATASET ?= lfw
-PROCESSED ?= processed_dataset/$(DATASET)
-PAPERMILL := $(PY) -m papermill --no-progress-bar
+CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo test bench clean-venv
+.PHONY: install demo test bench bench-train clean-venv
 
 install: $(STAMP)
 
@@ -28,19 +25,18 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -c "import torch, torchvision, onnxruntime, cv2, insightface; torchvision.ops.nms; print('installed: torch', torch.__version__, '| torchvision', torchvision.__version__, '| onnxruntime', onnxruntime.__version__)"
 	touch $(STAMP)
 
+# Notebooks 01-04 headlessly (configs/demo.yaml); re-running resumes an unfinished run.
 demo: $(STAMP)
-	mkdir -p $(RUN)
-	$(PAPERMILL) notebooks/01_prepare_dataset.ipynb $(RUN)/01_prepare_dataset.ipynb \
-		-p dataset $(DATASET) -p processed_dir $(PROCESSED) -p run_dir $(RUN)/01_prepare_dataset
-	$(PAPERMILL) notebooks/02_baseline.ipynb $(RUN)/02_baseline.ipynb \
-		-p processed_dir $(PROCESSED) -p run_dir $(RUN)/02_baseline
-	@echo "run folder: $(RUN)"
+	$(PY) -m helpers.pipeline $(CONFIG)
 
 test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/embedding_throughput.py --images 100 --out results/bench/embedding_throughput.json
+
+bench-train: $(STAMP)
+	$(PY) benchmarks/training_throughput.py --processed $(or $(PROCESSED),processed_dataset/lfw) --out results/bench/training_throughput.json
 
 clean-venv:
 	rm -rf $(VENV)

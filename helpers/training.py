@@ -221,7 +221,7 @@ def embed_crops(embedder: nn.Module, crops: np.ndarray, device: torch.device, ba
     was_training = embedder.training
     embedder.eval()
     out = []
-    for start in range(0, len(crops), batch_size):
+    for start in progress(range(0, len(crops), batch_size), "val embeddings", total=-(-len(crops) // batch_size)):
         batch = torch.from_numpy(crops[start : start + batch_size]).permute(0, 3, 1, 2).to(device, torch.float32)
         out.append(nn.functional.normalize(embedder(batch).float(), dim=1).cpu().numpy())
     embedder.train(was_training)
@@ -346,25 +346,32 @@ def _resume_state(folder: Path, config: TrainConfig, model: nn.Module, optimiser
 
 def _run_epoch(model, loader, optimiser, scheduler, scaler, teacher, device, amp, desc: str, show: bool) -> dict[str, float]:
     """One pass over ``loader``; returns the mean of each loss part."""
-    use_amp, amp_dtype = amp
     model.train()
     sums: dict[str, float] = {}
     batches = progress(loader, desc, total=len(loader)) if show else loader
     for images, labels, index in batches:
-        images = images.to(device, torch.float32, non_blocking=True)
-        if use_amp:
-            images = images.contiguous(memory_format=torch.channels_last)
-        target = teacher[index].to(device) if teacher is not None else None
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            loss, parts = model(images, labels.to(device), target)
-        optimiser.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimiser)
-        scaler.update()
-        scheduler.step()
-        for name, value in {"loss": loss, **parts}.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach())
+        target = teacher[index] if teacher is not None else None
+        for name, value in train_step(model, images, labels, target, optimiser, scheduler, scaler, device, amp).items():
+            sums[name] = sums.get(name, 0.0) + value
     return {name: total / len(loader) for name, total in sums.items()}
+
+
+def train_step(model, images: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None, optimiser, scheduler, scaler,
+               device: torch.device, amp: tuple[bool, torch.dtype]) -> dict[str, float]:
+    """One optimisation step on a batch of uint8 NCHW ``images``; returns the loss and its parts."""
+    use_amp, amp_dtype = amp
+    images = images.to(device, torch.float32, non_blocking=True)
+    if use_amp:
+        images = images.contiguous(memory_format=torch.channels_last)
+    target = teacher.to(device) if teacher is not None else None
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+        loss, parts = model(images, labels.to(device), target)
+    optimiser.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimiser)
+    scaler.update()
+    scheduler.step()
+    return {name: float(value.detach()) for name, value in {"loss": loss, **parts}.items()}
 
 
 def _agreed(place: Distributed, decision: bool) -> bool:
@@ -377,8 +384,11 @@ def _agreed(place: Distributed, decision: bool) -> bool:
 
 
 def _best_epoch(history: list[dict]) -> int:
-    """The epoch with the highest val AUC at the LQ level (ties: the earliest)."""
-    return int(max(history, key=lambda row: (row["val_auc_lq"], -row["epoch"]))["epoch"])
+    """The epoch with the highest val AUC at the LQ level (ties: the earliest; an undefined AUC never wins)."""
+    def rank(row: dict) -> tuple[float, int]:
+        value = row["val_auc_lq"]
+        return (value if value is not None and math.isfinite(value) else -math.inf, -row["epoch"])
+    return int(max(history, key=rank)["epoch"])
 
 
 def _stop_early(history: list[dict], patience: int) -> bool:

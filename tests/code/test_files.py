@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.files import atomic_path, path_inside, safe_component, write_text_atomic
+import json
+import os
+import math
+
+from helpers.files import atomic_path, path_inside, safe_component, write_json_atomic, write_text_atomic
 
 
 @pytest.mark.parametrize("name", ["..", "../../etc/passwd", "/abs/path", "a/../../b", "..\\..\\win", ".hidden", "", "nul\x00byte"])
@@ -29,3 +33,23 @@ def test_atomic_write_leaves_old_content_on_failure(tmp_path: Path) -> None:
         raise RuntimeError("killed mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_json_is_strict_with_nan_as_null(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    write_json_atomic(target, {"history": [{"val_tar_lq": math.nan, "auc": 0.5}], "ci": (math.inf, 1.0)})
+    text = target.read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"history": [{"val_tar_lq": None, "auc": 0.5}], "ci": [None, 1.0]}
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "metrics.json"
+    write_json_atomic(target, {"auc": 0.9})
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,8 @@ from helpers.files import write_png_atomic
 from tests.conftest import face_like
 
 TRAIN_PEOPLE, VAL_PEOPLE, PER_PERSON = 8, 6, 5
+ORL_TRAIN_PEOPLE = 28  # of ORL's 40; the other 12 are the val split
+PX16 = {"name": "px16", "resolution": 16, "blur_sigma": 0.0, "jpeg_quality": None, "noise_sigma": 0.0, "light": 1.0, "gamma": 1.0}
 
 
 def synthetic_crop(person: int, shot: int) -> np.ndarray:
@@ -38,7 +41,31 @@ def synthetic_processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             write_png_atomic(root / crop, synthetic_crop(person, shot))
             rows.append({"path": f"p{person}/{shot}.jpg", "identity": f"p{person}", "sha256": f"{person:032d}{shot:032d}", "status": "ok",
                          "split": split, "protocol": "open-set: identity-disjoint splits", "crop_path": crop, "crop_method": "landmarks"})
+    return write_processed(root, rows)
+
+
+def write_processed(root: Path, rows: list[dict]) -> Path:
+    """Notebook 01's ``manifest.csv`` and ``levels.json`` (one level, px16) beside crops already written."""
     pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
-    level = {"name": "px16", "resolution": 16, "blur_sigma": 0.0, "jpeg_quality": None, "noise_sigma": 0.0, "light": 1.0, "gamma": 1.0}
-    (root / "levels.json").write_text(json.dumps({"levels": {"px16": {**level, "folder": "lq/px16"}}, "seed": 0}))
+    (root / "levels.json").write_text(json.dumps({"levels": {"px16": {**PX16, "folder": "lq/px16"}}, "seed": 0}))
     return root
+
+
+@pytest.fixture(scope="session")
+def orl_processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ORL (real faces, already cropped) as a processed folder: 28 train and 12 val people, 10 images each."""
+    source = Path(os.environ.get("LQFACE_MIRROR", "/nonexistent")) / "datasets" / "orl" / "att_faces"
+    if not source.is_dir():
+        pytest.skip("LQFACE_MIRROR with datasets/orl is needed")
+    root = tmp_path_factory.mktemp("orl")
+    people = sorted((p for p in source.iterdir() if p.is_dir()), key=lambda p: int(p.name[1:]))
+    rows = []
+    for number, person in enumerate(people):
+        for image in sorted(person.glob("*.pgm")):
+            grey = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)[10:102]  # 92 x 92, face centred
+            crop = f"aligned/{person.name}/{image.stem}.png"
+            write_png_atomic(root / crop, np.repeat(cv2.resize(grey, (112, 112), interpolation=cv2.INTER_AREA)[..., None], 3, axis=2))
+            rows.append({"path": f"{person.name}/{image.name}", "identity": person.name, "sha256": f"{number:032d}{int(image.stem):032d}",
+                         "status": "ok", "split": "train" if number < ORL_TRAIN_PEOPLE else "val",
+                         "protocol": "open-set: identity-disjoint splits", "crop_path": crop, "crop_method": "centre"})
+    return write_processed(root, rows)

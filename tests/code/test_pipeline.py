@@ -1,0 +1,211 @@
+"""The pipeline runner: config validation, run folders, and a real two-notebook run that fails, then resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import pipeline
+from helpers.pipeline import ConfigError, RunFolderError, choose_folder, load_config, locked, main, plan
+
+ROOT = Path(__file__).resolve().parents[2]
+STEP_NOTEBOOK = ROOT / "tests" / "fixtures" / "pipeline" / "step.ipynb"
+
+
+def write_config(folder: Path, text: str, name: str = "tiny.yaml") -> Path:
+    path = folder / name
+    path.write_text(text.replace("STEP", str(STEP_NOTEBOOK)))
+    return path
+
+
+def two_steps(tmp_path: Path) -> Path:
+    """Step ``first`` counts its executions; step ``second`` counts too, and fails while ``marker`` is missing."""
+    return write_config(tmp_path, f"""
+name: tiny
+steps:
+  - name: first
+    notebook: STEP
+    parameters: {{counter: {tmp_path / 'first.count'}}}
+  - name: second
+    notebook: STEP
+    parameters:
+      counter: {tmp_path / 'second.count'}
+      require: {tmp_path / 'marker'}
+      upstream: "{{steps.first}}"
+""")
+
+
+def executions(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_fails_at_step_two_then_resumes_without_rerunning_step_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    config, results = two_steps(tmp_path), tmp_path / "results"
+
+    assert main([str(config), "--results", str(results)]) == 1
+    err = capsys.readouterr().err
+    assert "step 2/2 second failed" in err and str(STEP_NOTEBOOK) in err
+    assert "cell In [4] (index 4 counting the injected parameters; it starts `if require and not Path(require).is_file():`)" in err
+    assert f"raised FileNotFoundError: required file {tmp_path / 'marker'} is missing" in err
+    [run] = results.iterdir()
+    first, second = json.loads((run / "pipeline.json").read_text())["steps"]
+    assert (first["status"], second["status"]) == ("completed", "failed")
+    assert second["error"] == {"cell_index": 4, "exec_count": 4, "ename": "FileNotFoundError", "evalue": f"required file {tmp_path / 'marker'} is missing"}
+    code = [cell for cell in nbformat.read(run / "second.ipynb", as_version=4).cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == [1, 2, 3, 4, None] and code[3].outputs[-1].ename == "FileNotFoundError"
+    assert (run / "second.html").stat().st_size > 0 and (run / "first.html").stat().st_size > 0
+    assert (run / "config.yaml").read_text() == config.read_text()
+    hardware, versions = json.loads((run / "hardware.json").read_text()), json.loads((run / "versions.json").read_text())
+    assert hardware["cpu"]["logical_cores"] >= 1 and "CPUExecutionProvider" in hardware["onnxruntime"]["providers"]
+    assert "available" in hardware["cuda"] and versions["packages"]["papermill"] == "2.7.0"
+    assert (executions(tmp_path / "first.count"), executions(tmp_path / "second.count")) == (1, 1)
+
+    (tmp_path / "marker").touch()
+    moved = {"versions": versions, "hardware": hardware | {"hostname": "another-machine"}}
+    monkeypatch.setattr(pipeline, "collect_in_child", lambda: moved)
+    assert main([str(config), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {run}" in out and "skipping first; next: second (it failed last time)" in out
+    assert (executions(tmp_path / "first.count"), executions(tmp_path / "second.count")) == (1, 2)
+    state = json.loads((run / "pipeline.json").read_text())
+    first, second = state["steps"]
+    assert [(s["status"], s["attempt"], s["error"]) for s in (first, second)] == [("completed", 1, None), ("completed", 2, None)]
+    assert second["parameters"]["upstream"] == str(run / "first") and second["parameters"]["run_dir"] == str(run / "second")
+    assert (run / "second" / "message.txt").read_text() == "hello world"
+    assert [(a["versions"], a["hardware"]) for a in state["attempts"]] == [("versions.json", "hardware.json"), ("versions.json", "hardware.attempt-2.json")]
+
+    assert main([str(config), "--results", str(results)]) == 0
+    assert "every step already completed" in capsys.readouterr().out
+    assert executions(tmp_path / "second.count") == 2 and list(results.iterdir()) == [run]
+
+
+def test_missing_notebook_stops_before_any_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = write_config(tmp_path, "name: tiny\nsteps:\n  - {name: first, notebook: STEP}\n  - {name: later, notebook: 99_not_written_yet.ipynb}\n")
+    assert main([str(config), "--results", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "step 2 (later): notebook 99_not_written_yet.ipynb not found" in err
+    assert not (tmp_path / "results").exists()
+
+
+# ---------------------------------------------------------------- config validation
+
+INVALID = {
+    "unknown top-level key": ("name: t\nstep: []\n", "the top level: unknown key(s) step; allowed: name, steps"),
+    "unknown step key": ("name: t\nsteps:\n  - {name: a, notebook: STEP, params: {}}\n", "step 1 (a): unknown key(s) params; allowed: name, notebook, parameters"),
+    "duplicate step": ("name: t\nsteps:\n  - {name: a, notebook: STEP}\n  - {name: a, notebook: STEP}\n", "step 2: duplicate step name 'a' (also step 1)"),
+    "unknown step placeholder": (
+        "name: t\nsteps:\n  - {name: a, notebook: STEP}\n  - {name: b, notebook: STEP, parameters: {upstream: '{steps.nope}'}}\n",
+        "step 2 (b) parameter upstream: placeholder {steps.nope} is no step of this config; a step can only use the folders of earlier steps: a",
+    ),
+    "later step placeholder": (
+        "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {upstream: 'x/{steps.b}'}}\n  - {name: b, notebook: STEP}\n",
+        "step 1 (a) parameter upstream: placeholder {steps.b} runs later (step 2)",
+    ),
+    "placeholder in a nested list": (
+        "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: [ok, {deep: '{steps.a}'}]}}\n",
+        "placeholder {steps.a} is this step itself",
+    ),
+    "unknown placeholder": ("name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: '{runn}/x'}}\n", "unknown placeholder {runn}; use {run}"),
+    "unsafe step name": ("name: t\nsteps:\n  - {name: ../a, notebook: STEP}\n", "name '../a' must start with a letter or digit"),
+    "unknown notebook parameter": (
+        "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {mesage: hi}}\n",
+        f"step 1 (a): {STEP_NOTEBOOK} has no parameter(s) mesage; its parameters are: run_dir, counter, require, upstream, message",
+    ),
+    "date read by YAML": ("name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: 2026-11-23}}\n", "step 1 (a) parameter message: YAML read datetime.date(2026, 11, 23) as date; quote it"),
+    "no steps": ("name: t\nsteps: []\n", "steps must be a non-empty list"),
+}
+
+
+@pytest.mark.parametrize("text, expected", INVALID.values(), ids=INVALID.keys())
+def test_invalid_configs_name_the_file_and_the_problem(tmp_path: Path, text: str, expected: str) -> None:
+    config = write_config(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert str(caught.value).startswith(f"{config}: ") and expected in str(caught.value)
+
+
+def test_a_notebook_without_run_dir_is_rejected(tmp_path: Path) -> None:
+    cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(notebook, tmp_path / "no_run_dir.ipynb")
+    config = write_config(tmp_path, f"name: t\nsteps:\n  - {{name: a, notebook: {tmp_path / 'no_run_dir.ipynb'}}}\n")
+    with pytest.raises(ConfigError, match="has no run_dir parameter"):
+        load_config(config)
+
+
+def test_hash_ignores_layout_and_comments_but_not_values(tmp_path: Path) -> None:
+    block = load_config(write_config(tmp_path, "name: t\nsteps:\n  - name: a\n    notebook: STEP\n    parameters:\n      message: hi\n      counter: c\n", "a.yaml"))
+    flow = load_config(write_config(tmp_path, "# same, other layout\nsteps: [{parameters: {counter: c, message: hi}, notebook: STEP, name: a}]\nname: t\n", "b.yaml"))
+    other = load_config(write_config(tmp_path, "name: t\nsteps: [{name: a, notebook: STEP, parameters: {message: ho, counter: c}}]\n", "c.yaml"))
+    assert block.digest == flow.digest != other.digest
+
+
+def test_plan_resolves_placeholders_and_run_dirs(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, """
+name: t
+steps:
+  - {name: a, notebook: STEP, parameters: {run_dir: "{run}/custom"}}
+  - {name: b, notebook: STEP, parameters: {upstream: "{steps.a}", message: ["{run}", {x: "{steps.a}/m.txt"}]}}
+"""))
+    a, b = plan(config, tmp_path / "run")
+    assert a["parameters"] == {"run_dir": f"{tmp_path}/run/custom"}
+    assert b["parameters"] == {
+        "run_dir": f"{tmp_path}/run/b", "upstream": f"{tmp_path}/run/custom", "message": [f"{tmp_path}/run", {"x": f"{tmp_path}/run/custom/m.txt"}],
+    }
+    assert (b["status"], b["executed_notebook"], b["html"], b["notebook"]) == ("pending", f"{tmp_path}/run/b.ipynb", f"{tmp_path}/run/b.html", str(STEP_NOTEBOOK))
+
+
+@pytest.mark.parametrize("name", ["demo", "full", "template"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    config = load_config(ROOT / "configs" / f"{name}.yaml")
+    notebooks = [step.notebook for step in config.steps]
+    assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and notebooks[-1] == "04_compare.ipynb"
+    assert config.steps[-1].parameters["models"][0] == "{steps.02_baseline}"
+
+
+def test_full_config_runs_both_arms_and_compares_all_three() -> None:
+    steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "full.yaml").steps}
+    assert "max_identities" not in steps["01_prepare_dataset"] and steps["02_baseline"]["lfw_view2"] is True
+    assert steps["03_finetune_resnet50"]["fallback"] == "mobilenet_v2" and steps["03_finetune_pack"]["distill_weight"] > 0
+    assert steps["04_compare"]["models"] == ["{steps.02_baseline}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
+
+
+# ---------------------------------------------------------------- run folders
+
+
+def fake_run(folder: Path, digest: str, created: str, status: str = "completed") -> Path:
+    folder.mkdir(parents=True)
+    state = {"config_hash": digest, "config_file": "/elsewhere/other.yaml", "created": created, "steps": [{"status": status}]}
+    (folder / "pipeline.json").write_text(json.dumps(state))
+    return folder
+
+
+def test_choose_folder_resumes_the_newest_run_of_the_same_config(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, "name: tiny\nsteps: [{name: a, notebook: STEP}]\n"))
+    results = tmp_path / "results"
+    fake_run(results / "b-older", config.digest, "2026-11-20T00:00:00+00:00", "failed")
+    newest = fake_run(results / "a-newer", config.digest, "2026-11-22T00:00:00+00:00", "failed")
+    fake_run(results / "z-other", "0" * 64, "2026-11-23T00:00:00+00:00", "failed")
+    assert choose_folder(config, results) == newest
+    fresh = choose_folder(config, results, new=True)
+    assert fresh.parent == results and fresh.name.endswith("-tiny") and not fresh.exists()
+
+
+def test_run_dir_must_hold_the_same_config_or_nothing(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, "name: tiny\nsteps: [{name: a, notebook: STEP}]\n"))
+    other = fake_run(tmp_path / "other", "0" * 64, "2026-11-23T00:00:00+00:00")
+    with pytest.raises(RunFolderError, match="holds a run of a different config"):
+        choose_folder(config, tmp_path, run_dir=other)
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "notes.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match="holds files but no pipeline.json"):
+        choose_folder(config, tmp_path, run_dir=tmp_path / "stuff")
+    assert choose_folder(config, tmp_path, run_dir=tmp_path / "new") == tmp_path / "new"
+
+
+def test_a_run_folder_in_use_is_refused(tmp_path: Path) -> None:
+    with locked(tmp_path / "run"), pytest.raises(RunFolderError, match="being run by another pipeline process"), locked(tmp_path / "run"):
+        pass

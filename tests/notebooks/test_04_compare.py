@@ -1,0 +1,83 @@
+"""Notebook 04 under papermill on synthetic step folders: a model truly better at low resolution, and an identical twin.
+
+One run compares three models with the baseline: ``finetuned`` (better separation at 16 and 24 px, the same
+scores at HQ) and ``twin`` (a copy of the baseline's scores under another name). Each model's difference from
+the baseline is computed on its own, so this is the same as two runs of two models, at half the cost.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from tests.code.test_compare import BASELINE, BETTER_AT_LOW_RES, synthetic_pairs, synthetic_scores, write_step
+from tests.notebooks.conftest import ROOT, run_notebook
+
+N_BOOT = 100
+PLOTS = ("roc_hq_vs_lq.png", "roc_lq_vs_lq.png", "auc_vs_resolution.png", "tar_vs_resolution.png", "difference_auc.png", "difference_tar_at_1e-3.png")
+
+
+@pytest.fixture(scope="module")
+def nb04_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("nb04")
+    pairs = synthetic_pairs(n_impostor=10_000)  # enough impostors for TAR@FAR=1e-3
+    folders = [write_step(root / name, synthetic_scores(pairs, separation, name), n_boot=N_BOOT)
+               for name, separation in (("pretrained", BASELINE), ("finetuned", BETTER_AT_LOW_RES), ("twin", BASELINE))]
+    step = root / "04_compare"
+    run_notebook("04_compare.ipynb", root / "04_compare.ipynb", models=[str(folder) for folder in folders], run_dir=str(step), n_boot=N_BOOT, seed=0)
+    return step
+
+
+@pytest.fixture(scope="module")
+def report(nb04_step: Path) -> dict:
+    return json.loads((nb04_step / "metrics.json").read_text())
+
+
+def test_every_output_is_written(nb04_step: Path, report: dict) -> None:
+    for name in ("summary.md", "metrics.json", "comparison.csv", "differences.csv", *PLOTS):
+        assert (nb04_step / name).stat().st_size > 0, name
+    table = pd.read_csv(nb04_step / "comparison.csv")
+    assert len(table) == 4 * 3 and set(table["protocol"]) == {"open-set"} and table["pairs"].eq(600 + 10_000).all()
+    assert report["baseline"] == "pretrained" and report["model_order"] == ["pretrained", "finetuned", "twin"]
+    assert report["protocol"]["label"].startswith("open-set") and report["bootstrap"]["n_boot"] == N_BOOT
+
+
+def test_a_model_better_at_low_resolution_gains_with_ci_above_zero(nb04_step: Path, report: dict) -> None:
+    for condition in ("HQ-px16", "px16-px16"):
+        for statistic in ("auc", "tar@1e-3"):
+            gain = report["differences"]["finetuned"][condition][statistic]
+            assert gain["diff"] > 0 and gain["ci"][0] > 0 and gain["p_value"] < 0.05, (condition, statistic)
+    tar = report["differences"]["finetuned"]["HQ-px16"]["tar@1e-3"]
+    text = (nb04_step / "summary.md").read_text()
+    assert "## Key result\n\n- **finetuned against pretrained, HQ gallery vs 16 px probes** (HQ-px16, 10,600 shared pairs):" in text
+    assert (f"  - TAR@FAR=1e-3 rose from {tar['before']:.3f} to {tar['after']:.3f}, "
+            f"95% CI of the gain [{tar['ci'][0]:+.3f}, {tar['ci'][1]:+.3f}]") in text
+    assert report["hq_regression"]["models"]["finetuned"]["passes"] is True
+    assert "| gain of finetuned over pretrained | TAR@FAR=1e-3 |" in text
+
+
+def test_identical_score_files_give_intervals_containing_zero(nb04_step: Path, report: dict) -> None:
+    differences = pd.read_csv(nb04_step / "differences.csv")
+    twin = differences[differences["model"] == "twin"]
+    assert len(twin) == 4 * 2 and (twin["diff"] == 0).all() and ((twin["low"] <= 0) & (twin["high"] >= 0)).all()
+    assert all(entry["ci"][0] <= 0 <= entry["ci"][1] for per_condition in report["differences"]["twin"].values() for entry in per_condition.values())
+    text = (nb04_step / "summary.md").read_text()
+    key_result = text.split("## Key result")[1].split("## Every condition")[0]
+    twin = key_result.split("- **twin against pretrained, HQ gallery vs 16 px probes** (HQ-px16, 10,600 shared pairs):")[1]
+    assert twin.count("the interval contains zero: no clear difference") == 2 and "TAR@FAR=1e-3 stayed at" in twin
+
+
+def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
+    notebook = nbformat.read(ROOT / "notebooks" / "04_compare.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    tagged = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    names = [target.id for node in ast.parse(tagged[0].source).body for target in node.targets]
+    assert names[:5] == ["models", "baseline", "run_dir", "n_boot", "seed"]
+    assert all("=" not in line.split("#", 1)[1] for line in tagged[0].source.splitlines() if "#" in line)
