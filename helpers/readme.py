@@ -45,7 +45,7 @@ def machine_line(run: Path) -> str:
 
 
 def results_block(run: Path, docs: Path) -> str:
-    """The README's demo-results section for ``run``; copies the plot into ``docs``."""
+    """The README's demo-results section for ``run``; copies the plot into ``docs`` (the README's docs/ folder)."""
     state = read_state(run)
     if state is None:
         raise ValueError(f"{run}: no pipeline.json; pass a run folder made by `python -m helpers.pipeline`")
@@ -61,7 +61,7 @@ def results_block(run: Path, docs: Path) -> str:
         "",
         results_table(step["parameters"]["run_dir"]),
         "",
-        f"![AUC versus face resolution, demo run]({plot.relative_to(README.parent).as_posix()})",
+        f"![AUC versus face resolution, demo run](docs/{plot.name})",
         END,
     ])
 

@@ -15,6 +15,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from helpers import readme
 from tests.code.test_compare import BASELINE, BETTER_AT_LOW_RES, synthetic_pairs, synthetic_scores, write_step
 from tests.notebooks.conftest import ROOT, run_notebook
 
@@ -81,3 +82,22 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
     names = [target.id for node in ast.parse(tagged[0].source).body for target in node.targets]
     assert names[:5] == ["models", "baseline", "run_dir", "n_boot", "seed"]
     assert all("=" not in line.split("#", 1)[1] for line in tagged[0].source.splitlines() if "#" in line)
+
+
+def test_readme_block_is_regenerated_from_the_run(nb04_step: Path, tmp_path: Path) -> None:
+    """``python -m helpers.readme``'s block: the run's date, machine and time, notebook 04's table and plot."""
+    run = nb04_step.parent
+    steps = [{"name": "04_compare", "notebook": str(ROOT / "notebooks" / "04_compare.ipynb"), "status": "completed",
+              "seconds": 90.0, "parameters": {"run_dir": str(nb04_step)}}]
+    (run / "pipeline.json").write_text(json.dumps({"config_file": "configs/demo.yaml", "created": "2026-11-23T04:00:00+00:00", "steps": steps}))
+    (run / "hardware.json").write_text(json.dumps({"cpu": {"model": "Test CPU", "usable_cores": 2}, "ram_bytes": 24 * 2**30, "cuda": {"devices": []}}))
+    docs = tmp_path / "docs"
+    block = readme.results_block(run, docs)
+    assert block.startswith(readme.START) and block.endswith(readme.END)
+    assert "2026-11-23" in block and "Test CPU, 2 cores, 24 GB RAM, no GPU" in block and "1.5 min" in block
+    assert "finetuned" in block and "gain" in block
+    assert (docs / "demo_auc_vs_resolution.png").read_bytes() == (nb04_step / "auc_vs_resolution.png").read_bytes()
+    text = f"intro\n{readme.START}\nold numbers\n{readme.END}\nrest\n"
+    assert readme.replace_block(text, block) == f"intro\n{block}\nrest\n"
+    with pytest.raises(ValueError, match="block"):
+        readme.replace_block("no markers", block)
