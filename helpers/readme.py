@@ -26,6 +26,7 @@ README = PROJECT_ROOT / "README.md"
 START, END = "<!-- demo-results:start -->", "<!-- demo-results:end -->"
 PLOT = "auc_vs_resolution.png"
 COMPARE_NOTEBOOK = "04_compare.ipynb"
+CONDITIONS = ("HQ-HQ", "HQ-px32", "HQ-px24", "HQ-px16", "px24-px24", "px16-px16")  # the first screen's columns
 
 
 def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
@@ -34,6 +35,17 @@ def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
         if Path(step["notebook"]).name == COMPARE_NOTEBOOK and step["status"] == COMPLETED:
             return step
     raise ValueError(f"{run}: no completed {COMPARE_NOTEBOOK} step; finish the run first (re-run its config to resume)")
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project root where it lies inside it."""
+    return path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+def _conditions(step: dict[str, Any]) -> set[str]:
+    """The conditions notebook 04 reported in ``step``'s folder."""
+    report = json.loads((Path(step["parameters"]["run_dir"]) / "metrics.json").read_text(encoding="utf-8"))
+    return set(report["condition_order"])
 
 
 def machine_line(run: Path) -> str:
@@ -56,10 +68,10 @@ def results_block(run: Path, docs: Path) -> str:
     seconds = sum(s["seconds"] or 0 for s in state["steps"])
     return "\n".join([
         START,
-        f"Measured by `make demo` ({Path(state['config_file']).name}) on {state['created'][:10]}: {machine_line(run)}; "
+        f"Measured by `make demo` (`{_shown(Path(state['config_file']))}`) on {state['created'][:10]}: {machine_line(run)}; "
         f"notebooks 01-04 took {seconds / 60:.1f} min in all. Regenerate with `python -m helpers.readme <run folder>`.",
         "",
-        results_table(step["parameters"]["run_dir"]),
+        results_table(step["parameters"]["run_dir"], [c for c in CONDITIONS if c in _conditions(step)]).strip(),
         "",
         f"![AUC versus face resolution, demo run](docs/{plot.name})",
         END,
