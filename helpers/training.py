@@ -317,13 +317,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
                     checkpoints.save_weights(model.embedder, run / checkpoints.BEST)
                 extra = {"history": history, "config": config.to_dict(), "initialisation": dataclasses.asdict(init)}
                 checkpoints.save_checkpoint(folder, epoch, model, optimiser, scheduler, scaler, extra)
-                write_csv_atomic(run / HISTORY, pd.DataFrame(history))
+                write_csv_atomic(run / HISTORY, history_frame(history))
                 print(_epoch_line(history[-1]))
             if place.world_size > 1:
                 dist.barrier()
         if not place.main:
             return {"rank": place.rank}
-        write_csv_atomic(run / HISTORY, pd.DataFrame(history))
+        write_csv_atomic(run / HISTORY, history_frame(history))
         return {
             "history": history, "best_epoch": _best_epoch(history), "initialisation": dataclasses.asdict(init),
             "device": str(device), "world_size": place.world_size, "amp": use_amp, "protocol": data.protocol,
@@ -381,6 +381,12 @@ def _agreed(place: Distributed, decision: bool) -> bool:
     shared = [decision]
     dist.broadcast_object_list(shared, src=0)
     return bool(shared[0])
+
+
+def history_frame(history: list[dict]) -> pd.DataFrame:
+    """Per-epoch history as a table with a fixed column order (epoch, then alphabetical), so resumed runs write the same file."""
+    frame = pd.DataFrame(history)
+    return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]]
 
 
 def _best_epoch(history: list[dict]) -> int:
