@@ -5,6 +5,7 @@
 (pure)  the same ``train_step`` on batches already in memory as tensors;
 (input) the input pipeline alone, no model.
 
+Each is measured in ``--repeats`` rounds (alternating order) and the median reported.
 The input pipeline's cost is ``1 - full / pure`` (target: <= 10% on a 2-core CPU).
 Images are the first training crops of a notebook-01 folder. Uses CUDA (with AMP and
 channels_last) when present, so the same command gives the GPU figure.
@@ -18,12 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
+from helpers import provenance
 from helpers.backbones import build_embedder
 from helpers.facedata import TrainingFaces, identity_labels, load_crops
 from helpers.files import write_json_atomic
@@ -67,6 +70,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
     parser.add_argument("--lq-prob", type=float, default=0.7)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the three measurements; the median is reported")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (0: in the training process)")
     parser.add_argument("--out", type=Path, default=Path("results/bench/training_throughput.json"))
     args = parser.parse_args()
@@ -100,15 +104,14 @@ def main() -> None:
         batch, target, _ = next_batch()
         train_step(model, batch, target, None, optimiser, scheduler, scaler, device, amp_mode)
 
-    rates = {
-        "input_only": timed(lambda step: next_batch(), args.steps, args.batch_size, device),
-        "pure_step": timed(pure, args.steps, args.batch_size, device),
-        "full_loop": timed(full, args.steps, args.batch_size, device),
-    }
+    modes = {"input_only": lambda step: next_batch(), "pure_step": pure, "full_loop": full}
+    orders = [list(modes), list(modes)[::-1]]  # alternate the order so warm-up drift favours neither measurement
+    rounds = [{name: timed(modes[name], args.steps, args.batch_size, device) for name in orders[i % 2]} for i in range(args.repeats)]
+    rates = {name: statistics.median(r[name] for r in rounds) for name in modes}
     result = {
         "images_per_s": rates, "input_pipeline_cost": 1.0 - rates["full_loop"] / rates["pure_step"],
-        "backbone": args.backbone, "initialisation": init.describe(), "batch_size": args.batch_size, "steps": args.steps,
-        "lq_prob": args.lq_prob, "workers": args.workers, "device": torch.cuda.get_device_name(device) if amp else platform.processor() or platform.machine(),
+        "rounds": rounds, "backbone": args.backbone, "initialisation": init.describe(), "batch_size": args.batch_size, "steps": args.steps, "repeats": args.repeats,
+        "lq_prob": args.lq_prob, "workers": args.workers, "device": torch.cuda.get_device_name(device) if amp else provenance.cpu_model() or platform.machine(),
         "amp": amp, "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
     }
     write_json_atomic(args.out, result)

@@ -159,7 +159,10 @@ def _torch_ready_onnx(source: Path) -> Path:
 
 
 def pack_recogniser(pack: ModelPack) -> tuple[FaceEmbedder, Initialisation]:
-    """The pack's ONNX recogniser as a trainable module (onnx2torch), with the pack's own normalisation."""
+    """The pack's ONNX recogniser as a trainable module (onnx2torch), with the pack's own normalisation.
+
+    onnx2torch stores PReLU slopes as buffers, so they keep their pretrained values; every weight tensor trains.
+    """
     if pack.preprocess.channel_order != "RGB":
         raise ValueError(f"pack {pack.name}: only RGB recognisers can be fine-tuned here, not {pack.preprocess.channel_order}")
     body = convert(onnx.load(str(_torch_ready_onnx(pack.recogniser.path))))
