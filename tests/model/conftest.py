@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
@@ -52,11 +51,11 @@ def write_processed(root: Path, rows: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def orl_processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def orl_processed(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Path:
     """ORL (real faces, already cropped) as a processed folder: 28 train and 12 val people, 10 images each."""
-    source = Path(os.environ.get("LQFACE_MIRROR", "/nonexistent")) / "datasets" / "orl" / "att_faces"
+    source = mirror / "datasets" / "orl" / "att_faces"
     if not source.is_dir():
-        pytest.skip("LQFACE_MIRROR with datasets/orl is needed")
+        pytest.skip(f"the mirror has no {source}")
     root = tmp_path_factory.mktemp("orl")
     people = sorted((p for p in source.iterdir() if p.is_dir()), key=lambda p: int(p.name[1:]))
     rows = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -29,11 +28,11 @@ def run_notebook(name: str, output: Path, **parameters) -> Path:
 
 
 @pytest.fixture(scope="session")
-def nb01_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def nb01_run(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict:
     """A small LFW copy with two planted bad files, prepared by notebook 01."""
-    lfw = Path(os.environ.get("LQFACE_MIRROR", "/nonexistent")) / "datasets" / "lfw" / "lfw-deepfunneled"
+    lfw = mirror / "datasets" / "lfw" / "lfw-deepfunneled"
     if not lfw.is_dir():
-        pytest.skip("LQFACE_MIRROR with datasets/lfw is needed")
+        pytest.skip(f"the mirror has no {lfw}")
     base = tmp_path_factory.mktemp("nb01")
     dataset = base / "dataset"
     for person in PEOPLE:
