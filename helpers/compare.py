@@ -374,14 +374,10 @@ def save_figures(step_dir: Path, figures: dict[str, Figure]) -> list[Path]:
 # --- metrics.json and the CSV files ---------------------------------------------------------------
 
 
-def _json_number(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 def _difference_entry(row: pd.Series) -> dict[str, Any]:
-    low, high = _json_number(row["low"]), _json_number(row["high"])
-    return {"pairs": int(row["pairs"]), "before": _json_number(row["before"]), "after": _json_number(row["after"]),
-            "diff": _json_number(row["diff"]), "ci": None if low is None or high is None else [low, high], "p_value": _json_number(row["p_value"])}
+    diff = metrics.interval_entry(row["diff"], (row["low"], row["high"]))
+    return {"pairs": int(row["pairs"]), "before": metrics.finite_or_none(row["before"]), "after": metrics.finite_or_none(row["after"]),
+            "diff": diff["value"], "ci": diff["ci"], "p_value": metrics.finite_or_none(row["p_value"])}
 
 
 def _differences_json(differences: pd.DataFrame) -> dict[str, dict[str, dict[str, dict]]]:

@@ -308,13 +308,15 @@ def _summary(scores: np.ndarray, same: np.ndarray, fars: Sequence[float]) -> np.
     return np.array([_auc_of(curve), _eer_of(curve), *(_tar_of(curve, far) for far in fars)])
 
 
-def _json_number(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """``value`` as a float, or None (JSON null) when it is NaN or infinite."""
     return float(value) if math.isfinite(value) else None
 
 
-def _entry(value: float, interval: tuple[float, float]) -> dict[str, Any]:
-    low, high = (_json_number(bound) for bound in interval)
-    return {"value": _json_number(value), "ci": None if low is None or high is None else [low, high]}
+def interval_entry(value: float, interval: tuple[float, float]) -> dict[str, Any]:
+    """``{"value", "ci"}`` as metrics.json stores a statistic; an undefined bound makes the CI None."""
+    low, high = (finite_or_none(bound) for bound in interval)
+    return {"value": finite_or_none(value), "ci": None if low is None or high is None else [low, high]}
 
 
 def verification_report(
@@ -342,7 +344,7 @@ def verification_report(
     clusters = _identity_clusters(labels, identity_a, identity_b)
     point = _summary(values, labels, fars)
     resampled = _resample(clusters, lambda idx: _summary(values[idx], labels[idx], fars), n_boot, seed)
-    entries = [_entry(point[k], _interval(resampled[:, k], alpha)) for k in range(point.size)]
+    entries = [interval_entry(point[k], _interval(resampled[:, k], alpha)) for k in range(point.size)]
     n_impostor = int((~labels).sum())
     tar = {}
     for far, entry in zip(fars, entries[2:]):
