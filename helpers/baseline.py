@@ -18,6 +18,7 @@ from helpers.prepare import CENTRE_CROP, NO_FACE, detect_and_align
 from helpers.recognition import Recogniser
 from helpers.scan import OK
 from helpers.split import NOT_SELECTED, TOO_FEW_IMAGES
+from helpers.summary import format_entry
 from helpers.verification import Condition, condition_metrics, conditions, detector_failures, score_pairs, split_images, split_pairs, val_thresholds
 
 LFW_VIEW2 = "lfw_view2"
@@ -110,20 +111,13 @@ def summary_table(report: dict) -> pd.DataFrame:
     for name, entry in report.items():
         row = {"condition": name, "pairs": entry["n_pairs"], "genuine": entry["n_genuine"], "impostor": entry["n_impostor"]}
         for key in ("auc", "eer"):
-            row[key] = _fmt(entry[key])
+            row[key] = format_entry(entry[key], "value", 4)
         for far, tar in entry["tar_at_far"].items():
-            row[f"TAR@{far}"] = _fmt(tar) if tar["estimable"] else "not estimable"
+            row[f"TAR@{far}"] = format_entry(tar, "value", 4) if tar["estimable"] else "not estimable"
         row["acc@val-thr"] = round(entry["accuracy_at_val_threshold"]["value"], 4) if "accuracy_at_val_threshold" in entry else None
         row["no-face images"] = entry["detector_failures"]["no_face_excluded"] + entry["detector_failures"]["no_face_centre_crop"]
         rows.append(row)
     return pd.DataFrame(rows).set_index("condition")
-
-
-def _fmt(entry: dict) -> str:
-    if entry["value"] is None:
-        return "n/a"
-    ci = entry["ci"]
-    return f"{entry['value']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else f"{entry['value']:.4f}"
 
 
 def save_plots(step_dir: Path, scores: pd.DataFrame, report: dict, levels: list[Degradation], model: str, label: str) -> list[Path]:

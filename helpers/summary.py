@@ -58,7 +58,8 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _interval(entry: dict, key: str, digits: int, signed: bool = False) -> str:
+def format_entry(entry: dict, key: str, digits: int, signed: bool = False) -> str:
+    """``entry[key]`` with ``entry["ci"]`` (a metrics.json statistic or difference), as :func:`format_interval`."""
     low, high = entry["ci"] or (None, None)
     return format_interval(entry[key], low, high, digits, signed)
 
@@ -71,12 +72,12 @@ def _model_cell(report: dict, condition: str, model: str, statistic: Statistic) 
     if entry is None:
         return MISSING
     value = statistic.entry(entry)
-    return _interval(value, "value", statistic.digits) if value.get("estimable", True) else "not estimable"
+    return format_entry(value, "value", statistic.digits) if value.get("estimable", True) else "not estimable"
 
 
 def _gain_cell(report: dict, condition: str, model: str, key: str) -> str:
     entry = report["differences"].get(model, {}).get(condition, {}).get(key)
-    return MISSING if entry is None else _interval(entry, "diff", STATISTICS[key].digits, signed=True)
+    return MISSING if entry is None else format_entry(entry, "diff", STATISTICS[key].digits, signed=True)
 
 
 def results_markdown(report: dict[str, Any], conditions: Sequence[str] | None = None) -> str:
@@ -139,7 +140,7 @@ def regression_sentence(entry: dict, max_drop: float) -> str:
     """The HQ regression verdict of one model in words."""
     if not _finite(entry["diff"]):
         return "cannot be checked: its HQ-HQ AUC is undefined"
-    change = f"HQ-HQ AUC went from {entry['before']:.4f} to {entry['after']:.4f} ({_interval(entry, 'diff', 4, signed=True)})"
+    change = f"HQ-HQ AUC went from {entry['before']:.4f} to {entry['after']:.4f} ({format_entry(entry, 'diff', 4, signed=True)})"
     if not entry["passes"]:
         return f"{change}: **fails** the bar, a drop of {-entry['diff']:.4f} is more than {max_drop}"
     if entry["ci_within_bar"]:
