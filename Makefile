@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo test bench bench-train clean-venv
+.PHONY: install demo test test-fast lint format bench bench-train clean-venv
 
 install: $(STAMP)
 
@@ -29,8 +29,21 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m helpers.pipeline $(CONFIG)
 
-test: $(STAMP)
+# Lint and format check first, then every test (notebooks and the mirror's real data included).
+test: lint
 	$(PY) -m pytest
+
+# The inner loop: no notebooks, no mirror data (tests marked e2e are left out).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not e2e"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: $(STAMP)
 	$(PY) benchmarks/embedding_throughput.py --images 100 --out results/bench/embedding_throughput.json

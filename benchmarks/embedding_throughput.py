@@ -23,16 +23,17 @@ import cv2
 import numpy as np
 from insightface.app import FaceAnalysis
 
-from helpers import baseline, prepare
-from helpers.datasets import lfw_images
-from helpers.degrade import HQ, RESOLUTION_LADDER, degrade, image_seed
-from helpers.embeddings import image_keys
-from helpers.faces import FaceDetector
-from helpers.packs import ModelPack, load_pack
-from helpers.recognition import Recogniser
-from helpers.runtime import select_providers
-from helpers.split import split_manifest
-from helpers.verification import split_images
+from helpers.core.devices import select_providers
+from helpers.data.crops import detect_and_align
+from helpers.data.datasets import lfw_images
+from helpers.data.degrade import HQ, RESOLUTION_LADDER, degrade
+from helpers.data.faces import FaceDetector
+from helpers.data.manifest import split_images
+from helpers.data.split import split_manifest
+from helpers.evaluation.embeddings import embed_images, embedding_store, image_keys
+from helpers.models.packs import ModelPack, load_pack
+from helpers.models.recognisers import Recogniser
+from helpers.steps import prepare
 
 LEVELS = list(RESOLUTION_LADDER)
 WARM_REPEATS = 3  # the warm re-run takes well under a second; report the median of a few
@@ -97,10 +98,10 @@ def run_workbench(paths: list[Path], pack: ModelPack, where: Path, recogniser: R
     processed = where / "processed"
     start = time.perf_counter()
     manifest = split_manifest(prepare.scan(dataset, processed), {"train": 0.0, "val": 0.0, "test": 1.0}, seed=0, min_images=1)
-    manifest = prepare.detect_and_align(manifest, dataset, processed, FaceDetector(pack.detector), "exclude")
+    manifest = detect_and_align(manifest, dataset, processed, FaceDetector(pack.detector), "exclude")
     images = split_images(manifest, "test")
-    store = baseline.embedding_store(processed, recogniser, flip=False)
-    computed = baseline.embed_images(images, LEVELS, 0, processed, recogniser, store, flip=False)
+    store = embedding_store(processed, recogniser, flip=False)
+    computed = embed_images(images, LEVELS, 0, processed, recogniser, store, flip=False)
     keys = image_keys(images, HQ, 0)
     elapsed = time.perf_counter() - start
     return elapsed, computed, dict(zip(images["path"], store.get(keys)))

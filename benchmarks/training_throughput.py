@@ -1,7 +1,7 @@
 """Training throughput: the full loop versus a pure model step, same model, batch and step function.
 
 (full)  notebook 03's input pipeline (crops -> seeded flip + on-the-fly degradation -> DataLoader)
-        feeding :func:`helpers.training.train_step`;
+        feeding :func:`helpers.training.loop.train_step`;
 (pure)  the same ``train_step`` on batches already in memory as tensors;
 (input) the input pipeline alone, no model.
 
@@ -26,16 +26,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from helpers import provenance
-from helpers.backbones import build_embedder
-from helpers.facedata import TrainingFaces, identity_labels, load_crops
-from helpers.files import write_json_atomic
-from helpers.losses import MarginHead
-from helpers.packs import load_pack
-from helpers.prepare import load_manifest
-from helpers.sources import project_path
-from helpers.training import FaceTrainer, train_step
-from helpers.verification import split_images
+from helpers.core.files import write_json_atomic
+from helpers.core.sources import project_path
+from helpers.data.manifest import load_manifest, split_images
+from helpers.models.backbones import build_embedder
+from helpers.models.losses import MarginHead
+from helpers.models.packs import load_pack
+from helpers.pipeline import provenance
+from helpers.training.data import TrainingFaces, identity_labels, load_crops
+from helpers.training.loop import FaceTrainer, train_step
 
 
 def training_parts(backbone: str, classes: int, device: torch.device, amp: bool):

@@ -10,8 +10,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.faces import Face
-from helpers.packs import ModelFile
+from helpers.data.faces import Face
+from helpers.models.packs import ModelFile
+
+
+E2E_FOLDERS = ("notebooks", "data")
+"""Test folders whose every test runs a notebook or reads real data."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``e2e`` every test that runs a notebook or reads the mirror, so ``make test-fast`` (``-m "not e2e"``) leaves them out."""
+    root = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else ""
+        if folder in E2E_FOLDERS or "mirror" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import compare, plots, summary
-from helpers.baseline import save_outputs
-from helpers.degrade import Degradation
-from helpers.split import CLOSED_SET, OPEN_SET
-from helpers.verification import condition_metrics
+from helpers.data.degrade import Degradation
+from helpers.data.manifest import CLOSED_SET, OPEN_SET
+from helpers.evaluation import comparison as compare
+from helpers.evaluation import figures, model_runs, plots, summary
+from helpers.evaluation.reports import ModelReport, Protocol, write_report
+from helpers.evaluation.scores import write_scores
+from helpers.evaluation.statistics import AUC
+from helpers.evaluation.verification import condition_metrics
 
 matplotlib.use("Agg")
 
@@ -48,8 +51,10 @@ def synthetic_scores(pairs: pd.DataFrame, separation: dict[str, float], model: s
 def write_step(folder: Path, scores: pd.DataFrame, label: str = OPEN_SET, n_boot: int = N_BOOT) -> Path:
     """A step folder as notebooks 02/03 write it: ``scores.csv`` and ``metrics.json`` from the same scoring code."""
     report = condition_metrics(scores, {}, FAILURES, n_boot, seed=0)
-    protocol = {"split": "test", "label": label, "levels": LEVELS, "seed": 0, "n_impostor": int((scores["same"] == 0).sum())}
-    save_outputs(folder, scores, {"model": {"name": scores["model"].iloc[0]}, "protocol": protocol, "conditions": report})
+    n_impostor = int((scores["same"] == 0).sum()) // len(scores["condition"].unique())
+    protocol = Protocol(split="test", label=label, n_impostor=n_impostor, n_impostor_val=0, seed=0, level_seed=0, levels=LEVELS)
+    write_scores(folder, scores)
+    write_report(folder, ModelReport({"name": scores["model"].iloc[0]}, protocol, report))
     return folder
 
 
@@ -69,8 +74,8 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def compared(folders: dict[str, Path]) -> dict:
     """The whole comparison of base, better and twin, as notebook 04 runs it."""
-    runs = compare.load_runs([folders["base"], folders["better"], folders["twin"]])
-    info = compare.condition_frame(runs)
+    runs = model_runs.load_runs([folders["base"], folders["better"], folders["twin"]])
+    info = model_runs.condition_frame(runs)
     differences = compare.differences_table(runs, info, N_BOOT, seed=0)
     regression = compare.hq_regression(differences)
     report = compare.comparison_report(runs, info, differences, regression, N_BOOT, 0)
@@ -85,24 +90,24 @@ def row(differences: pd.DataFrame, model: str, condition: str, statistic: str) -
 
 
 def test_baseline_is_first_folder_or_the_named_model(folders: dict[str, Path]) -> None:
-    assert [run.name for run in compare.load_runs([folders["base"], folders["better"]])] == ["base", "better"]
-    assert [run.name for run in compare.load_runs([folders["base"], folders["better"]], "better")] == ["better", "base"]
+    assert [run.name for run in model_runs.load_runs([folders["base"], folders["better"]])] == ["base", "better"]
+    assert [run.name for run in model_runs.load_runs([folders["base"], folders["better"]], "better")] == ["better", "base"]
     with pytest.raises(ValueError, match="baseline 'nobody'"):
-        compare.load_runs([folders["base"], folders["better"]], "nobody")
+        model_runs.load_runs([folders["base"], folders["better"]], "nobody")
     with pytest.raises(ValueError, match="at least one more model"):
-        compare.load_runs([folders["base"]])
+        model_runs.load_runs([folders["base"]])
     with pytest.raises(TypeError, match="list of step folders"):
-        compare.load_runs(str(folders["base"]))
+        model_runs.load_runs(str(folders["base"]))
 
 
 def test_unusable_folders_are_named_in_the_error(folders: dict[str, Path], tmp_path: Path) -> None:
     (tmp_path / "scores.csv").write_text((folders["base"] / "scores.csv").read_text())
     with pytest.raises(FileNotFoundError, match=f"{tmp_path}.*metrics.json"):
-        compare.load_runs([folders["base"], tmp_path])
+        model_runs.load_runs([folders["base"], tmp_path])
     with pytest.raises(ValueError, match=f"refusing to compare {folders['closed_better']}.*closed-set.*{folders['base']}"):
-        compare.load_runs([folders["base"], folders["closed_better"]])
+        model_runs.load_runs([folders["base"], folders["closed_better"]])
     with pytest.raises(ValueError, match=f"{folders['base']} and {folders['closed_base']} both hold model 'base'"):
-        compare.check_comparable([compare.load_run(folders["base"]), compare.load_run(folders["closed_base"])])
+        model_runs.check_comparable([model_runs.load_run(folders["base"]), model_runs.load_run(folders["closed_base"])])
 
 
 def test_conditions_read_in_order_with_plain_descriptions(compared: dict) -> None:
@@ -120,11 +125,11 @@ def test_table_numbers_are_those_of_each_models_metrics_json(compared: dict, fol
     written = json.loads((folders["better"] / "metrics.json").read_text())["conditions"]["HQ-px16"]
     better = table[(table["model"] == "better") & (table["condition"] == "HQ-px16")].iloc[0]
     assert better["auc"] == written["auc"]["value"] and [better["auc_low"], better["auc_high"]] == written["auc"]["ci"]
-    assert better["eer"] == written["eer"]["value"] and better["tar@1e-01"] == written["tar_at_far"]["1e-01"]["value"]
+    assert better["eer"] == written["eer"]["value"] and better["tar@1e-1"] == written["tar_at_far"]["1e-01"]["value"]
     assert (better["pairs"], better["genuine"], better["impostor"]) == (600 + 2000, 600, 2000)
     assert better["no_face_images"] == 3
     shown = compare.display_table(table)
-    assert shown.loc[("HQ-px16", "better"), "TAR@1e-03"] == "not estimable"  # 2,000 impostors cannot support FAR 1e-3
+    assert shown.loc[("HQ-px16", "better"), "TAR@FAR=1e-3"] == "not estimable"  # 2,000 impostors cannot support FAR 1e-3
     assert shown.loc[("HQ-px16", "better"), "AUC"].startswith(f"{written['auc']['value']:.4f} [")
     assert compare.detector_failure_counts(table).loc[("open-set", "twin"), "px16-px16"] == 3
 
@@ -197,15 +202,15 @@ def test_results_table_has_models_and_gain_rows(compared: dict, tmp_path: Path) 
 
 
 def test_closed_set_is_marked_in_tables_titles_and_summary(folders: dict[str, Path]) -> None:
-    runs = compare.load_runs([folders["closed_base"], folders["closed_better"]])
-    info = compare.condition_frame(runs)
+    runs = model_runs.load_runs([folders["closed_base"], folders["closed_better"]])
+    info = model_runs.condition_frame(runs)
     differences = compare.differences_table(runs, info, 20, seed=0)
     report = compare.comparison_report(runs, info, differences, compare.hq_regression(differences), 20, 0)
     tag = report["protocol"]["tag"]
     assert tag == "closed-set"
     assert set(compare.comparison_table(runs, info)["protocol"]) == {tag} and set(differences["protocol"]) == {tag}
-    figures = compare.roc_figures(runs, info, tag) | compare.resolution_figures(runs, tag) | compare.difference_figures(differences, tag)
-    titles = [figure._suptitle.get_text() if figure._suptitle else figure.axes[0].get_title() for figure in figures.values()]
+    drawn = figures.roc_figures(runs, info) | figures.resolution_figures(runs) | figures.difference_figures(differences, tag)
+    titles = [figure._suptitle.get_text() if figure._suptitle else figure.axes[0].get_title() for figure in drawn.values()]
     assert len(titles) == 6 and all("closed-set" in title for title in titles)
     assert "> **Closed-set result.**" in summary.summary_markdown(report)
     assert summary.results_markdown(report).startswith("| model (closed-set) |")
@@ -213,22 +218,22 @@ def test_closed_set_is_marked_in_tables_titles_and_summary(folders: dict[str, Pa
 
 def test_figures_overlay_every_model(compared: dict, tmp_path: Path) -> None:
     runs, info = compared["runs"], compared["info"]
-    rocs = compare.roc_figures(runs, info, "open-set")
+    rocs = figures.roc_figures(runs, info)
     assert set(rocs) == {"roc_hq_vs_lq", "roc_lq_vs_lq"}
     hq_panels = [axis for axis in rocs["roc_hq_vs_lq"].axes if axis.get_title()]
     assert [axis.get_title() for axis in hq_panels] == ["HQ-HQ", "HQ-px24", "HQ-px16"]
     assert all(len(axis.get_lines()) == 3 and axis.get_xscale() == "log" for axis in hq_panels)
-    resolution = compare.resolution_figures(runs, "open-set")["auc_vs_resolution"]
+    resolution = figures.resolution_figures(runs)["auc_vs_resolution"]
     assert [axis.get_title() for axis in resolution.axes] == ["HQ gallery vs LQ probe", "LQ vs LQ"]
     assert [text.get_text() for text in resolution.axes[0].get_legend().get_texts()] == ["base", "better", "twin"]
-    forest = compare.difference_figures(compared["differences"], "open-set")["difference_auc"]
+    forest = figures.difference_figures(compared["differences"], "open-set")["difference_auc"]
     assert [label.get_text() for label in forest.axes[0].get_yticklabels()] == list(info.index)
-    saved = compare.save_figures(tmp_path, rocs)
+    saved = figures.save_figures(tmp_path, rocs)
     assert sorted(path.name for path in saved) == ["roc_hq_vs_lq.png", "roc_lq_vs_lq.png"] and all(path.stat().st_size > 0 for path in saved)
 
 
 def test_resolution_table_places_each_model_at_its_face_sizes(compared: dict) -> None:
-    table = compare.resolution_table(compared["runs"], "auc")
+    table = figures.resolution_table(compared["runs"], AUC)
     base = table[(table["model"] == "base") & (table["series"] == "HQ gallery vs LQ probe")].set_index("resolution")
     assert sorted(base.index) == [16, 24, 112]
     assert base.loc[16, "value"] == compared["report"]["conditions"]["HQ-px16"]["base"]["auc"]["value"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from helpers.degrade import HQ, Degradation, degrade, high_frequency_energy, image_seed, parse_levels, random_degradation
+from helpers.data.degrade import HQ, Degradation, degrade, high_frequency_energy, image_seed, parse_levels, random_degradation
 from tests.conftest import face_like
 
 
@@ -29,7 +31,7 @@ def test_output_keeps_the_crop_shape_and_type(crop: np.ndarray) -> None:
 
 def test_lower_resolution_means_less_high_frequency_energy(crop: np.ndarray) -> None:
     energies = [high_frequency_energy(degrade(crop, Degradation(f"px{r}", resolution=r), 0)) for r in (112, 48, 32, 24, 16)]
-    assert all(a > b for a, b in zip(energies, energies[1:])), energies
+    assert all(a > b for a, b in itertools.pairwise(energies)), energies
     assert energies[-1] < 0.5 * energies[0]
 
 

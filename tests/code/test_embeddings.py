@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import verification
-from helpers.degrade import HQ, Degradation
-from helpers.embeddings import EmbeddingStore, compute_embeddings, embedding_items
-from helpers.files import write_png_atomic
-from helpers.pairs import sample_pairs
-from helpers.recognition import l2_normalise
+from helpers.core.files import write_png_atomic
+from helpers.data.degrade import HQ, Degradation
+from helpers.evaluation import verification
+from helpers.evaluation.embeddings import EmbeddingStore, compute_embeddings, embedding_items
+from helpers.evaluation.pairs import sample_pairs
+from helpers.models.recognisers import l2_normalise
 from tests.conftest import face_like
 
 LEVELS = [Degradation("px16", resolution=16)]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from pathlib import Path
 
 import pytest
 
-import json
-import os
-import math
-
-from helpers.files import atomic_path, path_inside, safe_component, write_json_atomic, write_text_atomic
+from helpers.core.files import atomic_path, path_inside, safe_component, write_json_atomic, write_text_atomic
 
 
 @pytest.mark.parametrize("name", ["..", "../../etc/passwd", "/abs/path", "a/../../b", "..\\..\\win", ".hidden", "", "nul\x00byte"])

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.losses import HEADS, MarginHead, distillation_loss, triplet_semi_hard
+from helpers.models.losses import HEADS, MarginHead, distillation_loss, triplet_semi_hard
 
 
 def unit(degrees: float) -> list[float]:

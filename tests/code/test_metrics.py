@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from helpers.metrics import (
+from helpers.evaluation.metrics import (
     auc,
     best_threshold,
     eer,

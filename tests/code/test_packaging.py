@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
+import subprocess
 import sys
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +56,18 @@ def test_notebooks_in_git_carry_no_outputs() -> None:
         cells = json.loads(path.read_text())["cells"]
         assert not [c for c in cells if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))], path.name
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), f"{path.name} has no parameters cell"
+
+
+@pytest.mark.e2e
+def test_a_built_wheel_carries_every_subpackage(tmp_path: Path) -> None:
+    """A non-editable install gets the whole package tree, not only ``helpers/__init__.py`` (built from a copy: no build files land here)."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "helpers", source / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "requirements.txt"):
+        shutil.copy(ROOT / name, source / name)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "--wheel-dir", str(tmp_path), str(source)]
+    subprocess.run(command, check=True, cwd=tmp_path, timeout=300)
+    [wheel] = tmp_path.glob("lqface_workbench-*.whl")
+    packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("helpers/")}
+    expected = {path.relative_to(ROOT).as_posix() for path in (ROOT / "helpers").rglob("*.py")}
+    assert expected <= packaged and "helpers/training/__main__.py" in packaged

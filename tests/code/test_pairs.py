@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.pairs import read_lfw_pairs, sample_pairs
+from helpers.evaluation.pairs import read_lfw_pairs, sample_pairs
 
 
 @pytest.fixture

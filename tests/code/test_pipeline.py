@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from helpers import pipeline
-from helpers.pipeline import ConfigError, RunFolderError, choose_folder, load_config, locked, main, plan
+from helpers.pipeline import folders
+from helpers.pipeline.__main__ import main
+from helpers.pipeline.config import ConfigError, load_config
+from helpers.pipeline.folders import RunFolderError, choose_folder, locked, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_NOTEBOOK = ROOT / "tests" / "fixtures" / "pipeline" / "step.ipynb"
@@ -42,6 +45,7 @@ def executions(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+@pytest.mark.e2e
 def test_fails_at_step_two_then_resumes_without_rerunning_step_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     config, results = two_steps(tmp_path), tmp_path / "results"
 
@@ -65,7 +69,7 @@ def test_fails_at_step_two_then_resumes_without_rerunning_step_one(tmp_path: Pat
 
     (tmp_path / "marker").touch()
     moved = {"versions": versions, "hardware": hardware | {"hostname": "another-machine"}}
-    monkeypatch.setattr(pipeline, "collect_in_child", lambda: moved)
+    monkeypatch.setattr(folders, "collect_in_child", lambda: moved)
     assert main([str(config), "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert f"resuming {run}" in out and "skipping first; next: second (it failed last time)" in out
@@ -93,7 +97,7 @@ def test_missing_notebook_stops_before_any_run_folder(tmp_path: Path, capsys: py
 # ---------------------------------------------------------------- config validation
 
 INVALID = {
-    "unknown top-level key": ("name: t\nstep: []\n", "the top level: unknown key(s) step; allowed: name, steps"),
+    "unknown top-level key": ("name: t\nstep: []\n", "the top level: unknown key(s) step; allowed: name, defaults, steps"),
     "unknown step key": ("name: t\nsteps:\n  - {name: a, notebook: STEP, params: {}}\n", "step 1 (a): unknown key(s) params; allowed: name, notebook, parameters"),
     "duplicate step": ("name: t\nsteps:\n  - {name: a, notebook: STEP}\n  - {name: a, notebook: STEP}\n", "step 2: duplicate step name 'a' (also step 1)"),
     "unknown step placeholder": (
@@ -173,6 +177,14 @@ def test_full_config_runs_both_arms_and_compares_all_three() -> None:
     assert steps["04_compare"]["models"] == ["{steps.02_baseline}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
 
 
+def test_template_fine_tunes_with_the_demos_recipe_and_defaults_reach_the_steps() -> None:
+    demo, template = ({step.name: step.parameters for step in load_config(ROOT / "configs" / f"{name}.yaml").steps} for name in ("demo", "template"))
+    recipe = ("backbone", "distill_weight", "lq_prob", "epochs", "lr", "head_lr", "train_options")
+    assert {key: template["03_finetune_pack"][key] for key in recipe} == {key: demo["03_finetune_pack"][key] for key in recipe}
+    assert {demo[step]["processed_dir"] for step in ("01_prepare_dataset", "02_baseline", "03_finetune_pack")} == {"processed_dataset/lfw-demo"}
+    assert "processed_dir" not in demo["04_compare"] and demo["03_finetune_pack"]["pack"] == "offline"
+
+
 # ---------------------------------------------------------------- run folders
 
 
@@ -201,7 +213,7 @@ def test_run_dir_must_hold_the_same_config_or_nothing(tmp_path: Path) -> None:
         choose_folder(config, tmp_path, run_dir=other)
     (tmp_path / "stuff").mkdir()
     (tmp_path / "stuff" / "notes.txt").write_text("mine")
-    with pytest.raises(RunFolderError, match="holds files but no pipeline.json"):
+    with pytest.raises(RunFolderError, match=r"holds files but no pipeline\.json"):
         choose_folder(config, tmp_path, run_dir=tmp_path / "stuff")
     assert choose_folder(config, tmp_path, run_dir=tmp_path / "new") == tmp_path / "new"
 
@@ -209,3 +221,27 @@ def test_run_dir_must_hold_the_same_config_or_nothing(tmp_path: Path) -> None:
 def test_a_run_folder_in_use_is_refused(tmp_path: Path) -> None:
     with locked(tmp_path / "run"), pytest.raises(RunFolderError, match="being run by another pipeline process"), locked(tmp_path / "run"):
         pass
+
+
+def test_defaults_reach_every_step_whose_notebook_has_them_and_steps_win(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, """
+name: tiny
+defaults: {message: shared, counter: /tmp/count}
+steps:
+  - {name: first, notebook: STEP}
+  - {name: second, notebook: STEP, parameters: {message: own}}
+"""))
+    first, second = config.steps
+    assert first.parameters == {"message": "shared", "counter": "/tmp/count"}
+    assert second.parameters == {"message": "own", "counter": "/tmp/count"}
+
+
+@pytest.mark.parametrize(("defaults", "expected"), [
+    ("{nonsense: 1}", "defaults: no step's notebook has the parameter(s) nonsense"),
+    ("{run_dir: x}", "defaults: 'run_dir' cannot be a default"),
+    ("[1, 2]", "defaults must be a mapping"),
+])
+def test_bad_defaults_are_named(tmp_path: Path, defaults: str, expected: str) -> None:
+    path = write_config(tmp_path, f"name: t\ndefaults: {defaults}\nsteps:\n  - {{name: a, notebook: STEP}}\n")
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(path)

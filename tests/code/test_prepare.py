@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import prepare
-from helpers.degrade import parse_levels
-from helpers.files import read_png_rgb
-from helpers.scan import OK
-from helpers.split import split_manifest
+from helpers.core.files import read_png_rgb
+from helpers.data.crops import detect_and_align
+from helpers.data.degrade import parse_levels
+from helpers.data.levels import LEVELS, LevelSet, load_levels, synthesise_lq
+from helpers.data.manifest import CENTRE_CROP, NO_FACE, OK, load_manifest, save_manifest
+from helpers.data.split import split_manifest
+from helpers.steps import prepare
 from tests.conftest import FakeDetector, face_like, save, tree_checksums
 
 FRACTIONS = {"train": 0.5, "val": 0.25, "test": 0.25}
@@ -27,9 +29,9 @@ def dataset(good_dataset: Path) -> Path:
 
 def _run(dataset: Path, processed: Path, detector: FakeDetector, policy: str = "exclude"):
     manifest = split_manifest(prepare.scan(dataset, processed), FRACTIONS, seed=0, min_images=2)
-    manifest = prepare.detect_and_align(manifest, dataset, processed, detector, policy)
-    lq = prepare.synthesise_lq(manifest, processed, parse_levels([32, 16]), seed=0, splits=("train", "val", "test"))
-    prepare.save_manifest(manifest, processed)
+    manifest = detect_and_align(manifest, dataset, processed, detector, policy)
+    lq = synthesise_lq(manifest, processed, LevelSet(tuple(parse_levels([32, 16])), 0), splits=("train", "val", "test"))
+    save_manifest(manifest, processed)
     return manifest, lq
 
 
@@ -37,17 +39,17 @@ def test_every_file_is_accounted_for_and_no_face_is_recorded(dataset: Path, tmp_
     manifest, _ = _run(dataset, tmp_path / "processed", FakeDetector())
     assert len(manifest) == len([p for p in dataset.rglob("*") if p.is_file()])
     black = manifest.set_index("path").loc["person_0/black.png"]
-    assert black["status"] == prepare.NO_FACE and "threshold" in black["reason"]
+    assert black["status"] == NO_FACE and "threshold" in black["reason"]
     assert manifest.set_index("path").loc["solo/only.jpg", "status"] == "too_few_images"
     assert prepare.status_counts(manifest).loc["total", "total"] == len(manifest)
-    reloaded = prepare.load_manifest(tmp_path / "processed")
+    reloaded = load_manifest(tmp_path / "processed")
     assert list(reloaded["path"]) == list(manifest["path"])
 
 
 def test_centre_crop_policy_keeps_the_image_flagged(dataset: Path, tmp_path: Path) -> None:
     manifest, _ = _run(dataset, tmp_path / "processed", FakeDetector(), policy="centre_crop")
     black = manifest.set_index("path").loc["person_0/black.png"]
-    assert black["status"] == OK and black["crop_method"] == prepare.CENTRE_CROP and "centre crop" in black["reason"]
+    assert black["status"] == OK and black["crop_method"] == CENTRE_CROP and "centre crop" in black["reason"]
     assert read_png_rgb(tmp_path / "processed" / black["crop_path"]).shape == (112, 112, 3)
 
 
@@ -74,9 +76,9 @@ def test_rerun_reuses_everything_and_is_identical(dataset: Path, tmp_path: Path)
 def test_resume_after_interruption_detects_only_what_is_missing(dataset: Path, tmp_path: Path) -> None:
     processed = tmp_path / "processed"
     manifest = split_manifest(prepare.scan(dataset, processed), FRACTIONS, seed=0)
-    prepare.detect_and_align(manifest.iloc[:5], dataset, processed, FakeDetector())  # a run killed early
+    detect_and_align(manifest.iloc[:5], dataset, processed, FakeDetector())  # a run killed early
     resumed = FakeDetector()
-    prepare.detect_and_align(manifest, dataset, processed, resumed)
+    detect_and_align(manifest, dataset, processed, resumed)
     selected = int(((manifest["status"] == OK) & (manifest["split"] != "")).sum())
     done_before = int(((manifest.iloc[:5]["status"] == OK) & (manifest.iloc[:5]["split"] != "")).sum())
     assert resumed.calls == selected - done_before
@@ -86,4 +88,5 @@ def test_lq_images_match_their_level(dataset: Path, tmp_path: Path) -> None:
     _, lq = _run(dataset, tmp_path / "processed", FakeDetector())
     assert set(lq["level"]) == {"px32", "px16"}
     assert all((tmp_path / "processed" / p).is_file() for p in lq["lq_path"])
-    assert (tmp_path / "processed" / prepare.LEVELS).is_file()
+    assert (tmp_path / "processed" / LEVELS).is_file()
+    assert load_levels(tmp_path / "processed").specs() == LevelSet(tuple(parse_levels([32, 16])), 0).specs()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import scan
-from helpers.cache import JsonlCache
+from helpers.core.cache import JsonlCache
+from helpers.data import scan
 from tests.conftest import face_like, save, tree_checksums
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import datasets, packs, sources
+from helpers.core import sources
+from helpers.data import datasets
+from helpers.models import packs
 
 
 @pytest.fixture

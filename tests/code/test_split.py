@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import split
-from helpers.scan import OK
+from helpers.data import split
+from helpers.data.manifest import OK
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 

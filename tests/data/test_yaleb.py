@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import scan
-from helpers.datasets import resolve_dataset
+from helpers.data import scan
+from helpers.data.datasets import resolve_dataset
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def test_usable_images_are_the_pgm_crops_and_ambient_shots(yaleb_scan) -> None:
 
 
 def test_tight_crops_are_detected_through_the_border_retry(yaleb_scan) -> None:
-    from helpers.faces import FaceDetector
-    from helpers.packs import resolve_detector
+    from helpers.data.faces import FaceDetector
+    from helpers.models.packs import resolve_detector
 
     root, frame = yaleb_scan
     detector = FaceDetector(resolve_detector("scrfd_2.5g")[0])
@@ -53,4 +53,4 @@ def test_tight_crops_are_detected_through_the_border_retry(yaleb_scan) -> None:
         face = detector.detect(image)
         assert face is not None and face.padded, path
         xs, ys = face.kps[0::2], face.kps[1::2]
-        assert 0 <= min(xs) and max(xs) <= image.shape[1] and 0 <= min(ys) and max(ys) <= image.shape[0], path
+        assert min(xs) >= 0 and max(xs) <= image.shape[1] and min(ys) >= 0 and max(ys) <= image.shape[0], path

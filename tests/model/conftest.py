@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.files import write_png_atomic
+from helpers.core.files import write_png_atomic
 from tests.conftest import face_like
 
 TRAIN_PEOPLE, VAL_PEOPLE, PER_PERSON = 8, 6, 5

@@ -9,12 +9,12 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from helpers import backbones
-from helpers.backbones import EMBEDDER_PREPROCESS, build_embedder
-from helpers.export import export_onnx, max_export_error
-from helpers.packs import offline_pack
-from helpers.recognition import Recogniser
-from helpers.sources import ResourceUnavailable
+from helpers.core.sources import ResourceUnavailable
+from helpers.models import backbones
+from helpers.models.backbones import EMBEDDER_PREPROCESS, build_embedder
+from helpers.models.export import export_onnx, max_export_error
+from helpers.models.packs import offline_pack
+from helpers.models.recognisers import Recogniser
 from tests.model.conftest import synthetic_crop
 
 
@@ -30,7 +30,7 @@ def test_resnet50_without_weights_stops_unless_a_fallback_is_named(monkeypatch: 
         raise OSError("no network")
 
     monkeypatch.setattr(type(backbones.models.ResNet50_Weights.IMAGENET1K_V2), "get_state_dict", offline)
-    with pytest.raises(ResourceUnavailable, match="models/torchvision/resnet50-11ad3fa6.pth.*fallback"):
+    with pytest.raises(ResourceUnavailable, match=r"models/torchvision/resnet50-11ad3fa6\.pth.*fallback"):
         build_embedder("resnet50")
     embedder, init = build_embedder("resnet50", embedding_size=32, fallback="random")
     assert "random init (fallback allowed" in init.weights and init.sha256 is None

@@ -12,13 +12,13 @@ import torch
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-from helpers.faces import FaceDetector, align
-from helpers.files import sha256_file
-from helpers.packs import resolve_detector
-from helpers.recognition import SFACE, Recogniser
-from helpers.runtime import CPU, CUDA
-from helpers.scan import load_rgb
-from helpers.sface import SOURCE_SHA256, dequantize_linear, dequantize_model, opencv_int8_embed, sface_float32, source_bytes
+from helpers.core.devices import CPU, CUDA
+from helpers.core.files import sha256_file
+from helpers.data.faces import FaceDetector, align
+from helpers.data.scan import load_rgb
+from helpers.models.packs import resolve_detector
+from helpers.models.recognisers import SFACE, Recogniser
+from helpers.models.sface import SOURCE_SHA256, dequantize_linear, dequantize_model, opencv_int8_embed, sface_float32, source_bytes
 
 # Two images each of four people.
 PEOPLE = ("Colin_Powell", "Serena_Williams", "Tony_Blair", "Jennifer_Aniston")

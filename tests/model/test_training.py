@@ -12,9 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers import checkpoints, training
-from helpers.sources import PROJECT_ROOT
+from helpers.core.sources import PROJECT_ROOT
+from helpers.models import checkpoints
 from helpers.training import TrainConfig, train
+from helpers.training import loop as training
 
 
 def config(processed: Path, run: Path, **overrides) -> TrainConfig:
@@ -98,7 +99,7 @@ def test_ddp_with_two_gloo_processes(synthetic_processed: Path, tmp_path: Path) 
     run = tmp_path / "ddp"
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config(synthetic_processed, run, epochs=2).to_dict()))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "helpers.train", str(path)]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "helpers.training", str(path)]
     subprocess.run(command, check=True, cwd=PROJECT_ROOT, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}, timeout=600)
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["world_size"] == 2

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-
-from helpers.verification import SCORE_COLUMNS
+from helpers.evaluation.scores import SCORE_COLUMNS
 
 
 def test_outputs_exist(nb02_run: dict) -> None:

@@ -15,7 +15,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import readme
+from helpers.pipeline import readme
 from tests.code.test_compare import BASELINE, BETTER_AT_LOW_RES, synthetic_pairs, synthetic_scores, write_step
 from tests.notebooks.conftest import ROOT, run_notebook
 
@@ -85,7 +85,7 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
 
 
 def test_readme_block_is_regenerated_from_the_run(nb04_step: Path, tmp_path: Path) -> None:
-    """``python -m helpers.readme``'s block: the run's date, machine and time, notebook 04's table and plot."""
+    """``python -m helpers.pipeline.readme``'s block: the run's date, machine and time, notebook 04's table and plot."""
     run = nb04_step.parent
     steps = [{"name": "04_compare", "notebook": str(ROOT / "notebooks" / "04_compare.ipynb"), "status": "completed",
               "seconds": 90.0, "parameters": {"run_dir": str(nb04_step)}}]

@@ -1,0 +1,84 @@
+"""Seeded, stable splits: by identity (the default) or, labelled as such, closed-set by image.
+
+Every decision is a function of ``(seed, name)`` alone, through a hash, so
+adding people to a dataset never moves anyone already assigned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from helpers.data.manifest import CLOSED_SET, NOT_SELECTED, OK, OPEN_SET, TOO_FEW_IMAGES
+
+SPLITS = ("train", "val", "test")
+
+
+def stable_unit(seed: int, *parts: str) -> float:
+    """A number in [0, 1) fixed by ``seed`` and ``parts`` (independent of any other item)."""
+    digest = hashlib.sha256("\x1f".join([str(seed), *parts]).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _check_fractions(fractions: dict[str, float]) -> None:
+    if set(fractions) != set(SPLITS) or any(v < 0 for v in fractions.values()) or abs(sum(fractions.values()) - 1) > 1e-9:
+        raise ValueError(f"split fractions must give {SPLITS} non-negative shares summing to 1, got {fractions}")
+
+
+def assign(unit: float, fractions: dict[str, float]) -> str:
+    """The split whose cumulative share interval holds ``unit``."""
+    edge = 0.0
+    for split in SPLITS:
+        edge += fractions[split]
+        if unit < edge:
+            return split
+    return SPLITS[-1]
+
+
+def split_manifest(
+    manifest: pd.DataFrame,
+    fractions: dict[str, float],
+    seed: int,
+    min_images: int = 2,
+    max_images: int | None = None,
+    max_identities: int | None = None,
+    closed_set: bool = False,
+) -> pd.DataFrame:
+    """Add ``split`` to usable rows and record why the others were left out.
+
+    Only ``status == ok`` rows take part. Identities with fewer than
+    ``min_images`` usable images are excluded (status ``too_few_images``);
+    ``max_images`` and ``max_identities`` keep a seeded, stable subset and mark
+    the rest ``not_selected``. Adds a ``protocol`` column naming the split kind.
+    """
+    _check_fractions(fractions)
+    out = manifest.copy()
+    out["split"] = ""
+    usable = out["status"] == OK
+    counts = out[usable].groupby("identity").size()
+    too_few = counts.index[counts < min_images]
+    mask = usable & out["identity"].isin(too_few)
+    out.loc[mask, ["status", "reason"]] = [TOO_FEW_IMAGES, f"identity has fewer than {min_images} usable images"]
+
+    kept = counts.index[counts >= min_images]
+    if max_identities is not None and len(kept) > max_identities:
+        ranked = sorted(kept, key=lambda identity: stable_unit(seed, "select", identity))
+        dropped = set(ranked[max_identities:])
+        mask = (out["status"] == OK) & out["identity"].isin(dropped)
+        out.loc[mask, ["status", "reason"]] = [NOT_SELECTED, f"beyond max_identities={max_identities} (seeded choice)"]
+
+    if max_images is not None:
+        rows = out[out["status"] == OK]
+        rank = rows["sha256"].map(lambda sha: stable_unit(seed, "image", sha)).groupby(rows["identity"]).rank(method="first")
+        over = rank.index[rank > max_images]
+        out.loc[over, ["status", "reason"]] = [NOT_SELECTED, f"beyond max_images={max_images} per identity (seeded choice)"]
+
+    selected = out["status"] == OK
+    if closed_set:
+        units = [stable_unit(seed, "split", i, s) for i, s in zip(out.loc[selected, "identity"], out.loc[selected, "sha256"])]
+    else:
+        units = [stable_unit(seed, "split", identity) for identity in out.loc[selected, "identity"]]
+    out.loc[selected, "split"] = [assign(u, fractions) for u in units]
+    out["protocol"] = CLOSED_SET if closed_set else OPEN_SET
+    return out

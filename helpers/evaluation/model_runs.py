@@ -1,0 +1,146 @@
+"""Models to compare: each model's step folder (``scores.csv`` + ``metrics.json``), loaded and checked.
+
+A :class:`ModelRun` is what every report reads, for one model (notebooks 02
+and 03) or many (notebook 04): the same tables, figures and differences serve both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.core.sources import project_path
+from helpers.data.degrade import Degradation
+from helpers.data.manifest import CLOSED_SET, OPEN_SET
+from helpers.evaluation.conditions import FAMILIES, Condition, conditions
+from helpers.evaluation.reports import ModelReport, Protocol, read_report
+from helpers.evaluation.scores import read_scores
+
+
+@dataclass(frozen=True, eq=False)
+class ModelRun:
+    """One model's scored test pairs and its report."""
+
+    name: str
+    folder: Path
+    scores: pd.DataFrame
+    report: ModelReport
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.report.protocol
+
+    @property
+    def conditions(self) -> dict[str, dict]:
+        """Per-condition metrics, as ``verification_report`` wrote them."""
+        return self.report.conditions
+
+    @property
+    def tag(self) -> str:
+        """``open-set`` or ``closed-set``."""
+        return protocol_tag(self.protocol.label)
+
+
+def model_run(folder: str | Path, scores: pd.DataFrame, report: ModelReport) -> ModelRun:
+    """A run from a model's scores and report; its name is the single value of the ``model`` column."""
+    names = scores["model"].unique()
+    if len(names) != 1:
+        raise ValueError(f"{folder}: the scores hold {len(names)} model names {list(names)[:5]}; one run holds exactly one model")
+    return ModelRun(str(names[0]), project_path(folder), scores, report)
+
+
+def load_run(folder: str | Path) -> ModelRun:
+    """Read a step folder of notebook 02 or 03."""
+    path = project_path(folder)
+    return model_run(path, read_scores(path), read_report(path))
+
+
+def check_comparable(runs: Sequence[ModelRun]) -> None:
+    """Raise unless the runs carry distinct model names, one protocol label and split, and the same level definitions."""
+    _check_names(runs)
+    _check_protocol(runs)
+    _check_levels(runs)
+
+
+def _check_names(runs: Sequence[ModelRun]) -> None:
+    seen: dict[str, Path] = {}
+    for run in runs:
+        if run.name in seen:
+            raise ValueError(f"{seen[run.name]} and {run.folder} both hold model '{run.name}': give each model its own name")
+        seen[run.name] = run.folder
+
+
+def _check_protocol(runs: Sequence[ModelRun]) -> None:
+    first = runs[0]
+    for run in runs[1:]:
+        for key in ("label", "split"):
+            if getattr(run.protocol, key) != getattr(first.protocol, key):
+                raise ValueError(f"refusing to compare {run.folder} ({key}: {getattr(run.protocol, key)!r}) with "
+                                 f"{first.folder} ({key}: {getattr(first.protocol, key)!r}): they were not scored under one protocol")
+
+
+def _check_levels(runs: Sequence[ModelRun]) -> None:
+    defined: dict[str, tuple[dict, Path]] = {}
+    for run in runs:
+        for level, spec in run.protocol.levels.items():
+            first_spec, first_folder = defined.setdefault(level, (spec, run.folder))
+            if spec != first_spec:
+                raise ValueError(f"level '{level}' is defined differently in {first_folder} and {run.folder}: the conditions are not comparable")
+
+
+def baseline_first(runs: Sequence[ModelRun], baseline_name: str = "") -> list[ModelRun]:
+    """The runs with the baseline first: the model named ``baseline_name``, or the first run when it is empty."""
+    if not baseline_name:
+        return list(runs)
+    chosen = [run for run in runs if run.name == baseline_name]
+    if not chosen:
+        raise ValueError(f"baseline '{baseline_name}' is none of the models {[run.name for run in runs]}")
+    return chosen + [run for run in runs if run.name != baseline_name]
+
+
+def load_runs(folders: Sequence[str | Path], baseline_name: str = "") -> list[ModelRun]:
+    """The models of ``folders``, checked to be comparable, baseline first; needs at least two."""
+    if isinstance(folders, (str, Path)):
+        raise TypeError(f"`models` must be a list of step folders, got the single {type(folders).__name__} {str(folders)!r}")
+    if len(folders) < 2:
+        raise ValueError(f"`models` lists {len(folders)} step folder(s): a comparison needs the baseline and at least one more model")
+    runs = [load_run(folder) for folder in folders]
+    check_comparable(runs)
+    return baseline_first(runs, baseline_name)
+
+
+def protocol_tag(label: str) -> str:
+    """``open-set`` or ``closed-set`` for a protocol label (any other label is returned whole)."""
+    return {OPEN_SET: "open-set", CLOSED_SET: "closed-set"}.get(label, label)
+
+
+def roles(runs: Sequence[ModelRun]) -> dict[str, str]:
+    """``baseline`` for the first run's model, ``compared`` for the others."""
+    return {run.name: "baseline" if i == 0 else "compared" for i, run in enumerate(runs)}
+
+
+def models_frame(runs: Sequence[ModelRun]) -> pd.DataFrame:
+    """One row per model: its role, protocol, folder, conditions and scored pairs."""
+    role = roles(runs)
+    return pd.DataFrame([{
+        "model": run.name, "role": role[run.name], "protocol": run.tag,
+        "folder": str(run.folder), "conditions": len(run.conditions), "scored pairs": len(run.scores),
+    } for run in runs])
+
+
+def run_conditions(run: ModelRun) -> list[Condition]:
+    """The conditions ``run`` reports, rebuilt from the level definitions in its protocol."""
+    levels = [Degradation(**spec) for spec in run.protocol.levels.values()]
+    return [condition for condition in conditions(levels) if condition.name in run.conditions]
+
+
+def condition_frame(runs: Sequence[ModelRun]) -> pd.DataFrame:
+    """Every condition any model reports, in reading order (HQ-HQ, HQ-LQ, LQ-LQ; sharper first): family, resolution, description."""
+    found = {condition.name: condition for run in runs for condition in run_conditions(run)}
+    rows = [{"condition": name, "family": c.family, "resolution": c.resolution, "description": c.describe()} for name, c in found.items()]
+    frame = pd.DataFrame(rows)
+    frame["rank"] = frame["family"].map(FAMILIES.index)
+    return frame.sort_values(["rank", "resolution", "condition"], ascending=[True, False, True]).drop(columns="rank").set_index("condition")

