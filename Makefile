@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Local mirror of datasets and models (see README, "Offline use"): ../shared when it exists.
+# Local mirror of datasets and models (docs/offline.md): ../shared when it exists.
 ifneq ($(wildcard ../shared/datasets),)
 export LQFACE_MIRROR ?= $(abspath ../shared)
 endif

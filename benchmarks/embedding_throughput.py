@@ -129,21 +129,34 @@ def main() -> None:
     shared = sorted(set(hq_a) & set(hq_b))
     cosines = np.array([float(np.dot(hq_a[k], hq_b[k])) for k in shared])
     figures = {
-        "device": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "providers": recogniser.providers,
-        "images": len(paths), "embeddings_per_way": variants,
-        "a_insightface_per_variant_img_s": variants / t_a, "b_workbench_cold_img_s": variants / t_b,
-        "b_workbench_warm_img_s": variants / t_warm, "ratio_b_over_a": t_a / t_b, "ratio_warm_over_cold": t_b / t_warm,
-        "warm_embeddings_computed": computed_warm, "cold_embeddings_computed": computed_b,
-        "hq_faces_compared": len(shared), "hq_cosine_min": float(cosines.min()) if len(cosines) else None,
-        "hq_cosine_median": float(np.median(cosines)) if len(cosines) else None, **setup,
+        "device": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "providers": recogniser.providers,
+        "images": len(paths),
+        "embeddings_per_way": variants,
+        "a_insightface_per_variant_img_s": variants / t_a,
+        "b_workbench_cold_img_s": variants / t_b,
+        "b_workbench_warm_img_s": variants / t_warm,
+        "ratio_b_over_a": t_a / t_b,
+        "ratio_warm_over_cold": t_b / t_warm,
+        "warm_embeddings_computed": computed_warm,
+        "cold_embeddings_computed": computed_b,
+        "hq_faces_compared": len(shared),
+        "hq_cosine_min": float(cosines.min()) if len(cosines) else None,
+        "hq_cosine_median": float(np.median(cosines)) if len(cosines) else None,
+        **setup,
     }
     print(f"(a) InsightFace FaceAnalysis.get() per variant : {figures['a_insightface_per_variant_img_s']:8.1f} img/s  ({t_a:.1f} s)")
     print(f"(b) workbench, cold caches                     : {figures['b_workbench_cold_img_s']:8.1f} img/s  ({t_b:.1f} s)")
-    print(f"(b) workbench, warm caches (median of re-runs) : {figures['b_workbench_warm_img_s']:8.1f} img/s  ({t_warm:.2f} s, {computed_warm} embeddings computed)")
+    print(
+        f"(b) workbench, warm caches (median of re-runs) : {figures['b_workbench_warm_img_s']:8.1f} img/s  ({t_warm:.2f} s, {computed_warm} embeddings computed)"
+    )
     print(f"ratio (b)/(a): {figures['ratio_b_over_a']:.1f}x   warm/cold: {figures['ratio_warm_over_cold']:.0f}x")
     print(f"HQ agreement on {len(shared)} faces: cosine min {figures['hq_cosine_min']:.5f}, median {figures['hq_cosine_median']:.5f}")
-    print(f"InsightFace guessed mean {setup['insightface_guessed_input_mean']}, std {setup['insightface_guessed_input_std']} for this recogniser; "
-          f"(a) ran with the pack's own {pack.preprocess.key()} (channel order is RGB in both)")
+    print(
+        f"InsightFace guessed mean {setup['insightface_guessed_input_mean']}, std {setup['insightface_guessed_input_std']} for this recogniser; "
+        f"(a) ran with the pack's own {pack.preprocess.key()} (channel order is RGB in both)"
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(figures, indent=2) + "\n")

@@ -108,10 +108,20 @@ def main() -> None:
     rounds = [{name: timed(modes[name], args.steps, args.batch_size, device) for name in orders[i % 2]} for i in range(args.repeats)]
     rates = {name: statistics.median(r[name] for r in rounds) for name in modes}
     result = {
-        "images_per_s": rates, "input_pipeline_cost": 1.0 - rates["full_loop"] / rates["pure_step"],
-        "rounds": rounds, "backbone": args.backbone, "initialisation": init.describe(), "batch_size": args.batch_size, "steps": args.steps, "repeats": args.repeats,
-        "lq_prob": args.lq_prob, "workers": args.workers, "device": torch.cuda.get_device_name(device) if amp else provenance.cpu_model() or platform.machine(),
-        "amp": amp, "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d"),
+        "images_per_s": rates,
+        "input_pipeline_cost": 1.0 - rates["full_loop"] / rates["pure_step"],
+        "rounds": rounds,
+        "backbone": args.backbone,
+        "initialisation": init.describe(),
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "lq_prob": args.lq_prob,
+        "workers": args.workers,
+        "device": torch.cuda.get_device_name(device) if amp else provenance.cpu_model() or platform.machine(),
+        "amp": amp,
+        "torch_threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d"),
     }
     write_json_atomic(args.out, result)
     print(json.dumps(result, indent=2))

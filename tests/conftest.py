@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.core.sources import ModelFile
 from helpers.data.faces import Face
-from helpers.models.packs import ModelFile
-
 
 E2E_FOLDERS = ("notebooks", "data")
 """Test folders whose every test runs a notebook or reads real data."""

@@ -39,6 +39,16 @@ class Remote:
     mirror_path: str
 
 
+@dataclass(frozen=True)
+class ModelFile:
+    """One model file with its provenance: where it lies, its sha256, and where it came from."""
+
+    name: str
+    path: Path
+    sha256: str
+    source: str
+
+
 def project_path(path: str | Path) -> Path:
     """``path`` as given when absolute, else relative to the project root (not the notebook's folder)."""
     path = Path(path).expanduser()

@@ -24,8 +24,12 @@ NO_FACE_POLICIES = (EXCLUDE, CENTRE_CROP)
 
 
 def detector_tag(detector: FaceDetector) -> str:
-    """Folder name that ties aligned crops to the detector and threshold that made them."""
-    return safe_component(f"{detector.model.name.removesuffix('.onnx')}-{detector.model.sha256[:8]}-t{detector.threshold}")
+    """Folder name that ties aligned crops to the detector file (name, sha256) and threshold that made them.
+
+    Only the file's own name is kept (a pack folder's path can be long), cut short so the sha256 and threshold always fit.
+    """
+    name = safe_component(detector.model.name.rsplit("/", 1)[-1].removesuffix(".onnx"), max_len=40)
+    return safe_component(f"{name}-{detector.model.sha256[:8]}-t{detector.threshold}")
 
 
 def _crop_name(row: pd.Series, method: str) -> str:

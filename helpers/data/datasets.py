@@ -19,8 +19,12 @@ LFW_FUNNELED = Remote(
 )
 LFW_PAIRS = {
     "pairs": Remote("pairs.txt", (_FIGSHARE + "5976006",), "ea42330c62c92989f9d7c03237ed5d591365e89b3e649747777b70e692dc1592", "datasets/lfw/pairs.txt"),
-    "dev_train": Remote("pairsDevTrain.txt", (_FIGSHARE + "5976012",), "1d454dada7dfeca0e7eab6f65dc4e97a6312d44cf142207be28d688be92aabfa", "datasets/lfw/pairsDevTrain.txt"),
-    "dev_test": Remote("pairsDevTest.txt", (_FIGSHARE + "5976009",), "7cb06600ea8b2814ac26e946201cdb304296262aad67d046a16a7ec85d0ff87c", "datasets/lfw/pairsDevTest.txt"),
+    "dev_train": Remote(
+        "pairsDevTrain.txt", (_FIGSHARE + "5976012",), "1d454dada7dfeca0e7eab6f65dc4e97a6312d44cf142207be28d688be92aabfa", "datasets/lfw/pairsDevTrain.txt"
+    ),
+    "dev_test": Remote(
+        "pairsDevTest.txt", (_FIGSHARE + "5976009",), "7cb06600ea8b2814ac26e946201cdb304296262aad67d046a16a7ec85d0ff87c", "datasets/lfw/pairsDevTest.txt"
+    ),
 }
 
 # Mirror-only datasets: their original hosts no longer serve them reliably.
@@ -75,7 +79,6 @@ def resolve_dataset(spec: str | Path) -> Path:
     path = Path(spec).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(
-            f"dataset folder {path} does not exist; put your images under dataset/<identity>/<image> "
-            "or pass a dataset name: lfw, yaleb, orl"
+            f"dataset folder {path} does not exist; put your images under dataset/<identity>/<image> or pass a dataset name: lfw, yaleb, orl"
         )
     return path

@@ -12,7 +12,7 @@ from insightface.utils.face_align import arcface_dst
 from skimage.transform import SimilarityTransform
 
 from helpers.core.devices import select_providers
-from helpers.models.packs import ModelFile
+from helpers.core.sources import ModelFile
 
 CROP_SIZE = 112
 DETECTOR_INPUT = (640, 640)

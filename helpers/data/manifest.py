@@ -42,12 +42,16 @@ CLOSED_SET = "closed-set: same people in every split, disjoint images"
 SCAN_COLUMNS = ["path", "identity", "sha256", "bytes", "status", "reason", "width", "height", "conversions"]
 SPLIT_COLUMNS = ["split", "protocol"]
 DETECTION_COLUMNS = ["n_faces", "det_score", "bbox", "kps", "det_padded", "crop_method", "crop_path"]
+COLUMNS = SCAN_COLUMNS + SPLIT_COLUMNS + DETECTION_COLUMNS
+"""Every column of ``manifest.csv``, in file order: scan, then split, then detection."""
 
 
 def save_manifest(manifest: pd.DataFrame, processed_dir: Path) -> Path:
-    """Write ``manifest.csv`` atomically and return its path."""
+    """Write ``manifest.csv`` (exactly :data:`COLUMNS`, in order) atomically and return its path."""
+    if missing := [column for column in COLUMNS if column not in manifest.columns]:
+        raise ValueError(f"the manifest lacks {missing}: scan, split, and detect and align it before saving")
     target = Path(processed_dir) / MANIFEST
-    write_csv_atomic(target, manifest)
+    write_csv_atomic(target, manifest[COLUMNS])
     return target
 
 

@@ -56,8 +56,14 @@ def _paired_row(group: pd.DataFrame, statistic: Statistic, n_boot: int, seed: in
     diff = {"diff": math.nan, "low": math.nan, "high": math.nan, "p_value": math.nan}
     if math.isfinite(before) and math.isfinite(after):
         diff = metrics.paired_identity_bootstrap(
-            group["score_before"].to_numpy(), group["score_after"].to_numpy(), same,
-            group["identity_a"].to_numpy(), group["identity_b"].to_numpy(), statistic.resampled, n_boot=n_boot, seed=seed,
+            group["score_before"].to_numpy(),
+            group["score_after"].to_numpy(),
+            same,
+            group["identity_a"].to_numpy(),
+            group["identity_b"].to_numpy(),
+            statistic.resampled,
+            n_boot=n_boot,
+            seed=seed,
         )
     return {"statistic": statistic.key, "pairs": len(group), "before": before, "after": after} | diff
 
@@ -65,18 +71,24 @@ def _paired_row(group: pd.DataFrame, statistic: Statistic, n_boot: int, seed: in
 def paired_differences(before: pd.DataFrame, after: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per condition and headline statistic: before, after, their difference with a 95% identity-bootstrap CI and p-value."""
     merged = shared_pairs(before, after)
-    rows = [{"condition": condition} | _paired_row(group, statistic, n_boot, seed)
-            for condition, group in merged.groupby("condition", sort=False) for statistic in HEADLINE]
+    rows = [
+        {"condition": condition} | _paired_row(group, statistic, n_boot, seed)
+        for condition, group in merged.groupby("condition", sort=False)
+        for statistic in HEADLINE
+    ]
     return pd.DataFrame(rows)
 
 
 def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
     """Every other model minus the baseline, per condition and statistic, on the pairs both scored (paired bootstrap)."""
     base = runs[0]
-    frame = pd.concat([
-        paired_differences(base.scores, run.scores, n_boot, seed).assign(model=run.name, baseline=base.name, model_rank=rank)
-        for rank, run in enumerate(runs[1:])
-    ], ignore_index=True)
+    frame = pd.concat(
+        [
+            paired_differences(base.scores, run.scores, n_boot, seed).assign(model=run.name, baseline=base.name, model_rank=rank)
+            for rank, run in enumerate(runs[1:])
+        ],
+        ignore_index=True,
+    )
     frame["protocol"] = base.tag
     frame["condition_rank"] = frame["condition"].map({name: rank for rank, name in enumerate(condition_info.index)})
     frame = frame.sort_values(["model_rank", "condition_rank"], kind="stable")
@@ -89,9 +101,15 @@ def hq_regression(differences: pd.DataFrame, max_drop: float = MAX_HQ_AUC_DROP) 
     rows = differences[(differences["condition"] == HQ_CONDITION) & (differences["statistic"] == AUC.key)]
     if rows.empty:
         raise ValueError(f"no {HQ_CONDITION} AUC difference to check: the models share no {HQ_CONDITION} pairs")
-    return rows[["protocol", "model", "baseline", "pairs", "before", "after", "diff", "low", "high", "p_value"]].assign(
-        max_drop=max_drop, passes=-rows["diff"] <= max_drop, ci_within_bar=rows["low"] >= -max_drop,
-    ).reset_index(drop=True)
+    return (
+        rows[["protocol", "model", "baseline", "pairs", "before", "after", "diff", "low", "high", "p_value"]]
+        .assign(
+            max_drop=max_drop,
+            passes=-rows["diff"] <= max_drop,
+            ci_within_bar=rows["low"] >= -max_drop,
+        )
+        .reset_index(drop=True)
+    )
 
 
 # --- The table ------------------------------------------------------------------------------------
@@ -107,8 +125,12 @@ def _table_row(entry: dict) -> dict[str, Any]:
     for statistic in TABLE:
         found = statistic.entry(entry)
         low, high = found["ci"] or (None, None)
-        row |= {statistic.key: _float(found["value"]), f"{statistic.key}_low": _float(low), f"{statistic.key}_high": _float(high),
-                f"{statistic.key}_estimable": found.get("estimable", True)}
+        row |= {
+            statistic.key: _float(found["value"]),
+            f"{statistic.key}_low": _float(low),
+            f"{statistic.key}_high": _float(high),
+            f"{statistic.key}_estimable": found.get("estimable", True),
+        }
     threshold = entry.get("accuracy_at_val_threshold")
     row["accuracy_at_val_threshold"] = math.nan if threshold is None else threshold["value"]
     failures = entry["detector_failures"]
@@ -118,11 +140,15 @@ def _table_row(entry: dict) -> dict[str, Any]:
 def comparison_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame) -> pd.DataFrame:
     """One row per condition and model: pair counts, every table statistic with its 95% CI, detector failures."""
     role = roles(runs)
-    return pd.DataFrame([
-        {"protocol": run.tag, "condition": name, "model": run.name, "role": role[run.name], "resolution": info["resolution"]}
-        | _table_row(run.conditions[name])
-        for name, info in condition_info.iterrows() for run in runs if name in run.conditions
-    ])
+    return pd.DataFrame(
+        [
+            {"protocol": run.tag, "condition": name, "model": run.name, "role": role[run.name], "resolution": info["resolution"]}
+            | _table_row(run.conditions[name])
+            for name, info in condition_info.iterrows()
+            for run in runs
+            if name in run.conditions
+        ]
+    )
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -155,8 +181,14 @@ def detector_failure_counts(table: pd.DataFrame) -> pd.DataFrame:
 
 def _difference_entry(row: pd.Series) -> dict[str, Any]:
     diff = metrics.interval_entry(row["diff"], (row["low"], row["high"]))
-    return {"pairs": int(row["pairs"]), "before": metrics.finite_or_none(row["before"]), "after": metrics.finite_or_none(row["after"]),
-            "diff": diff["value"], "ci": diff["ci"], "p_value": metrics.finite_or_none(row["p_value"])}
+    return {
+        "pairs": int(row["pairs"]),
+        "before": metrics.finite_or_none(row["before"]),
+        "after": metrics.finite_or_none(row["after"]),
+        "diff": diff["value"],
+        "ci": diff["ci"],
+        "p_value": metrics.finite_or_none(row["p_value"]),
+    }
 
 
 def differences_json(differences: pd.DataFrame) -> dict[str, dict[str, dict[str, dict]]]:
@@ -186,14 +218,20 @@ def comparison_report(
         "model_order": [run.name for run in runs],
         "models": {run.name: {"folder": str(run.folder), "role": role[run.name], "model": run.report.model} for run in runs},
         "condition_order": list(condition_info.index),
-        "condition_info": {name: {"family": info["family"], "resolution": int(info["resolution"]), "description": info["description"]}
-                           for name, info in condition_info.iterrows()},
+        "condition_info": {
+            name: {"family": info["family"], "resolution": int(info["resolution"]), "description": info["description"]}
+            for name, info in condition_info.iterrows()
+        },
         "conditions": {name: {run.name: _table_entry(run.conditions[name]) for run in runs if name in run.conditions} for name in condition_info.index},
         "differences": differences_json(differences),
         "hq_regression": {
-            "condition": HQ_CONDITION, "statistic": AUC.key, "max_auc_drop": float(regression["max_drop"].iloc[0]),
-            "models": {row["model"]: _difference_entry(row) | {"passes": bool(row["passes"]), "ci_within_bar": bool(row["ci_within_bar"])}
-                       for _, row in regression.iterrows()},
+            "condition": HQ_CONDITION,
+            "statistic": AUC.key,
+            "max_auc_drop": float(regression["max_drop"].iloc[0]),
+            "models": {
+                row["model"]: _difference_entry(row) | {"passes": bool(row["passes"]), "ci_within_bar": bool(row["ci_within_bar"])}
+                for _, row in regression.iterrows()
+            },
         },
         "detector_failures": {run.name: {name: entry["detector_failures"] for name, entry in run.conditions.items()} for run in runs},
         "bootstrap": {"method": "paired percentile, clusters = identity_a", "level": 0.95, "n_boot": n_boot, "seed": seed},

@@ -68,8 +68,7 @@ def resolution_figures(runs: Sequence[ModelRun]) -> dict[str, Figure]:
     """AUC and TAR@FAR=1e-3 against face resolution, all models on one figure each."""
     tag = runs[0].tag
     return {
-        f"{name}_vs_resolution": plots.models_vs_resolution(resolution_table(runs, statistic), statistic.label,
-                                                            f"{statistic.label} vs face resolution ({tag})")
+        f"{name}_vs_resolution": plots.models_vs_resolution(resolution_table(runs, statistic), statistic.label, f"{statistic.label} vs face resolution ({tag})")
         for name, statistic in (("auc", AUC), ("tar", TAR_1E3))
     }
 
@@ -78,7 +77,9 @@ def difference_figures(differences: pd.DataFrame, tag: str) -> dict[str, Figure]
     """A forest plot per headline statistic: each compared model minus the baseline, per condition, with 95% CIs."""
     base = differences["baseline"].iloc[0]
     return {
-        f"difference_{statistic.key.replace('@', '_at_')}": plots.difference_forest(differences, statistic.key, f"{statistic.label}: model minus {base} ({tag})")
+        f"difference_{statistic.key.replace('@', '_at_')}": plots.difference_forest(
+            differences, statistic.key, f"{statistic.label}: model minus {base} ({tag})"
+        )
         for statistic in HEADLINE
     }
 

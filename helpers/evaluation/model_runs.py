@@ -78,8 +78,10 @@ def _check_protocol(runs: Sequence[ModelRun]) -> None:
     for run in runs[1:]:
         for key in ("label", "split"):
             if getattr(run.protocol, key) != getattr(first.protocol, key):
-                raise ValueError(f"refusing to compare {run.folder} ({key}: {getattr(run.protocol, key)!r}) with "
-                                 f"{first.folder} ({key}: {getattr(first.protocol, key)!r}): they were not scored under one protocol")
+                raise ValueError(
+                    f"refusing to compare {run.folder} ({key}: {getattr(run.protocol, key)!r}) with "
+                    f"{first.folder} ({key}: {getattr(first.protocol, key)!r}): they were not scored under one protocol"
+                )
 
 
 def _check_levels(runs: Sequence[ModelRun]) -> None:
@@ -125,10 +127,19 @@ def roles(runs: Sequence[ModelRun]) -> dict[str, str]:
 def models_frame(runs: Sequence[ModelRun]) -> pd.DataFrame:
     """One row per model: its role, protocol, folder, conditions and scored pairs."""
     role = roles(runs)
-    return pd.DataFrame([{
-        "model": run.name, "role": role[run.name], "protocol": run.tag,
-        "folder": str(run.folder), "conditions": len(run.conditions), "scored pairs": len(run.scores),
-    } for run in runs])
+    return pd.DataFrame(
+        [
+            {
+                "model": run.name,
+                "role": role[run.name],
+                "protocol": run.tag,
+                "folder": str(run.folder),
+                "conditions": len(run.conditions),
+                "scored pairs": len(run.scores),
+            }
+            for run in runs
+        ]
+    )
 
 
 def run_conditions(run: ModelRun) -> list[Condition]:

@@ -59,10 +59,7 @@ def read_lfw_pairs(path: str | Path) -> pd.DataFrame:
     n_folds, per_class = _header(path, lines[0])
     if len(lines) - 1 != n_folds * 2 * per_class:
         raise ValueError(f"{path}: the header promises {n_folds * 2 * per_class} pairs, the file holds {len(lines) - 1} lines")
-    rows = [
-        _pair(path, k + 2, line, fold=k // (2 * per_class), same=k % (2 * per_class) < per_class)
-        for k, line in enumerate(lines[1:])
-    ]
+    rows = [_pair(path, k + 2, line, fold=k // (2 * per_class), same=k % (2 * per_class) < per_class) for k, line in enumerate(lines[1:])]
     return pd.DataFrame(rows, columns=LFW_COLUMNS)
 
 

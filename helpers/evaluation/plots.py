@@ -140,8 +140,9 @@ def models_vs_resolution(table: pd.DataFrame, metric: str, title: str) -> Figure
         for model, group in table[table["series"] == name].groupby("model", sort=False):
             group = group.sort_values("resolution")
             err = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])
-            axis.errorbar(group["resolution"] * dodge[model], group["value"], yerr=np.nan_to_num(err), marker="o", capsize=3,
-                          color=f"C{models.index(model)}", label=model)
+            axis.errorbar(
+                group["resolution"] * dodge[model], group["value"], yerr=np.nan_to_num(err), marker="o", capsize=3, color=f"C{models.index(model)}", label=model
+            )
         axis.set_xscale("log", base=2)
         axis.set_xticks(ticks, [str(t) for t in ticks])
         axis.set_xlabel("face resolution (px)")

@@ -62,8 +62,13 @@ class Protocol:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Protocol:
         return cls(
-            split=data["split"], label=data["label"], n_impostor=int(data["n_impostor"]), n_impostor_val=data.get("n_impostor_val"),
-            seed=int(data["seed"]), level_seed=int(data.get("level_seed", 0)), levels=dict(data["levels"]),
+            split=data["split"],
+            label=data["label"],
+            n_impostor=int(data["n_impostor"]),
+            n_impostor_val=data.get("n_impostor_val"),
+            seed=int(data["seed"]),
+            level_seed=int(data.get("level_seed", 0)),
+            levels=dict(data["levels"]),
             thresholds_from=data.get("thresholds_from", THRESHOLDS_FROM),
         )
 

@@ -17,7 +17,7 @@ from helpers.core.files import write_text_atomic
 from helpers.core.sources import project_path
 from helpers.evaluation.conditions import HQ_GALLERY
 from helpers.evaluation.reports import METRICS
-from helpers.evaluation.statistics import BY_KEY, HEADLINE, Statistic
+from helpers.evaluation.statistics import BY_KEY, HEADLINE, TAR_1E3, Statistic
 
 SUMMARY = "summary.md"
 MISSING = "–"
@@ -73,8 +73,22 @@ def results_markdown(report: dict[str, Any], conditions: Sequence[str] | None = 
     for model in report["model_order"]:
         lines += [f"| {model} | {s.label} | " + " | ".join(_model_cell(report, c, model, s) for c in names) + " |" for s in HEADLINE]
     for model in report["model_order"][1:]:
-        lines += [f"| gain of {model} over {base} | {s.label} | " + " | ".join(_gain_cell(report, c, model, s.key) for c in names) + " |"
-                  for s in HEADLINE]
+        lines += [f"| gain of {model} over {base} | {s.label} | " + " | ".join(_gain_cell(report, c, model, s.key) for c in names) + " |" for s in HEADLINE]
+    return "\n".join(lines) + "\n"
+
+
+def headline_markdown(report: dict[str, Any], conditions: Sequence[str], statistic: Statistic = TAR_1E3) -> str:
+    """Markdown table of one statistic per condition, one row each: baseline, every other model, and its paired gain (95% CIs)."""
+    base, others = report["baseline"], report["model_order"][1:]
+    header = [f"condition ({report['protocol']['tag']})", f"{base}: {statistic.label}"]
+    for model in others:
+        header += [f"{model}", f"gain of {model} (paired 95% CI)"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for condition in conditions:
+        cells = [f"{report['condition_info'][condition]['description']} ({condition})", _model_cell(report, condition, base, statistic)]
+        for model in others:
+            cells += [_model_cell(report, condition, model, statistic), _gain_cell(report, condition, model, statistic.key)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -117,8 +131,10 @@ def change_sentence(entry: dict, key: str, n_boot: int) -> str:
     if entry["ci"] is None:
         return f"{statistic.label} {moved} (gain {format_number(diff, d, signed=True)}; no interval: too few usable bootstrap resamples)"
     low, high = entry["ci"]
-    return (f"{statistic.label} {moved}, 95% CI of the gain [{format_number(low, d, True)}, {format_number(high, d, True)}], "
-            f"{_p_text(entry['p_value'], n_boot)}; {_verdict(low, high)}")
+    return (
+        f"{statistic.label} {moved}, 95% CI of the gain [{format_number(low, d, True)}, {format_number(high, d, True)}], "
+        f"{_p_text(entry['p_value'], n_boot)}; {_verdict(low, high)}"
+    )
 
 
 def regression_sentence(entry: dict, max_drop: float) -> str:
@@ -136,8 +152,11 @@ def regression_sentence(entry: dict, max_drop: float) -> str:
 
 def failures_sentence(failures: dict[str, dict[str, int]]) -> str:
     """Images without a detected face for one model: once when every condition has the same counts, else per condition."""
-    texts = {name: f"{f['no_face_excluded'] + f['no_face_centre_crop']} of {f['images']} test images "
-                   f"({f['no_face_excluded']} excluded, {f['no_face_centre_crop']} kept as flagged centre crops)" for name, f in failures.items()}
+    texts = {
+        name: f"{f['no_face_excluded'] + f['no_face_centre_crop']} of {f['images']} test images "
+        f"({f['no_face_excluded']} excluded, {f['no_face_centre_crop']} kept as flagged centre crops)"
+        for name, f in failures.items()
+    }
     if len(set(texts.values())) == 1:
         return f"no face found in {next(iter(texts.values()))}, under every condition"
     return "no face found in " + "; ".join(f"{text} under {name}" for name, text in texts.items())
@@ -158,10 +177,20 @@ def _intro(report: dict[str, Any]) -> list[str]:
     protocol, others = report["protocol"], report["model_order"][1:]
     lines = [f"# Model comparison ({protocol['tag']})", "", f"Protocol: **{protocol['label']}**, {protocol['split']} split.", ""]
     if protocol["tag"] == "closed-set":
-        lines += ["> **Closed-set result.** The same people appear in training and test (with different images), so these numbers",
-                  "> are not the identity-disjoint (open-set) result and overstate how well the models recognise people they never saw.", ""]
+        lines += [
+            "> **Closed-set result.** The same people appear in training and test (with different images), so these numbers",
+            "> are not the identity-disjoint (open-set) result and overstate how well the models recognise people they never saw.",
+            "",
+        ]
     boot = report["bootstrap"]
-    return [*lines, f"Baseline: **{report['baseline']}**. Compared with it: {', '.join(f'**{m}**' for m in others)}.", "Each model's numbers are those its own notebook wrote (`metrics.json`, `scores.csv`); nothing is re-scored.", "Differences are paired: on the pairs both models scored, both models' scores are resampled together, identity by", f"identity ({boot['n_boot']} bootstrap resamples, seed {boot['seed']}), giving 95% intervals and two-sided p-values.", ""]
+    return [
+        *lines,
+        f"Baseline: **{report['baseline']}**. Compared with it: {', '.join(f'**{m}**' for m in others)}.",
+        "Each model's numbers are those its own notebook wrote (`metrics.json`, `scores.csv`); nothing is re-scored.",
+        "Differences are paired: on the pairs both models scored, both models' scores are resampled together, identity by",
+        f"identity ({boot['n_boot']} bootstrap resamples, seed {boot['seed']}), giving 95% intervals and two-sided p-values.",
+        "",
+    ]
 
 
 def _change_block(report: dict[str, Any], model: str, condition: str, heading: str) -> list[str]:
@@ -196,10 +225,17 @@ def _every_condition(report: dict[str, Any]) -> list[str]:
 
 def _regression(report: dict[str, Any]) -> list[str]:
     check = report["hq_regression"]
-    lines = ["## Does fine-tuning cost accuracy on good images?", "",
-             f"The project's bar: {check['condition']} AUC may drop by at most {check['max_auc_drop']}.", ""]
-    lines += [f"- **{model}**: {regression_sentence(check['models'][model], check['max_auc_drop'])}."
-              for model in report["model_order"][1:] if model in check["models"]]
+    lines = [
+        "## Does fine-tuning cost accuracy on good images?",
+        "",
+        f"The project's bar: {check['condition']} AUC may drop by at most {check['max_auc_drop']}.",
+        "",
+    ]
+    lines += [
+        f"- **{model}**: {regression_sentence(check['models'][model], check['max_auc_drop'])}."
+        for model in report["model_order"][1:]
+        if model in check["models"]
+    ]
     return [*lines, ""]
 
 
@@ -212,10 +248,17 @@ def _failures(report: dict[str, Any]) -> list[str]:
 def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str:
     """``summary.md`` for notebook 04's ``metrics.json`` dict: key result, every condition, HQ regression, detector failures, table."""
     lines = _intro(report) + _key_results(report) + _every_condition(report) + _regression(report) + _failures(report)
-    lines += ["## Results", "", "AUC and TAR@FAR=1e-3 with 95% intervals; gains are paired differences from the baseline.", "",
-              results_markdown(report), "## Files", "",
-              "`comparison.csv` (AUC, EER, TAR@FAR 1e-1/1e-2/1e-3 with CIs, pair counts and detector failures per model and condition), "
-              "`differences.csv`, `metrics.json`" + "".join(f", `{name}`" for name in figures) + "."]
+    lines += [
+        "## Results",
+        "",
+        "AUC and TAR@FAR=1e-3 with 95% intervals; gains are paired differences from the baseline.",
+        "",
+        results_markdown(report),
+        "## Files",
+        "",
+        "`comparison.csv` (AUC, EER, TAR@FAR 1e-1/1e-2/1e-3 with CIs, pair counts and detector failures per model and condition), "
+        "`differences.csv`, `metrics.json`" + "".join(f", `{name}`" for name in figures) + ".",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -58,12 +58,18 @@ def score_pairs(
         a = _embeddings(pairs["image_a"], info, condition.level_a, seed, store)
         b = _embeddings(pairs["image_b"], info, condition.level_b, seed, store)
         frames.append(
-            pd.DataFrame({
-                "path_a": pairs["image_a"].to_numpy(), "path_b": pairs["image_b"].to_numpy(),
-                "identity_a": pairs["identity_a"].to_numpy(), "identity_b": pairs["identity_b"].to_numpy(),
-                "same": pairs["same"].astype(int).to_numpy(), "condition": condition.name, "model": model,
-                "score": np.einsum("ij,ij->i", a, b),
-            })
+            pd.DataFrame(
+                {
+                    "path_a": pairs["image_a"].to_numpy(),
+                    "path_b": pairs["image_b"].to_numpy(),
+                    "identity_a": pairs["identity_a"].to_numpy(),
+                    "identity_b": pairs["identity_b"].to_numpy(),
+                    "same": pairs["same"].astype(int).to_numpy(),
+                    "condition": condition.name,
+                    "model": model,
+                    "score": np.einsum("ij,ij->i", a, b),
+                }
+            )
         )
     return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
 
@@ -125,8 +131,10 @@ def evaluate(
         computed = embed_images(images, levels, level_seed, processed_dir, recogniser, store, flip)
         pairs = split_pairs(manifest, split, n_impostor[split], seed)
         scores[split] = score_pairs(pairs, images, store, conditions(levels), level_seed, model)
-        print(f"{split}: {len(images)} images x {1 + len(levels)} levels ({computed} embeddings computed, the rest cached); "
-              f"{int(pairs['same'].sum())} genuine + {int((~pairs['same']).sum())} impostor pairs of {pairs['identity_a'].nunique()} identities")
+        print(
+            f"{split}: {len(images)} images x {1 + len(levels)} levels ({computed} embeddings computed, the rest cached); "
+            f"{int(pairs['same'].sum())} genuine + {int((~pairs['same']).sum())} impostor pairs of {pairs['identity_a'].nunique()} identities"
+        )
     report = condition_metrics(scores["test"], val_thresholds(scores["val"]), detector_failures(manifest, "test"), n_boot, seed)
     return scores["test"], report
 
@@ -158,9 +166,18 @@ def score_model(
     optional sections (``lfw_view2``, ``training``). Notebooks 02
     and 03 both save their results through here, so their files cannot differ in form.
     """
-    scores, conditions_ = evaluate(manifest, processed_dir, recogniser, list(levels.levels), levels.seed, flip, pairs.by_split(), pairs.seed, n_boot, model["name"])
-    protocol = Protocol(split="test", label=protocol_of(manifest), n_impostor=pairs.n_impostor, n_impostor_val=pairs.n_impostor_val,
-                        seed=pairs.seed, level_seed=levels.seed, levels=levels.specs())
+    scores, conditions_ = evaluate(
+        manifest, processed_dir, recogniser, list(levels.levels), levels.seed, flip, pairs.by_split(), pairs.seed, n_boot, model["name"]
+    )
+    protocol = Protocol(
+        split="test",
+        label=protocol_of(manifest),
+        n_impostor=pairs.n_impostor,
+        n_impostor_val=pairs.n_impostor_val,
+        seed=pairs.seed,
+        level_seed=levels.seed,
+        levels=levels.specs(),
+    )
     report = ModelReport(model=model, protocol=protocol, conditions=conditions_, **extras)
     write_scores(run_dir, scores)
     write_report(run_dir, report)

@@ -82,8 +82,13 @@ def save_checkpoint(
     with atomic_path(target) as tmp:
         save_file(tensors, str(tmp))
     state = {
-        "epoch": epoch, "weights": target.name, "sha256": sha256_file(target),
-        "optimiser": opt_rest, "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), **extra,
+        "epoch": epoch,
+        "weights": target.name,
+        "sha256": sha256_file(target),
+        "optimiser": opt_rest,
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        **extra,
     }
     write_json_atomic(folder / STATE, state)
     for old in folder.glob("epoch-*.safetensors"):
@@ -113,7 +118,7 @@ def load_checkpoint(
     if sha256_file(weights) != state["sha256"]:
         raise ValueError(f"{weights} does not match the sha256 in {Path(folder) / STATE}: delete the folder to start over")
     tensors = load_file(str(weights))
-    model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
+    model.load_state_dict({k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")})
     optimiser.load_state_dict(_unflatten_optimiser(tensors, state["optimiser"]))
     scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])
@@ -131,4 +136,4 @@ def save_weights(model: torch.nn.Module, target: Path, metadata: dict[str, str] 
 def load_weights(model: torch.nn.Module, source: Path) -> None:
     """Load weights written by :func:`save_weights` (strictly)."""
     tensors = load_file(str(source))
-    model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items()})
+    model.load_state_dict({k[len("model/") :]: v for k, v in tensors.items()})

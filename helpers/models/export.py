@@ -21,8 +21,14 @@ def export_onnx(embedder: FaceEmbedder, target: Path, opset: int = 17) -> Path:
     example = torch.zeros(2, 3, 112, 112)
     with atomic_path(Path(target)) as tmp, torch.no_grad():
         torch.onnx.export(
-            model, (example,), str(tmp), input_names=[INPUT], output_names=[OUTPUT],
-            dynamic_axes={INPUT: {0: BATCH}, OUTPUT: {0: BATCH}}, opset_version=opset, dynamo=False,
+            model,
+            (example,),
+            str(tmp),
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamic_axes={INPUT: {0: BATCH}, OUTPUT: {0: BATCH}},
+            opset_version=opset,
+            dynamo=False,
         )
     return Path(target)
 

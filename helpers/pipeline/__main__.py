@@ -1,9 +1,9 @@
 """The pipeline's command line.
 
-    python -m helpers.pipeline configs/demo.yaml                  # new run, or resume the last unfinished one
-    python -m helpers.pipeline configs/demo.yaml --new            # always a fresh run folder
-    python -m helpers.pipeline configs/demo.yaml --run-dir DIR    # use / resume exactly this folder
-    python -m helpers.pipeline configs/demo.yaml --results DIR    # look for and create run folders under DIR
+python -m helpers.pipeline configs/demo.yaml                  # new run, or resume the newest run of this config
+python -m helpers.pipeline configs/demo.yaml --new            # always a fresh run folder
+python -m helpers.pipeline configs/demo.yaml --run-dir DIR    # use / resume exactly this folder
+python -m helpers.pipeline configs/demo.yaml --results DIR    # look for and create run folders under DIR
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from helpers.pipeline.runner import StepFailed, run_pipeline
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line: CONFIG [--results DIR] [--run-dir DIR | --new]."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.pipeline", description="Run the numbered notebooks in order from a YAML config, resuming unfinished runs.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.pipeline", description="Run the numbered notebooks in order from a YAML config, resuming unfinished runs."
+    )
     parser.add_argument("config", type=Path, help="pipeline config, e.g. configs/demo.yaml")
     parser.add_argument("--results", type=Path, help=f"folder holding the run folders (default: {project_path(RESULTS)})")
     where = parser.add_mutually_exclusive_group()

@@ -123,7 +123,10 @@ def _check_unique(steps: list[Step], path: Path) -> None:
     seen: dict[str, int] = {}
     for index, step in enumerate(steps, 1):
         if step.name in seen:
-            raise _fail(path, f"step {index}: duplicate step name {step.name!r} (also step {seen[step.name]}); names must be unique, each names the step's output folder")
+            raise _fail(
+                path,
+                f"step {index}: duplicate step name {step.name!r} (also step {seen[step.name]}); names must be unique, each names the step's output folder",
+            )
         seen[step.name] = index
 
 

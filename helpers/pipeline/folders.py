@@ -63,15 +63,21 @@ def plan(config: Config, run: Path) -> list[dict[str, Any]]:
     for step in config.steps:
         parameters = {"run_dir": str(run / step.name)} | resolve(step.parameters, places)
         places[f"steps.{step.name}"] = str(project_path(parameters["run_dir"]))
-        records.append({
-            "name": step.name,
-            "notebook": str(notebook_path(step.notebook)),
-            "parameters": parameters,
-            "status": PENDING,
-            "executed_notebook": str(run / f"{step.name}.ipynb"),
-            "html": str(run / f"{step.name}.html"),
-            "started": None, "ended": None, "seconds": None, "attempt": None, "error": None,
-        })
+        records.append(
+            {
+                "name": step.name,
+                "notebook": str(notebook_path(step.notebook)),
+                "parameters": parameters,
+                "status": PENDING,
+                "executed_notebook": str(run / f"{step.name}.ipynb"),
+                "html": str(run / f"{step.name}.html"),
+                "started": None,
+                "ended": None,
+                "seconds": None,
+                "attempt": None,
+                "error": None,
+            }
+        )
     return records
 
 
@@ -168,7 +174,7 @@ def resume(config: Config, run: Path, state: dict[str, Any]) -> dict[str, Any]:
     done = [step for step in state["steps"] if step["status"] == COMPLETED]
     following = state["steps"][len(done)]
     last_time = {FAILED: " (it failed last time)", RUNNING: " (it was interrupted last time)"}.get(following["status"], "")
-    state["steps"] = done + plan(config, run)[len(done):]
+    state["steps"] = done + plan(config, run)[len(done) :]
     print(
         f"[pipeline] resuming {run} after its last completed step; skipping {', '.join(s['name'] for s in done) or 'nothing'}; "
         f"next: {following['name']}{last_time}",

@@ -4,7 +4,9 @@
 
 Replaces the block between the ``demo-results`` markers in ``README.md`` with the
 run's date, hardware, command and wall time (from ``pipeline.json`` and
-``hardware.json``), notebook 04's results table (:func:`helpers.evaluation.summary.results_table`),
+``hardware.json``), the three-row headline (TAR@FAR=1e-3 before and after at HQ-HQ,
+HQ gallery vs 16 px, 16 px on both sides; :func:`helpers.evaluation.summary.headline_markdown`),
+notebook 04's full results table (:func:`helpers.evaluation.summary.results_markdown`),
 and its AUC-versus-resolution plot, copied to ``docs/``.
 """
 
@@ -19,14 +21,15 @@ from typing import Any
 
 from helpers.core.files import write_text_atomic
 from helpers.core.sources import PROJECT_ROOT, project_path
-from helpers.evaluation.summary import results_table
+from helpers.evaluation.summary import headline_markdown, read_comparison, results_markdown
 from helpers.pipeline.folders import COMPLETED, read_state
 
 README = PROJECT_ROOT / "README.md"
 START, END = "<!-- demo-results:start -->", "<!-- demo-results:end -->"
 PLOT = "auc_vs_resolution.png"
 COMPARE_NOTEBOOK = "04_compare.ipynb"
-CONDITIONS = ("HQ-HQ", "HQ-px32", "HQ-px24", "HQ-px16", "px24-px24", "px16-px16")  # the first screen's columns
+HEADLINE = ("HQ-HQ", "HQ-px16", "px16-px16")  # the first screen's rows
+CONDITIONS = ("HQ-HQ", "HQ-px32", "HQ-px24", "HQ-px16", "px24-px24", "px16-px16")  # the full table's columns
 
 
 def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
@@ -40,12 +43,6 @@ def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
 def _shown(path: Path) -> str:
     """``path`` relative to the project root where it lies inside it."""
     return path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else str(path)
-
-
-def _conditions(step: dict[str, Any]) -> set[str]:
-    """The conditions notebook 04 reported in ``step``'s folder."""
-    report = json.loads((Path(step["parameters"]["run_dir"]) / "metrics.json").read_text(encoding="utf-8"))
-    return set(report["condition_order"])
 
 
 def machine_line(run: Path) -> str:
@@ -66,16 +63,26 @@ def results_block(run: Path, docs: Path) -> str:
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(step["parameters"]["run_dir"]) / PLOT, plot)
     seconds = sum(s["seconds"] or 0 for s in state["steps"])
-    return "\n".join([
-        START,
-        f"Measured by `make demo` (`{_shown(Path(state['config_file']))}`) on {state['created'][:10]}: {machine_line(run)}; "
-        f"notebooks 01-04 took {seconds / 60:.1f} min in all. Regenerate with `python -m helpers.pipeline.readme <run folder>`.",
-        "",
-        results_table(step["parameters"]["run_dir"], [c for c in CONDITIONS if c in _conditions(step)]).strip(),
-        "",
-        f"![AUC versus face resolution, demo run](docs/{plot.name})",
-        END,
-    ])
+    report = read_comparison(step["parameters"]["run_dir"])
+    found = set(report["condition_order"])
+    return "\n".join(
+        [
+            START,
+            headline_markdown(report, [c for c in HEADLINE if c in found]).strip(),
+            "",
+            f"Measured by `make demo` (`{_shown(Path(state['config_file']))}`) on {state['created'][:10]}: {machine_line(run)}; "
+            f"notebooks 01-04 took {seconds / 60:.1f} min in all. Regenerate with `python -m helpers.pipeline.readme <run folder>`.",
+            "",
+            f"![AUC versus face resolution, demo run](docs/{plot.name})",
+            "",
+            "<details><summary>AUC and TAR@FAR=1e-3 under every condition</summary>",
+            "",
+            results_markdown(report, [c for c in CONDITIONS if c in found]).strip(),
+            "",
+            "</details>",
+            END,
+        ]
+    )
 
 
 def replace_block(text: str, block: str) -> str:

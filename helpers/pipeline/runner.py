@@ -109,8 +109,12 @@ def _run_step(run: Path, state: dict[str, Any], record: dict[str, Any], position
     try:
         with notebook_output_on_stdout():
             papermill.execute_notebook(
-                record["notebook"], record["executed_notebook"], parameters=record["parameters"],
-                cwd=str(NOTEBOOKS), log_output=True, progress_bar=False,
+                record["notebook"],
+                record["executed_notebook"],
+                parameters=record["parameters"],
+                cwd=str(NOTEBOOKS),
+                log_output=True,
+                progress_bar=False,
             )
     except BaseException as exc:
         record.update(status=FAILED, ended=now(), seconds=round(time.monotonic() - began, 1), error=_error_of(exc))

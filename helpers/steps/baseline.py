@@ -28,8 +28,16 @@ _ALIGNABLE = (OK, TOO_FEW_IMAGES, NOT_SELECTED, NO_FACE)
 
 def model_description(pack: ModelPack, recogniser: Recogniser, flip: bool) -> dict[str, Any]:
     """What ``metrics.json`` records about the pretrained model."""
-    return {"name": pack.name, "pack": pack.name, "note": pack.note, "recogniser": recogniser.name, "sha256": recogniser.sha256,
-            "preprocess": recogniser.preprocess.key(), "providers": recogniser.providers, "flip": flip}
+    return {
+        "name": pack.name,
+        "pack": pack.name,
+        "note": pack.note,
+        "recogniser": recogniser.name,
+        "sha256": recogniser.sha256,
+        "preprocess": recogniser.preprocess.key(),
+        "providers": recogniser.providers,
+        "flip": flip,
+    }
 
 
 def lfw_view2_images(manifest: pd.DataFrame, dataset_root: Path, processed_dir: Path, detector: FaceDetector) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -45,7 +53,13 @@ def lfw_view2_images(manifest: pd.DataFrame, dataset_root: Path, processed_dir: 
 
 
 def lfw_view2(
-    manifest: pd.DataFrame, source: Source, processed_dir: Path, pack: ModelPack, recogniser: Recogniser, flip: bool, level_seed: int,
+    manifest: pd.DataFrame,
+    source: Source,
+    processed_dir: Path,
+    pack: ModelPack,
+    recogniser: Recogniser,
+    flip: bool,
+    level_seed: int,
     published: float | None,
 ) -> dict[str, Any]:
     """LFW View 2 with this pack's detector and recogniser: mean and std accuracy over the official folds, faces not found, published figure."""

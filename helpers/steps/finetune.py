@@ -40,9 +40,13 @@ def pair_settings(baseline_dir: str, n_impostor: int | None, n_impostor_val: int
         defaults = vars(DEFAULT_PAIRS)
         return PairSettings(**{key: defaults[key] if value is None else value for key, value in given.items()})
     baseline = read_report(project_path(baseline_dir)).protocol.pair_settings()
-    if clashes := [f"{key}={value} (baseline: {getattr(baseline, key)})" for key, value in given.items() if value is not None and value != getattr(baseline, key)]:
-        raise ValueError(f"the baseline in {baseline_dir} was scored on other pairs: {', '.join(clashes)}; "
-                         "leave these parameters unset (None) to take the baseline's, or re-run notebook 02 with them")
+    if clashes := [
+        f"{key}={value} (baseline: {getattr(baseline, key)})" for key, value in given.items() if value is not None and value != getattr(baseline, key)
+    ]:
+        raise ValueError(
+            f"the baseline in {baseline_dir} was scored on other pairs: {', '.join(clashes)}; "
+            "leave these parameters unset (None) to take the baseline's, or re-run notebook 02 with them"
+        )
     return baseline
 
 

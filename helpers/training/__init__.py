@@ -1,11 +1,11 @@
 """Fine-tuning (notebook 03): one configuration, one entry point.
 
-    config.py        TrainConfig, plain self-validating data
-    data.py          crops degraded on the fly, identity batches, the val set, teacher embeddings
-    validation.py    per-epoch val metrics and the choice of the best epoch
-    distributed.py   torchrun / DDP place and device
-    loop.py          train(): the loop, checkpoints and exact resume
-    __main__.py      python -m helpers.training config.json (one process, or many under torchrun)
+config.py        TrainConfig, plain self-validating data
+data.py          crops degraded on the fly, identity batches, the val set, teacher embeddings
+validation.py    per-epoch val metrics and the choice of the best epoch
+distributed.py   torchrun / DDP place and device
+loop.py          train(): the loop, checkpoints and exact resume
+__main__.py      python -m helpers.training config.json (one process, or many under torchrun)
 """
 
 from helpers.training.config import TrainConfig

@@ -19,32 +19,32 @@ class TrainConfig:
 
     processed_dir: str
     run_dir: str
-    backbone: str = "resnet50"          # resnet50 | mobilenet_v2 | pack
-    pack: str = "auto"                  # model pack for the pack arm and the distillation teacher
-    fallback: str | None = None         # resnet50 without ImageNet weights: None (stop) | random | mobilenet_v2
-    embedding_size: int = 512           # ImageNet backbones' embedding head (the pack keeps its own size)
-    loss: str = "arcface"               # arcface | cosface | adaface | softmax | triplet
+    backbone: str = "resnet50"  # resnet50 | mobilenet_v2 | pack
+    pack: str = "auto"  # model pack for the pack arm and the distillation teacher
+    fallback: str | None = None  # resnet50 without ImageNet weights: None (stop) | random | mobilenet_v2
+    embedding_size: int = 512  # ImageNet backbones' embedding head (the pack keeps its own size)
+    loss: str = "arcface"  # arcface | cosface | adaface | softmax | triplet
     scale: float = 64.0
-    margin: float | None = None         # None: the loss's usual margin
+    margin: float | None = None  # None: the loss's usual margin
     triplet_margin: float = 0.2
-    triplet_identities: int = 16        # triplet batches: identities x images per identity
+    triplet_identities: int = 16  # triplet batches: identities x images per identity
     triplet_per_identity: int = 4
-    distill_weight: float = 0.0         # pack arm: weight of the HQ-teacher -> LQ-student cosine loss
-    lq_prob: float = 0.5                # share of training images degraded on the fly
+    distill_weight: float = 0.0  # pack arm: weight of the HQ-teacher -> LQ-student cosine loss
+    lq_prob: float = 0.5  # share of training images degraded on the fly
     lq_resolutions: tuple[int, ...] = (48, 32, 24, 16)
     epochs: int = 5
     batch_size: int = 64
-    lr: float = 0.01                    # backbone learning rate (SGD, momentum 0.9)
+    lr: float = 0.01  # backbone learning rate (SGD, momentum 0.9)
     head_lr: float = 0.1
     weight_decay: float = 5e-4
     warmup_epochs: float = 0.5
-    val_level: str = "px16"             # validation condition: HQ gallery vs this level's probes
+    val_level: str = "px16"  # validation condition: HQ gallery vs this level's probes
     val_impostors: int = 20000
-    patience: int = 3                   # early stopping: epochs without a better val AUC
+    patience: int = 3  # early stopping: epochs without a better val AUC
     max_train_images: int | None = None  # cap (seeded) for quick runs
     seed: int = 0
     workers: int = 0
-    amp: bool = True                    # CUDA only: bfloat16 (or float16 with loss scaling) autocast, channels_last
+    amp: bool = True  # CUDA only: bfloat16 (or float16 with loss scaling) autocast, channels_last
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:

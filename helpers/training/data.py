@@ -50,7 +50,9 @@ class TrainingFaces(Dataset):
     at one of ``lq_resolutions`` (the rest stay HQ). Call :meth:`set_epoch` before each epoch.
     """
 
-    def __init__(self, crops: np.ndarray, labels: np.ndarray, seed: int, lq_prob: float = 0.0, lq_resolutions: Sequence[int] = (48, 32, 24, 16), flip: bool = True) -> None:
+    def __init__(
+        self, crops: np.ndarray, labels: np.ndarray, seed: int, lq_prob: float = 0.0, lq_resolutions: Sequence[int] = (48, 32, 24, 16), flip: bool = True
+    ) -> None:
         if len(crops) != len(labels):
             raise ValueError(f"{len(crops)} crops but {len(labels)} labels")
         if not 0.0 <= lq_prob <= 1.0:
@@ -158,8 +160,15 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
     val_lq = np.stack([degrade(c, level, image_seed(sha, level, level_seed)) for c, sha in zip(val_hq, val["sha256"])])
     teacher = teacher_embeddings(processed, pack, train, level_seed) if pack is not None else None
     return TrainingData(
-        train=train, crops=load_crops(processed, train), labels=labels, classes=classes, teacher=teacher,
+        train=train,
+        crops=load_crops(processed, train),
+        labels=labels,
+        classes=classes,
+        teacher=teacher,
         val_pairs=split_pairs(manifest, "val", config.val_impostors, config.seed),
-        val_index={path: i for i, path in enumerate(val["path"])}, val_hq=val_hq, val_lq=val_lq, val_level=level,
+        val_index={path: i for i, path in enumerate(val["path"])},
+        val_hq=val_hq,
+        val_lq=val_lq,
+        val_level=level,
         protocol=protocol_of(manifest),
     )

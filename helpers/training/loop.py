@@ -143,8 +143,23 @@ def _session(config: TrainConfig, place: Distributed) -> Session:
     optimiser, scheduler = _optimiser(config, model, len(loader))
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
     state = _resume_state(project_path(config.run_dir) / CHECKPOINTS, config, model, optimiser, scheduler, scaler)
-    return Session(config, place, device, (use_amp, amp_dtype), data, model, init, dataset, loader, sampler, optimiser, scheduler, scaler,
-                   history=state["history"] if state else [], start_epoch=state["epoch"] + 1 if state else 1)
+    return Session(
+        config,
+        place,
+        device,
+        (use_amp, amp_dtype),
+        data,
+        model,
+        init,
+        dataset,
+        loader,
+        sampler,
+        optimiser,
+        scheduler,
+        scaler,
+        history=state["history"] if state else [],
+        start_epoch=state["epoch"] + 1 if state else 1,
+    )
 
 
 def _announce(session: Session) -> None:
@@ -191,9 +206,15 @@ def _fit(session: Session) -> None:
 def _summary(session: Session) -> dict[str, Any]:
     """The run's summary: history, best epoch, initialisation, device and data sizes."""
     return {
-        "history": session.history, "best_epoch": best_epoch(session.history), "initialisation": dataclasses.asdict(session.init),
-        "device": str(session.device), "world_size": session.place.world_size, "amp": session.amp[0], "protocol": session.data.protocol,
-        "train_images": len(session.data.train), "train_identities": len(session.data.classes),
+        "history": session.history,
+        "best_epoch": best_epoch(session.history),
+        "initialisation": dataclasses.asdict(session.init),
+        "device": str(session.device),
+        "world_size": session.place.world_size,
+        "amp": session.amp[0],
+        "protocol": session.data.protocol,
+        "train_images": len(session.data.train),
+        "train_identities": len(session.data.classes),
         "best_weights": str(session.run / checkpoints.BEST),
     }
 
@@ -239,8 +260,17 @@ def _run_epoch(model: nn.Module, session: Session, teacher: torch.Tensor | None,
     return {name: total / len(loader) for name, total in sums.items()}
 
 
-def train_step(model, images: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None, optimiser, scheduler, scaler,
-               device: torch.device, amp: tuple[bool, torch.dtype]) -> dict[str, float]:
+def train_step(
+    model,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    teacher: torch.Tensor | None,
+    optimiser,
+    scheduler,
+    scaler,
+    device: torch.device,
+    amp: tuple[bool, torch.dtype],
+) -> dict[str, float]:
     """One optimisation step on a batch of uint8 NCHW ``images``; returns the loss and its parts."""
     use_amp, amp_dtype = amp
     images = images.to(device, torch.float32, non_blocking=True)
@@ -264,5 +294,7 @@ def history_frame(history: list[dict]) -> pd.DataFrame:
 
 
 def _epoch_line(row: dict) -> str:
-    return (f"epoch {row['epoch']}: loss {row['loss']:.4f} | val AUC HQ {row['val_auc_hq']:.4f}, LQ {row['val_auc_lq']:.4f} "
-            f"| val TAR@1e-3 HQ {row['val_tar_hq']:.4f}, LQ {row['val_tar_lq']:.4f}")
+    return (
+        f"epoch {row['epoch']}: loss {row['loss']:.4f} | val AUC HQ {row['val_auc_hq']:.4f}, LQ {row['val_auc_lq']:.4f} "
+        f"| val TAR@1e-3 HQ {row['val_tar_hq']:.4f}, LQ {row['val_tar_lq']:.4f}"
+    )

@@ -42,9 +42,11 @@ def validate(embedder: nn.Module, data: TrainingData, device: torch.device) -> d
 
 def best_epoch(history: list[dict]) -> int:
     """The epoch with the highest val AUC at the LQ level (ties: the earliest; an undefined AUC never wins)."""
+
     def rank(row: dict) -> tuple[float, int]:
         value = row["val_auc_lq"]
         return (value if value is not None and math.isfinite(value) else -math.inf, -row["epoch"])
+
     return int(max(history, key=rank)["epoch"])
 
 

@@ -79,8 +79,14 @@ def compared(folders: dict[str, Path]) -> dict:
     differences = compare.differences_table(runs, info, N_BOOT, seed=0)
     regression = compare.hq_regression(differences)
     report = compare.comparison_report(runs, info, differences, regression, N_BOOT, 0)
-    return {"runs": runs, "info": info, "table": compare.comparison_table(runs, info), "differences": differences,
-            "regression": regression, "report": json.loads(json.dumps(report, allow_nan=False))}
+    return {
+        "runs": runs,
+        "info": info,
+        "table": compare.comparison_table(runs, info),
+        "differences": differences,
+        "regression": regression,
+        "report": json.loads(json.dumps(report, allow_nan=False)),
+    }
 
 
 def row(differences: pd.DataFrame, model: str, condition: str, statistic: str) -> pd.Series:
@@ -151,11 +157,25 @@ def test_identical_scores_give_an_interval_containing_zero(compared: dict) -> No
 
 
 def test_hq_regression_against_the_bar() -> None:
-    differences = pd.DataFrame([
-        {"protocol": "open-set", "model": m, "baseline": "b", "condition": "HQ-HQ", "statistic": "auc", "pairs": 10,
-         "before": 0.99, "after": 0.99 + d, "diff": d, "low": low, "high": d + 0.001, "p_value": 0.5}
-        for m, d, low in (("small", -0.001, -0.0015), ("wide", -0.001, -0.004), ("big", -0.003, -0.004))
-    ])
+    differences = pd.DataFrame(
+        [
+            {
+                "protocol": "open-set",
+                "model": m,
+                "baseline": "b",
+                "condition": "HQ-HQ",
+                "statistic": "auc",
+                "pairs": 10,
+                "before": 0.99,
+                "after": 0.99 + d,
+                "diff": d,
+                "low": low,
+                "high": d + 0.001,
+                "p_value": 0.5,
+            }
+            for m, d, low in (("small", -0.001, -0.0015), ("wide", -0.001, -0.004), ("big", -0.003, -0.004))
+        ]
+    )
     verdict = compare.hq_regression(differences, max_drop=0.002).set_index("model")
     assert list(verdict["passes"]) == [True, True, False]
     assert list(verdict["ci_within_bar"]) == [True, False, False]
@@ -178,8 +198,7 @@ def test_summary_tells_the_key_numbers_in_words(compared: dict) -> None:
     report = compared["report"]
     text = summary.summary_markdown(report, ["auc_vs_resolution.png"])
     gain = report["differences"]["better"]["HQ-px16"]["auc"]
-    expected = (f"AUC rose from {gain['before']:.4f} to {gain['after']:.4f}, 95% CI of the gain "
-                f"[{gain['ci'][0]:+.4f}, {gain['ci'][1]:+.4f}]")
+    expected = f"AUC rose from {gain['before']:.4f} to {gain['after']:.4f}, 95% CI of the gain [{gain['ci'][0]:+.4f}, {gain['ci'][1]:+.4f}]"
     assert "- **better against base, HQ gallery vs 16 px probes** (HQ-px16, 2,600 shared pairs):\n  - AUC rose from" in text and expected in text
     assert "whole interval lies above zero" in text and "the interval contains zero" in text
     assert "TAR@FAR=1e-3 is not estimable" in text
@@ -245,15 +264,18 @@ def test_roc_curves_keeps_one_line_per_label() -> None:
     assert len(axis.get_lines()) == 2 and axis.get_title() == "title" and axis.get_xlim()[0] == pytest.approx(1e-3)
 
 
-@pytest.mark.parametrize(("value", "low", "high", "signed", "text"), [
-    (0.99361, 0.99091, 0.996, False, "0.9936 [0.9909, 0.9960]"),
-    (0.0015, -0.0003, 0.0031, True, "+0.0015 [-0.0003, +0.0031]"),
-    (0.5, None, None, False, "0.5000"),
-    (None, None, None, False, "n/a"),
-    (math.nan, 0.1, 0.2, False, "n/a"),
-    (0.00001, -0.00002, 0.00004, True, "+1.0e-05 [-2.0e-05, +4.0e-05]"),  # too small for 4 decimals: never shown as 0
-    (0.0, 0.0, 0.0, True, "+0.0000 [+0.0000, +0.0000]"),
-])
+@pytest.mark.parametrize(
+    ("value", "low", "high", "signed", "text"),
+    [
+        (0.99361, 0.99091, 0.996, False, "0.9936 [0.9909, 0.9960]"),
+        (0.0015, -0.0003, 0.0031, True, "+0.0015 [-0.0003, +0.0031]"),
+        (0.5, None, None, False, "0.5000"),
+        (None, None, None, False, "n/a"),
+        (math.nan, 0.1, 0.2, False, "n/a"),
+        (0.00001, -0.00002, 0.00004, True, "+1.0e-05 [-2.0e-05, +4.0e-05]"),  # too small for 4 decimals: never shown as 0
+        (0.0, 0.0, 0.0, True, "+0.0000 [+0.0000, +0.0000]"),
+    ],
+)
 def test_format_interval(value: float | None, low: float | None, high: float | None, signed: bool, text: str) -> None:
     assert summary.format_interval(value, low, high, 4, signed) == text
 
@@ -262,7 +284,8 @@ def test_change_sentences_say_which_way_and_how_sure() -> None:
     entry = {"before": 0.74, "after": 0.812, "diff": 0.072, "ci": [0.031, 0.11], "p_value": 0.004}
     assert summary.change_sentence(entry, "tar@1e-3", 1000) == (
         "TAR@FAR=1e-3 rose from 0.740 to 0.812, 95% CI of the gain [+0.031, +0.110], p = 0.004; "
-        "the whole interval lies above zero, so the gain is unlikely to be chance")
+        "the whole interval lies above zero, so the gain is unlikely to be chance"
+    )
     floor = summary.change_sentence(entry | {"p_value": 2 / 1001}, "tar@1e-3", 1000)
     assert "p ≤ 0.002 (no resample crossed zero)" in floor
     fell = summary.change_sentence({"before": 0.99, "after": 0.98, "diff": -0.01, "ci": [-0.02, 0.001], "p_value": 0.2}, "auc", 1000)
@@ -273,3 +296,13 @@ def test_change_sentences_say_which_way_and_how_sure() -> None:
     assert tiny.startswith("AUC stayed at 0.9999, 95% CI of the gain [-2.0e-05, +3.0e-05], p = 0.5;")
     missing = {"before": None, "after": None, "diff": None, "ci": None, "p_value": None}
     assert summary.change_sentence(missing, "tar@1e-3", 1000).startswith("TAR@FAR=1e-3 is not estimable here")
+
+
+def test_headline_has_one_row_per_condition_with_each_models_gain(compared: dict) -> None:
+    report = compared["report"]
+    lines = summary.headline_markdown(report, ["HQ-HQ", "HQ-px16"], AUC).strip().splitlines()
+    assert lines[0] == "| condition (open-set) | base: AUC | better | gain of better (paired 95% CI) | twin | gain of twin (paired 95% CI) |"
+    assert len(lines) == 2 + 2 and lines[3].startswith("| HQ gallery vs 16 px probes (HQ-px16) | ")
+    gain = report["differences"]["better"]["HQ-px16"]["auc"]
+    assert f" | {gain['diff']:+.4f} [{gain['ci'][0]:+.4f}, {gain['ci'][1]:+.4f}] | " in lines[3]
+    assert "not estimable" in summary.headline_markdown(report, ["HQ-px16"])  # TAR@FAR=1e-3 on 2,000 impostors

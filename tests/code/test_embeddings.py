@@ -42,8 +42,16 @@ def images(tmp_path: Path) -> pd.DataFrame:
             noisy = np.clip(crop.astype(int) + np.random.default_rng(shot).integers(-20, 20, crop.shape), 0, 255).astype(np.uint8)
             path = f"aligned/p{person}/{shot}.png"
             write_png_atomic(tmp_path / path, noisy)
-            rows.append({"path": f"p{person}/{shot}.jpg", "image_id": f"p{person}/{shot}.jpg", "identity": f"p{person}",
-                         "split": "test", "sha256": f"{person}{shot}" * 8, "crop_path": path})
+            rows.append(
+                {
+                    "path": f"p{person}/{shot}.jpg",
+                    "image_id": f"p{person}/{shot}.jpg",
+                    "identity": f"p{person}",
+                    "split": "test",
+                    "sha256": f"{person}{shot}" * 8,
+                    "crop_path": path,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -26,19 +26,22 @@ def write_config(folder: Path, text: str, name: str = "tiny.yaml") -> Path:
 
 def two_steps(tmp_path: Path) -> Path:
     """Step ``first`` counts its executions; step ``second`` counts too, and fails while ``marker`` is missing."""
-    return write_config(tmp_path, f"""
+    return write_config(
+        tmp_path,
+        f"""
 name: tiny
 steps:
   - name: first
     notebook: STEP
-    parameters: {{counter: {tmp_path / 'first.count'}}}
+    parameters: {{counter: {tmp_path / "first.count"}}}
   - name: second
     notebook: STEP
     parameters:
-      counter: {tmp_path / 'second.count'}
-      require: {tmp_path / 'marker'}
+      counter: {tmp_path / "second.count"}
+      require: {tmp_path / "marker"}
       upstream: "{{steps.first}}"
-""")
+""",
+    )
 
 
 def executions(path: Path) -> int:
@@ -98,7 +101,10 @@ def test_missing_notebook_stops_before_any_run_folder(tmp_path: Path, capsys: py
 
 INVALID = {
     "unknown top-level key": ("name: t\nstep: []\n", "the top level: unknown key(s) step; allowed: name, defaults, steps"),
-    "unknown step key": ("name: t\nsteps:\n  - {name: a, notebook: STEP, params: {}}\n", "step 1 (a): unknown key(s) params; allowed: name, notebook, parameters"),
+    "unknown step key": (
+        "name: t\nsteps:\n  - {name: a, notebook: STEP, params: {}}\n",
+        "step 1 (a): unknown key(s) params; allowed: name, notebook, parameters",
+    ),
     "duplicate step": ("name: t\nsteps:\n  - {name: a, notebook: STEP}\n  - {name: a, notebook: STEP}\n", "step 2: duplicate step name 'a' (also step 1)"),
     "unknown step placeholder": (
         "name: t\nsteps:\n  - {name: a, notebook: STEP}\n  - {name: b, notebook: STEP, parameters: {upstream: '{steps.nope}'}}\n",
@@ -118,7 +124,10 @@ INVALID = {
         "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {mesage: hi}}\n",
         f"step 1 (a): {STEP_NOTEBOOK} has no parameter(s) mesage; its parameters are: run_dir, counter, require, upstream, message",
     ),
-    "date read by YAML": ("name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: 2026-11-23}}\n", "step 1 (a) parameter message: YAML read datetime.date(2026, 11, 23) as date; quote it"),
+    "date read by YAML": (
+        "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: 2026-11-23}}\n",
+        "step 1 (a) parameter message: YAML read datetime.date(2026, 11, 23) as date; quote it",
+    ),
     "no steps": ("name: t\nsteps: []\n", "steps must be a non-empty list"),
 }
 
@@ -141,25 +150,41 @@ def test_a_notebook_without_run_dir_is_rejected(tmp_path: Path) -> None:
 
 
 def test_hash_ignores_layout_and_comments_but_not_values(tmp_path: Path) -> None:
-    block = load_config(write_config(tmp_path, "name: t\nsteps:\n  - name: a\n    notebook: STEP\n    parameters:\n      message: hi\n      counter: c\n", "a.yaml"))
-    flow = load_config(write_config(tmp_path, "# same, other layout\nsteps: [{parameters: {counter: c, message: hi}, notebook: STEP, name: a}]\nname: t\n", "b.yaml"))
+    block = load_config(
+        write_config(tmp_path, "name: t\nsteps:\n  - name: a\n    notebook: STEP\n    parameters:\n      message: hi\n      counter: c\n", "a.yaml")
+    )
+    flow = load_config(
+        write_config(tmp_path, "# same, other layout\nsteps: [{parameters: {counter: c, message: hi}, notebook: STEP, name: a}]\nname: t\n", "b.yaml")
+    )
     other = load_config(write_config(tmp_path, "name: t\nsteps: [{name: a, notebook: STEP, parameters: {message: ho, counter: c}}]\n", "c.yaml"))
     assert block.digest == flow.digest != other.digest
 
 
 def test_plan_resolves_placeholders_and_run_dirs(tmp_path: Path) -> None:
-    config = load_config(write_config(tmp_path, """
+    config = load_config(
+        write_config(
+            tmp_path,
+            """
 name: t
 steps:
   - {name: a, notebook: STEP, parameters: {run_dir: "{run}/custom"}}
   - {name: b, notebook: STEP, parameters: {upstream: "{steps.a}", message: ["{run}", {x: "{steps.a}/m.txt"}]}}
-"""))
+""",
+        )
+    )
     a, b = plan(config, tmp_path / "run")
     assert a["parameters"] == {"run_dir": f"{tmp_path}/run/custom"}
     assert b["parameters"] == {
-        "run_dir": f"{tmp_path}/run/b", "upstream": f"{tmp_path}/run/custom", "message": [f"{tmp_path}/run", {"x": f"{tmp_path}/run/custom/m.txt"}],
+        "run_dir": f"{tmp_path}/run/b",
+        "upstream": f"{tmp_path}/run/custom",
+        "message": [f"{tmp_path}/run", {"x": f"{tmp_path}/run/custom/m.txt"}],
     }
-    assert (b["status"], b["executed_notebook"], b["html"], b["notebook"]) == ("pending", f"{tmp_path}/run/b.ipynb", f"{tmp_path}/run/b.html", str(STEP_NOTEBOOK))
+    assert (b["status"], b["executed_notebook"], b["html"], b["notebook"]) == (
+        "pending",
+        f"{tmp_path}/run/b.ipynb",
+        f"{tmp_path}/run/b.html",
+        str(STEP_NOTEBOOK),
+    )
 
 
 @pytest.mark.parametrize("name", ["demo", "full", "template"])
@@ -224,23 +249,31 @@ def test_a_run_folder_in_use_is_refused(tmp_path: Path) -> None:
 
 
 def test_defaults_reach_every_step_whose_notebook_has_them_and_steps_win(tmp_path: Path) -> None:
-    config = load_config(write_config(tmp_path, """
+    config = load_config(
+        write_config(
+            tmp_path,
+            """
 name: tiny
 defaults: {message: shared, counter: /tmp/count}
 steps:
   - {name: first, notebook: STEP}
   - {name: second, notebook: STEP, parameters: {message: own}}
-"""))
+""",
+        )
+    )
     first, second = config.steps
     assert first.parameters == {"message": "shared", "counter": "/tmp/count"}
     assert second.parameters == {"message": "own", "counter": "/tmp/count"}
 
 
-@pytest.mark.parametrize(("defaults", "expected"), [
-    ("{nonsense: 1}", "defaults: no step's notebook has the parameter(s) nonsense"),
-    ("{run_dir: x}", "defaults: 'run_dir' cannot be a default"),
-    ("[1, 2]", "defaults must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("defaults", "expected"),
+    [
+        ("{nonsense: 1}", "defaults: no step's notebook has the parameter(s) nonsense"),
+        ("{run_dir: x}", "defaults: 'run_dir' cannot be a default"),
+        ("[1, 2]", "defaults must be a mapping"),
+    ],
+)
 def test_bad_defaults_are_named(tmp_path: Path, defaults: str, expected: str) -> None:
     path = write_config(tmp_path, f"name: t\ndefaults: {defaults}\nsteps:\n  - {{name: a, notebook: STEP}}\n")
     with pytest.raises(ConfigError, match=re.escape(expected)):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from helpers.core.files import read_png_rgb
-from helpers.data.crops import detect_and_align
+from helpers.core.sources import ModelFile
+from helpers.data.crops import detect_and_align, detector_tag
 from helpers.data.degrade import parse_levels
 from helpers.data.levels import LEVELS, LevelSet, load_levels, synthesise_lq
 from helpers.data.manifest import CENTRE_CROP, NO_FACE, OK, load_manifest, save_manifest
@@ -90,3 +91,9 @@ def test_lq_images_match_their_level(dataset: Path, tmp_path: Path) -> None:
     assert all((tmp_path / "processed" / p).is_file() for p in lq["lq_path"])
     assert (tmp_path / "processed" / LEVELS).is_file()
     assert load_levels(tmp_path / "processed").specs() == LevelSet(tuple(parse_levels([32, 16])), 0).specs()
+
+
+def test_detector_tag_keeps_the_sha_and_threshold_of_a_long_pack_path() -> None:
+    detector = FakeDetector()
+    detector.model = ModelFile("/" + "x" * 300 + "/buffalo_l/det_10g.onnx", Path("det_10g.onnx"), "ab" * 32, "test")
+    assert detector_tag(detector) == "det_10g-abababab-t0.5"

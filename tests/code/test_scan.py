@@ -30,7 +30,7 @@ def messy(tmp_path: Path) -> Path:
     (root / "alice" / "notes.txt").write_text("not an image")
     (root / "alice" / "capture.pgm.bad").write_bytes((root / "alice" / "ok.jpg").read_bytes())
     save(root / "bob" / "grey.png", rgb[..., 0])
-    sixteen = (rgb[..., 0].astype(np.uint16) * 257)
+    sixteen = rgb[..., 0].astype(np.uint16) * 257
     Image.fromarray(sixteen).save(root / "bob" / "sixteen.png")
     save(root / "bob" / "alpha.png", np.dstack([rgb, np.full(rgb.shape[:2], 200, np.uint8)]))
     Image.fromarray(rgb).convert("P").save(root / "bob" / "palette.png")

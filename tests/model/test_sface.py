@@ -55,10 +55,15 @@ def test_blocked_dequantize_matches_the_onnx_reference() -> None:
     graph = helper.make_graph(
         [node],
         "dq",
-        [helper.make_tensor_value_info(n, t, a.shape) for n, t, a in (("x", TensorProto.INT8, quantized), ("s", TensorProto.FLOAT, scale), ("z", TensorProto.INT8, zero_point))],
+        [
+            helper.make_tensor_value_info(n, t, a.shape)
+            for n, t, a in (("x", TensorProto.INT8, quantized), ("s", TensorProto.FLOAT, scale), ("z", TensorProto.INT8, zero_point))
+        ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, quantized.shape)],
     )
-    expected = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])).run(None, {"x": quantized, "s": scale, "z": zero_point})[0]
+    expected = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])).run(
+        None, {"x": quantized, "s": scale, "z": zero_point}
+    )[0]
     np.testing.assert_array_equal(dequantize_linear(quantized, scale, zero_point, axis=1, block_size=4), expected)
 
 

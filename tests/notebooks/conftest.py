@@ -13,9 +13,24 @@ from tests.conftest import tree_checksums
 
 ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = [
-    "Abel_Pacheco", "Colin_Powell", "George_W_Bush", "Gloria_Macapagal_Arroyo", "Jacques_Chirac", "Serena_Williams",
-    "Tony_Blair", "Vladimir_Putin", "Ariel_Sharon", "Hugo_Chavez", "Jean_Chretien", "John_Ashcroft",
-    "Junichiro_Koizumi", "Laura_Bush", "Lleyton_Hewitt", "Luiz_Inacio_Lula_da_Silva", "Gerhard_Schroeder", "Donald_Rumsfeld",
+    "Abel_Pacheco",
+    "Colin_Powell",
+    "George_W_Bush",
+    "Gloria_Macapagal_Arroyo",
+    "Jacques_Chirac",
+    "Serena_Williams",
+    "Tony_Blair",
+    "Vladimir_Putin",
+    "Ariel_Sharon",
+    "Hugo_Chavez",
+    "Jean_Chretien",
+    "John_Ashcroft",
+    "Junichiro_Koizumi",
+    "Laura_Bush",
+    "Lleyton_Hewitt",
+    "Luiz_Inacio_Lula_da_Silva",
+    "Gerhard_Schroeder",
+    "Donald_Rumsfeld",
     "Aaron_Eckhart",
 ]
 
@@ -42,9 +57,13 @@ def nb01_run(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict:
     before = tree_checksums(dataset)
     run = {"dataset": dataset, "processed": base / "processed", "run": base / "run"}
     run_notebook(
-        "01_prepare_dataset.ipynb", run["run"] / "01.ipynb",
-        dataset=str(dataset), processed_dir=str(run["processed"]), run_dir=str(run["run"] / "01_prepare_dataset"),
-        split_fractions={"train": 0.3, "val": 0.3, "test": 0.4}, levels=[32, 16],
+        "01_prepare_dataset.ipynb",
+        run["run"] / "01.ipynb",
+        dataset=str(dataset),
+        processed_dir=str(run["processed"]),
+        run_dir=str(run["run"] / "01_prepare_dataset"),
+        split_fractions={"train": 0.3, "val": 0.3, "test": 0.4},
+        levels=[32, 16],
     )
     run["checksums_unchanged"] = tree_checksums(dataset) == before
     return run
@@ -55,8 +74,14 @@ def nb02_run(nb01_run: dict) -> dict:
     """Notebook 02 with the offline pack and tiny parameters on notebook 01's subset."""
     step = nb01_run["run"] / "02_baseline"
     run_notebook(
-        "02_baseline.ipynb", nb01_run["run"] / "02.ipynb",
-        processed_dir=str(nb01_run["processed"]), run_dir=str(step), pack="offline",
-        n_impostor=2000, n_impostor_val=500, n_boot=50, lfw_view2=False,
+        "02_baseline.ipynb",
+        nb01_run["run"] / "02.ipynb",
+        processed_dir=str(nb01_run["processed"]),
+        run_dir=str(step),
+        pack="offline",
+        n_impostor=2000,
+        n_impostor_val=500,
+        n_boot=50,
+        lfw_view2=False,
     )
     return {"step": step, "metrics": json.loads((step / "metrics.json").read_text()), "scores": pd.read_csv(step / "scores.csv")}

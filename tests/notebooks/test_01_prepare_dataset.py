@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 
+from helpers.data.manifest import COLUMNS
+
 
 def test_dataset_is_untouched(nb01_run: dict) -> None:
     assert nb01_run["checksums_unchanged"]
@@ -13,6 +15,7 @@ def test_dataset_is_untouched(nb01_run: dict) -> None:
 
 def test_manifest_accounts_for_every_file(nb01_run: dict) -> None:
     manifest = pd.read_csv(nb01_run["processed"] / "manifest.csv", dtype=str, keep_default_na=False)
+    assert list(manifest.columns) == COLUMNS
     files = [p for p in nb01_run["dataset"].rglob("*") if p.is_file()]
     assert len(manifest) == len(files)
     assert manifest.set_index("path").loc["Tony_Blair/broken.jpg", "status"] == "corrupt"

@@ -8,8 +8,15 @@ from helpers.evaluation.scores import SCORE_COLUMNS
 
 
 def test_outputs_exist(nb02_run: dict) -> None:
-    for name in ("scores.csv", "metrics.json", "roc_hq_vs_lq.png", "roc_lq_vs_lq.png", "score_histograms.png",
-                 "auc_vs_resolution.png", "tar_vs_resolution.png"):
+    for name in (
+        "scores.csv",
+        "metrics.json",
+        "roc_hq_vs_lq.png",
+        "roc_lq_vs_lq.png",
+        "score_histograms.png",
+        "auc_vs_resolution.png",
+        "tar_vs_resolution.png",
+    ):
         assert (nb02_run["step"] / name).stat().st_size > 0, name
 
 

@@ -11,21 +11,49 @@ import pytest
 from helpers.evaluation.scores import SCORE_COLUMNS
 from tests.notebooks.conftest import run_notebook
 
-OUTPUTS = ("history.csv", "metrics.json", "scores.csv", "model.onnx", "best.safetensors", "checkpoints/state.json", "training_curves.png",
-           "roc_hq_vs_lq.png", "auc_vs_resolution.png", "difference_auc.png", "difference_tar_at_1e-3.png", "differences.csv", "train_config.json")
+OUTPUTS = (
+    "history.csv",
+    "metrics.json",
+    "scores.csv",
+    "model.onnx",
+    "best.safetensors",
+    "checkpoints/state.json",
+    "training_curves.png",
+    "roc_hq_vs_lq.png",
+    "auc_vs_resolution.png",
+    "difference_auc.png",
+    "difference_tar_at_1e-3.png",
+    "differences.csv",
+    "train_config.json",
+)
 
 
 @pytest.fixture(scope="module")
 def nb03_run(nb01_run: dict, nb02_run: dict) -> dict:
     step = nb01_run["run"] / "03_finetune"
     run_notebook(
-        "03_finetune.ipynb", nb01_run["run"] / "03.ipynb",
-        processed_dir=str(nb01_run["processed"]), run_dir=str(step), baseline_dir=str(nb02_run["step"]),
-        backbone="pack", pack="offline", distill_weight=1.0, lq_prob=0.8, epochs=2, batch_size=8, lr=0.001,
-        val_level="px16", n_boot=50,  # the pairs (n_impostor, n_impostor_val, pair seed) come from the baseline
+        "03_finetune.ipynb",
+        nb01_run["run"] / "03.ipynb",
+        processed_dir=str(nb01_run["processed"]),
+        run_dir=str(step),
+        baseline_dir=str(nb02_run["step"]),
+        backbone="pack",
+        pack="offline",
+        distill_weight=1.0,
+        lq_prob=0.8,
+        epochs=2,
+        batch_size=8,
+        lr=0.001,
+        val_level="px16",
+        n_boot=50,  # the pairs (n_impostor, n_impostor_val, pair seed) come from the baseline
     )
-    return {"step": step, "metrics": json.loads((step / "metrics.json").read_text()), "scores": pd.read_csv(step / "scores.csv"),
-            "baseline": nb02_run["scores"], "baseline_metrics": nb02_run["metrics"]}
+    return {
+        "step": step,
+        "metrics": json.loads((step / "metrics.json").read_text()),
+        "scores": pd.read_csv(step / "scores.csv"),
+        "baseline": nb02_run["scores"],
+        "baseline_metrics": nb02_run["metrics"],
+    }
 
 
 def test_every_output_is_written(nb03_run: dict) -> None:

@@ -27,8 +27,10 @@ PLOTS = ("roc_hq_vs_lq.png", "roc_lq_vs_lq.png", "auc_vs_resolution.png", "tar_v
 def nb04_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("nb04")
     pairs = synthetic_pairs(n_impostor=10_000)  # enough impostors for TAR@FAR=1e-3
-    folders = [write_step(root / name, synthetic_scores(pairs, separation, name), n_boot=N_BOOT)
-               for name, separation in (("pretrained", BASELINE), ("finetuned", BETTER_AT_LOW_RES), ("twin", BASELINE))]
+    folders = [
+        write_step(root / name, synthetic_scores(pairs, separation, name), n_boot=N_BOOT)
+        for name, separation in (("pretrained", BASELINE), ("finetuned", BETTER_AT_LOW_RES), ("twin", BASELINE))
+    ]
     step = root / "04_compare"
     run_notebook("04_compare.ipynb", root / "04_compare.ipynb", models=[str(folder) for folder in folders], run_dir=str(step), n_boot=N_BOOT, seed=0)
     return step
@@ -56,8 +58,7 @@ def test_a_model_better_at_low_resolution_gains_with_ci_above_zero(nb04_step: Pa
     tar = report["differences"]["finetuned"]["HQ-px16"]["tar@1e-3"]
     text = (nb04_step / "summary.md").read_text()
     assert "## Key result\n\n- **finetuned against pretrained, HQ gallery vs 16 px probes** (HQ-px16, 10,600 shared pairs):" in text
-    assert (f"  - TAR@FAR=1e-3 rose from {tar['before']:.3f} to {tar['after']:.3f}, "
-            f"95% CI of the gain [{tar['ci'][0]:+.3f}, {tar['ci'][1]:+.3f}]") in text
+    assert (f"  - TAR@FAR=1e-3 rose from {tar['before']:.3f} to {tar['after']:.3f}, 95% CI of the gain [{tar['ci'][0]:+.3f}, {tar['ci'][1]:+.3f}]") in text
     assert report["hq_regression"]["models"]["finetuned"]["passes"] is True
     assert "| gain of finetuned over pretrained | TAR@FAR=1e-3 |" in text
 
@@ -87,15 +88,31 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
 def test_readme_block_is_regenerated_from_the_run(nb04_step: Path, tmp_path: Path) -> None:
     """``python -m helpers.pipeline.readme``'s block: the run's date, machine and time, notebook 04's table and plot."""
     run = nb04_step.parent
-    steps = [{"name": "04_compare", "notebook": str(ROOT / "notebooks" / "04_compare.ipynb"), "status": "completed",
-              "seconds": 90.0, "parameters": {"run_dir": str(nb04_step)}}]
+    steps = [
+        {
+            "name": "04_compare",
+            "notebook": str(ROOT / "notebooks" / "04_compare.ipynb"),
+            "status": "completed",
+            "seconds": 90.0,
+            "parameters": {"run_dir": str(nb04_step)},
+        }
+    ]
     (run / "pipeline.json").write_text(json.dumps({"config_file": "configs/demo.yaml", "created": "2026-11-23T04:00:00+00:00", "steps": steps}))
     (run / "hardware.json").write_text(json.dumps({"cpu": {"model": "Test CPU", "usable_cores": 2}, "ram_bytes": 24 * 2**30, "cuda": {"devices": []}}))
     docs = tmp_path / "docs"
     block = readme.results_block(run, docs)
     assert block.startswith(readme.START) and block.endswith(readme.END)
     assert "2026-11-23" in block and "Test CPU, 2 cores, 24 GB RAM, no GPU" in block and "1.5 min" in block
-    assert "finetuned" in block and "gain" in block
+    headline = block.split(readme.START)[1].split("Measured by")[0].strip().splitlines()
+    assert [line.split(" | ")[0] for line in headline[2:]] == [
+        "| HQ faces on both sides (HQ-HQ)",
+        "| HQ gallery vs 16 px probes (HQ-px16)",
+        "| 16 px faces on both sides (px16-px16)",
+    ]
+    report = json.loads((nb04_step / "metrics.json").read_text())
+    gain = report["differences"]["finetuned"]["HQ-px16"]["tar@1e-3"]
+    assert f"| {gain['diff']:+.3f} [{gain['ci'][0]:+.3f}, {gain['ci'][1]:+.3f}] |" in headline[3]
+    assert "<details>" in block and "| gain of twin over pretrained | AUC |" in block
     assert (docs / "demo_auc_vs_resolution.png").read_bytes() == (nb04_step / "auc_vs_resolution.png").read_bytes()
     text = f"intro\n{readme.START}\nold numbers\n{readme.END}\nrest\n"
     assert readme.replace_block(text, block) == f"intro\n{block}\nrest\n"
