@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.core.files import safe_component
-from helpers.core.sources import MIRROR_ENV, Remote, ResourceUnavailable, fetch, fetch_and_extract, in_mirror
+from helpers.core.sources import MIRROR_ENV, Remote, ResourceUnavailable, fetch, fetch_and_extract, in_mirror, project_path
 
 _FIGSHARE = "https://ndownloader.figshare.com/files/"
 
@@ -32,6 +32,9 @@ MIRROR_ONLY = {
     "yaleb": "datasets/yaleb/CroppedYale",
     "orl": "datasets/orl/att_faces",
 }
+
+
+DATASET_NAMES = ("lfw", *MIRROR_ONLY)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def lfw_files() -> LfwFiles:
 def dataset_name(spec: str | Path) -> str:
     """A short, path-safe name for a dataset spec: the name itself, or the folder's name."""
     name = str(spec)
-    return name if name == "lfw" or name in MIRROR_ONLY else safe_component(Path(name).expanduser().resolve().name)
+    return name if name in DATASET_NAMES else safe_component(project_path(name).resolve().name)
 
 
 def resolve_dataset(spec: str | Path) -> Path:
@@ -76,9 +79,11 @@ def resolve_dataset(spec: str | Path) -> Path:
             f"dataset {name!r} is read from a local mirror only: set {MIRROR_ENV} to a folder holding "
             f"{MIRROR_ONLY[name]} (on the project's machines, {MIRROR_ENV}=../shared), or pass the folder's path."
         )
-    path = Path(spec).expanduser()
+    path = project_path(spec)
+    if path.is_file():
+        raise NotADirectoryError(f"dataset {path} is a file; pass the folder that holds <identity>/<image>, or a dataset name: {', '.join(DATASET_NAMES)}")
     if not path.is_dir():
         raise FileNotFoundError(
-            f"dataset folder {path} does not exist; put your images under dataset/<identity>/<image> or pass a dataset name: lfw, yaleb, orl"
+            f"dataset folder {path} does not exist; put your images under dataset/<identity>/<image> or pass a dataset name: {', '.join(DATASET_NAMES)}"
         )
     return path

@@ -82,3 +82,31 @@ def split_manifest(
     out.loc[selected, "split"] = [assign(u, fractions) for u in units]
     out["protocol"] = CLOSED_SET if closed_set else OPEN_SET
     return out
+
+
+FEW_PEOPLE = 20
+"""Below this many people, a val or test split gives wide intervals and noisy thresholds: warned about, not fatal."""
+
+
+def check_splits(manifest: pd.DataFrame, fractions: dict[str, float], few_people: int = FEW_PEOPLE) -> list[str]:
+    """Raise when the split cannot support notebooks 02-04; return warnings about splits with few people.
+
+    Val and test each need at least two people (impostor pairs cross people); an
+    empty dataset or one without a usable image is an error naming the fix.
+    """
+    if manifest.empty:
+        raise ValueError("the dataset holds no files: put images under <dataset>/<identity>/<image>")
+    usable = manifest[manifest["status"] == OK]
+    if usable.empty:
+        found = ", ".join(f"{status}: {count}" for status, count in manifest["status"].value_counts().items())
+        raise ValueError(f"none of the {len(manifest)} files is usable ({found}); the manifest's reason column says why for each file")
+    people = usable[usable["split"] != ""].groupby("split")["identity"].nunique()
+    advice = f"give it a larger share in split_fractions (now {fractions}), lower min_images, add people, or split images with closed_set=True"
+    for split in ("val", "test"):
+        if people.get(split, 0) < 2:
+            raise ValueError(f"the {split} split has {people.get(split, 0)} people, but pairs need at least 2 (impostor pairs cross people): {advice}")
+    return [
+        f"the {split} split has only {people[split]} people: its intervals will be wide and its thresholds noisy; to change it, {advice}"
+        for split in ("val", "test")
+        if people[split] < few_people
+    ]

@@ -23,7 +23,7 @@ from helpers.evaluation.conditions import HQ_CONDITION
 from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles
 from helpers.evaluation.reports import METRICS
 from helpers.evaluation.scores import PAIR_KEY
-from helpers.evaluation.statistics import AUC, HEADLINE, TABLE, Statistic
+from helpers.evaluation.statistics import AUC, FALLBACKS, HEADLINE, TABLE, Statistic
 from helpers.evaluation.summary import format_interval
 
 COMPARISON, DIFFERENCES = "comparison.csv", "differences.csv"
@@ -65,18 +65,34 @@ def _paired_row(group: pd.DataFrame, statistic: Statistic, n_boot: int, seed: in
             n_boot=n_boot,
             seed=seed,
         )
-    return {"statistic": statistic.key, "pairs": len(group), "before": before, "after": after} | diff
+    return {"statistic": statistic.key, "pairs": len(group), "before": before, "after": after} | diff | {"fallback_for": ""}
+
+
+def _condition_rows(group: pd.DataFrame, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Every headline statistic of one condition, and for one that is not estimable here the first estimable fallback."""
+    rows = []
+    for statistic in HEADLINE:
+        rows.append(row := _paired_row(group, statistic, n_boot, seed))
+        if math.isfinite(row["before"]) and math.isfinite(row["after"]):
+            continue
+        for fallback in FALLBACKS.get(statistic.key, ()):
+            found = _paired_row(group, fallback, n_boot, seed)
+            if math.isfinite(found["before"]) and math.isfinite(found["after"]):
+                rows.append(found | {"fallback_for": statistic.key})
+                break
+    return rows
 
 
 def paired_differences(before: pd.DataFrame, after: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per condition and headline statistic: before, after, their difference with a 95% identity-bootstrap CI and p-value."""
+    """Per condition and headline statistic: before, after, their difference with a 95% identity-bootstrap CI and p-value.
+
+    A headline statistic that is not estimable on these pairs (e.g. TAR@FAR=1e-3 with fewer than 10,000
+    impostor pairs) stays as a row of NaNs, followed by its first estimable fallback, marked ``fallback_for``.
+    """
     merged = shared_pairs(before, after)
-    rows = [
-        {"condition": condition} | _paired_row(group, statistic, n_boot, seed)
-        for condition, group in merged.groupby("condition", sort=False)
-        for statistic in HEADLINE
-    ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [{"condition": condition} | row for condition, group in merged.groupby("condition", sort=False) for row in _condition_rows(group, n_boot, seed)]
+    )
 
 
 def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
@@ -92,7 +108,7 @@ def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, n_
     frame["protocol"] = base.tag
     frame["condition_rank"] = frame["condition"].map({name: rank for rank, name in enumerate(condition_info.index)})
     frame = frame.sort_values(["model_rank", "condition_rank"], kind="stable")
-    columns = ["protocol", "model", "baseline", "condition", "statistic", "pairs", "before", "after", "diff", "low", "high", "p_value"]
+    columns = ["protocol", "model", "baseline", "condition", "statistic", "pairs", "before", "after", "diff", "low", "high", "p_value", "fallback_for"]
     return frame[columns].reset_index(drop=True)
 
 
@@ -181,7 +197,7 @@ def detector_failure_counts(table: pd.DataFrame) -> pd.DataFrame:
 
 def _difference_entry(row: pd.Series) -> dict[str, Any]:
     diff = metrics.interval_entry(row["diff"], (row["low"], row["high"]))
-    return {
+    entry = {
         "pairs": int(row["pairs"]),
         "before": metrics.finite_or_none(row["before"]),
         "after": metrics.finite_or_none(row["after"]),
@@ -189,6 +205,7 @@ def _difference_entry(row: pd.Series) -> dict[str, Any]:
         "ci": diff["ci"],
         "p_value": metrics.finite_or_none(row["p_value"]),
     }
+    return entry | ({"fallback_for": row["fallback_for"]} if row.get("fallback_for") else {})
 
 
 def differences_json(differences: pd.DataFrame) -> dict[str, dict[str, dict[str, dict]]]:

@@ -12,6 +12,14 @@ from matplotlib.figure import Figure
 
 from helpers.core.files import atomic_path
 
+NOT_ESTIMABLE = "not estimable here:\ntoo few impostor pairs for this FAR target\n(or only one kind of pair)"
+
+
+def _say_if_empty(axis: Axes, values: pd.Series) -> None:
+    """Write on ``axis`` that nothing could be estimated, when every value is undefined (rather than leave it blank)."""
+    if values.isna().all():
+        axis.text(0.5, 0.5, NOT_ESTIMABLE, transform=axis.transAxes, ha="center", va="center", fontsize=9, color="dimgrey")
+
 
 def save_figure(figure: Figure, target: Path) -> Path:
     """Write ``figure`` as PNG atomically and return the path."""
@@ -143,6 +151,7 @@ def models_vs_resolution(table: pd.DataFrame, metric: str, title: str) -> Figure
             axis.errorbar(
                 group["resolution"] * dodge[model], group["value"], yerr=np.nan_to_num(err), marker="o", capsize=3, color=f"C{models.index(model)}", label=model
             )
+        _say_if_empty(axis, table.loc[table["series"] == name, "value"])
         axis.set_xscale("log", base=2)
         axis.set_xticks(ticks, [str(t) for t in ticks])
         axis.set_xlabel("face resolution (px)")
@@ -171,6 +180,7 @@ def difference_forest(table: pd.DataFrame, statistic: str, title: str) -> Figure
         y = np.array([conditions.index(c) for c in group["condition"]]) + offset
         err = np.vstack([group["diff"] - group["low"], group["high"] - group["diff"]])
         axis.errorbar(group["diff"], y, xerr=np.nan_to_num(err), fmt="o", capsize=3, color=f"C{i + 1}", label=model)
+    _say_if_empty(axis, rows["diff"])
     axis.axvline(0, color="grey", lw=1)
     axis.set_yticks(np.arange(len(conditions)), conditions)
     axis.invert_yaxis()

@@ -50,3 +50,5 @@ TABLE = (AUC, EER, TAR_1E1, TAR_1E2, TAR_1E3)
 HEADLINE = (AUC, TAR_1E3)
 """The statistics compared model against model (paired differences, summaries, the README)."""
 BY_KEY = {statistic.key: statistic for statistic in TABLE}
+FALLBACKS = {TAR_1E3.key: (TAR_1E2, EER)}
+"""What a report shows instead of a headline statistic that is not estimable on the pairs at hand, first estimable one wins."""

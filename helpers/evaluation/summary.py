@@ -23,17 +23,28 @@ SUMMARY = "summary.md"
 MISSING = "–"
 
 
+ROUNDING_NOISE = 1e-12
+"""Smaller magnitudes are floating-point noise (e.g. a difference of two equal statistics), shown as 0."""
+DEGENERATE = "[degenerate: every resample gave this value]"
+
+
 def format_interval(value: float | None, low: float | None, high: float | None, digits: int, signed: bool = False) -> str:
-    """``0.9936 [0.9909, 0.9960]``; ``n/a`` without a value, the bare value without an interval."""
+    """``0.9936 [0.9909, 0.9960]``; ``n/a`` without a value, the bare value without an interval, and an interval of
+    no width (every resample gave one value, e.g. a saturated AUC of 1) said in words."""
     if not _finite(value):
         return "n/a"
     text = format_number(value, digits, signed)
-    return f"{text} [{format_number(low, digits, signed)}, {format_number(high, digits, signed)}]" if _finite(low) and _finite(high) else text
+    if not (_finite(low) and _finite(high)):
+        return text
+    if high - low < ROUNDING_NOISE:
+        return f"{text} {DEGENERATE}"
+    return f"{text} [{format_number(low, digits, signed)}, {format_number(high, digits, signed)}]"
 
 
 def format_number(value: float, digits: int, signed: bool = False) -> str:
     """``value`` to ``digits`` decimals, or in scientific notation when that would round a non-zero value to zero."""
     sign = "+" if signed else ""
+    value = 0.0 if abs(value) < ROUNDING_NOISE else value
     if value != 0 and abs(value) < 0.5 * 10.0**-digits:
         return f"{value:{sign}.1e}"
     return f"{value:{sign}.{digits}f}"
@@ -200,8 +211,15 @@ def _change_block(report: dict[str, Any], model: str, condition: str, heading: s
         return [f"- **{heading}** ({condition}): no pairs shared with the baseline."]
     n_boot = report["bootstrap"]["n_boot"]
     return [f"- **{heading}** ({condition}, {next(iter(entries.values()))['pairs']:,} shared pairs):"] + [
-        f"  - {change_sentence(entries[s.key], s.key, n_boot)}." for s in HEADLINE
+        f"  - {_with_fallback(entries, s.key, n_boot)}." for s in HEADLINE
     ]
+
+
+def _with_fallback(entries: dict[str, dict], key: str, n_boot: int) -> str:
+    """:func:`change_sentence` of ``key``; when it is not estimable, followed by the fallback statistic's that stands in for it."""
+    sentence = change_sentence(entries[key], key, n_boot)
+    stand_in = next((name for name, entry in entries.items() if entry.get("fallback_for") == key), None)
+    return sentence if stand_in is None else f"{sentence}; instead, {change_sentence(entries[stand_in], stand_in, n_boot)}"
 
 
 def _key_results(report: dict[str, Any]) -> list[str]:

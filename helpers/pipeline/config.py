@@ -27,7 +27,9 @@ from typing import Any
 import papermill
 import yaml
 
+from helpers.core.parameters import ParameterError, suggestion
 from helpers.core.sources import PROJECT_ROOT, project_path
+from helpers.steps.parameters import check_step
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 CONFIG_KEYS = ("name", "defaults", "steps")
@@ -194,7 +196,12 @@ def _check_parameters(step: Step, index: int, valid: dict[str, Any], path: Path)
     if "run_dir" not in valid:
         raise _fail(path, f"{where}: {notebook} has no run_dir parameter; the pipeline hands every step its output folder as run_dir")
     if unknown := [key for key in step.parameters if key not in valid]:
-        raise _fail(path, f"{where}: {notebook} has no parameter(s) {', '.join(unknown)}; its parameters are: {', '.join(valid)}")
+        hint = suggestion(unknown[0], tuple(valid))
+        raise _fail(path, f"{where}: {notebook} has no parameter(s) {', '.join(unknown)}{hint}; its parameters are: {', '.join(valid)}")
+    try:
+        check_step(notebook, step.parameters)
+    except ParameterError as error:
+        raise _fail(path, f"{where}: parameter {error}") from None
 
 
 def _parse_defaults(raw: Any, path: Path) -> dict[str, Any]:

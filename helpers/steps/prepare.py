@@ -39,8 +39,8 @@ def split_summary(manifest: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def save_run_summary(run_dir: Path, manifest: pd.DataFrame, lq: pd.DataFrame, settings: dict) -> None:
-    """Counts and settings of this step as JSON and CSV under the run folder."""
+def save_run_summary(run_dir: Path, manifest: pd.DataFrame, lq: pd.DataFrame, settings: dict, warnings: list[str]) -> None:
+    """Counts, people per split, settings and warnings of this step as JSON and CSV under the run folder."""
     run_dir = Path(run_dir)
     write_csv_atomic(run_dir / STATUS_COUNTS, status_counts(manifest).reset_index())
     write_csv_atomic(run_dir / SPLIT_SUMMARY, split_summary(manifest).reset_index())

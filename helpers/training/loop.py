@@ -34,7 +34,7 @@ from helpers.models.packs import ModelPack, load_pack
 from helpers.training.config import TRIPLET, TrainConfig
 from helpers.training.data import IdentityBatchSampler, TrainingData, TrainingFaces, load_training_data
 from helpers.training.distributed import Distributed, agreed, barrier, distributed, training_device
-from helpers.training.validation import best_epoch, stop_early, validate
+from helpers.training.validation import best_epoch, selection_note, stop_early, validate
 
 # The training run folder: per-epoch history, checkpoints, and rank 0's summary of a torchrun job.
 HISTORY = "history.csv"
@@ -216,6 +216,7 @@ def _summary(session: Session) -> dict[str, Any]:
         "train_images": len(session.data.train),
         "train_identities": len(session.data.classes),
         "best_weights": str(session.run / checkpoints.BEST),
+        "selection_warning": selection_note(session.history),
     }
 
 
@@ -230,7 +231,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if not place.main:
             return {"rank": place.rank}
         write_csv_atomic(session.run / HISTORY, history_frame(session.history))
-        return _summary(session)
+        summary = _summary(session)
+        if summary["selection_warning"]:
+            print("warning:", summary["selection_warning"])
+        return summary
 
 
 def _resume_state(folder: Path, config: TrainConfig, model: nn.Module, optimiser, scheduler, scaler) -> dict[str, Any] | None:

@@ -53,3 +53,17 @@ def best_epoch(history: list[dict]) -> int:
 def stop_early(history: list[dict], patience: int) -> bool:
     """Whether ``patience`` epochs have passed without a better val AUC."""
     return len(history) > 1 and history[-1]["epoch"] - best_epoch(history) >= patience
+
+
+def selection_note(history: list[dict]) -> str | None:
+    """Why the best epoch was kept when the val metric could not tell epochs apart (a tie, e.g. a saturated AUC of 1), else None."""
+    best = best_epoch(history)
+    value = next(row["val_auc_lq"] for row in history if row["epoch"] == best)
+    tied = [row["epoch"] for row in history if row["val_auc_lq"] == value]
+    if len(tied) < 2:
+        return None
+    saturated = " (saturated)" if value >= 1 else ""
+    return (
+        f"val AUC at the LQ level is {value:.4f}{saturated} in epochs {tied}: the val split cannot tell them apart, so the earliest, "
+        f"epoch {best}, was kept; a larger or harder val split (more people, a lower val_level) would choose better"
+    )

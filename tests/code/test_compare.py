@@ -216,7 +216,7 @@ def test_results_table_has_models_and_gain_rows(compared: dict, tmp_path: Path) 
     entry = compared["report"]["conditions"]["HQ-px16"]["base"]["auc"]
     assert "| base | AUC | " in table and f"{entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]" in table
     gain = compared["report"]["differences"]["better"]["HQ-px16"]["auc"]
-    assert f"| gain of better over base | AUC | +0.0000 [+0.0000, +0.0000] | {gain['diff']:+.4f} [" in table
+    assert f"| gain of better over base | AUC | +0.0000 [degenerate: every resample gave this value] | {gain['diff']:+.4f} [" in table
     assert "not estimable" in table and "| gain of twin over base | TAR@FAR=1e-3 | n/a | n/a |" in table
 
 
@@ -273,7 +273,9 @@ def test_roc_curves_keeps_one_line_per_label() -> None:
         (None, None, None, False, "n/a"),
         (math.nan, 0.1, 0.2, False, "n/a"),
         (0.00001, -0.00002, 0.00004, True, "+1.0e-05 [-2.0e-05, +4.0e-05]"),  # too small for 4 decimals: never shown as 0
-        (0.0, 0.0, 0.0, True, "+0.0000 [+0.0000, +0.0000]"),
+        (0.0, 0.0, 0.0, True, "+0.0000 [degenerate: every resample gave this value]"),
+        (1.0, 1.0, 1.0, False, "1.0000 [degenerate: every resample gave this value]"),  # a saturated AUC
+        (-1.1e-16, -1.1e-16, 1.1e-16, True, "+0.0000 [degenerate: every resample gave this value]"),  # floating-point noise is 0
     ],
 )
 def test_format_interval(value: float | None, low: float | None, high: float | None, signed: bool, text: str) -> None:
@@ -306,3 +308,20 @@ def test_headline_has_one_row_per_condition_with_each_models_gain(compared: dict
     gain = report["differences"]["better"]["HQ-px16"]["auc"]
     assert f" | {gain['diff']:+.4f} [{gain['ci'][0]:+.4f}, {gain['ci'][1]:+.4f}] | " in lines[3]
     assert "not estimable" in summary.headline_markdown(report, ["HQ-px16"])  # TAR@FAR=1e-3 on 2,000 impostors
+
+
+def test_a_statistic_that_is_not_estimable_falls_back_and_says_so(compared: dict) -> None:
+    differences = compared["differences"]
+    stand_in = differences[(differences["model"] == "better") & (differences["condition"] == "HQ-px16") & (differences["fallback_for"] == "tar@1e-3")]
+    assert list(stand_in["statistic"]) == ["tar@1e-2"] and stand_in["diff"].notna().all()  # 2,000 impostors support FAR 1e-2
+    text = summary.summary_markdown(compared["report"])
+    assert "TAR@FAR=1e-3 is not estimable here (too few impostor pairs, or only one kind of pair); instead, TAR@FAR=1e-2 rose from" in text
+
+
+def test_figures_say_when_nothing_is_estimable(compared: dict) -> None:
+    tar = figures.resolution_figures(compared["runs"])["tar_vs_resolution"]
+    assert all(plots.NOT_ESTIMABLE in [text.get_text() for text in axis.texts] for axis in tar.axes)
+    auc = figures.resolution_figures(compared["runs"])["auc_vs_resolution"]
+    assert not any(axis.texts for axis in auc.axes)
+    forest = figures.difference_figures(compared["differences"], "open-set")["difference_tar_at_1e-3"]
+    assert plots.NOT_ESTIMABLE in [text.get_text() for text in forest.axes[0].texts]

@@ -122,7 +122,7 @@ INVALID = {
     "unsafe step name": ("name: t\nsteps:\n  - {name: ../a, notebook: STEP}\n", "name '../a' must start with a letter or digit"),
     "unknown notebook parameter": (
         "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {mesage: hi}}\n",
-        f"step 1 (a): {STEP_NOTEBOOK} has no parameter(s) mesage; its parameters are: run_dir, counter, require, upstream, message",
+        f"step 1 (a): {STEP_NOTEBOOK} has no parameter(s) mesage; did you mean 'message'?; its parameters are: run_dir, counter, require, upstream, message",
     ),
     "date read by YAML": (
         "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: 2026-11-23}}\n",
@@ -187,9 +187,20 @@ steps:
     )
 
 
+def shipped_config(name: str, folder: Path) -> Path:
+    """A shipped config; the template's placeholder dataset path replaced by an existing folder (a dataset must exist)."""
+    text = (ROOT / "configs" / f"{name}.yaml").read_text()
+    if name == "template":
+        assert "dataset: /path/to/folder" in text
+        text = text.replace("dataset: /path/to/folder", f"dataset: {folder}")
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("name", ["demo", "full", "template"])
-def test_shipped_configs_are_valid(name: str) -> None:
-    config = load_config(ROOT / "configs" / f"{name}.yaml")
+def test_shipped_configs_are_valid(name: str, tmp_path: Path) -> None:
+    config = load_config(shipped_config(name, tmp_path))
     notebooks = [step.notebook for step in config.steps]
     assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and notebooks[-1] == "04_compare.ipynb"
     assert config.steps[-1].parameters["models"][0] == "{steps.02_baseline}"
@@ -202,8 +213,8 @@ def test_full_config_runs_both_arms_and_compares_all_three() -> None:
     assert steps["04_compare"]["models"] == ["{steps.02_baseline}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
 
 
-def test_template_fine_tunes_with_the_demos_recipe_and_defaults_reach_the_steps() -> None:
-    demo, template = ({step.name: step.parameters for step in load_config(ROOT / "configs" / f"{name}.yaml").steps} for name in ("demo", "template"))
+def test_template_fine_tunes_with_the_demos_recipe_and_defaults_reach_the_steps(tmp_path: Path) -> None:
+    demo, template = ({step.name: step.parameters for step in load_config(shipped_config(name, tmp_path)).steps} for name in ("demo", "template"))
     recipe = ("backbone", "distill_weight", "lq_prob", "epochs", "lr", "head_lr", "train_options")
     assert {key: template["03_finetune_pack"][key] for key in recipe} == {key: demo["03_finetune_pack"][key] for key in recipe}
     assert {demo[step]["processed_dir"] for step in ("01_prepare_dataset", "02_baseline", "03_finetune_pack")} == {"processed_dataset/lfw-demo"}

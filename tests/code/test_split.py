@@ -73,3 +73,25 @@ def test_closed_set_is_by_image_and_labelled() -> None:
 def test_bad_fractions_are_refused() -> None:
     with pytest.raises(ValueError, match="summing to 1"):
         split.split_manifest(_manifest(5), {"train": 0.5, "val": 0.2, "test": 0.2}, seed=0)
+
+
+def usable(people: dict[str, int], split_of: dict[str, str]) -> pd.DataFrame:
+    """A manifest of ``people[name]`` usable images per person, each person in ``split_of[name]``."""
+    rows = [{"path": f"{p}/{i}.jpg", "identity": p, "status": OK, "split": split_of[p]} for p, n in people.items() for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_a_split_that_cannot_pair_people_is_an_error_and_a_small_one_a_warning() -> None:
+    fractions = {"train": 0.7, "val": 0.1, "test": 0.2}
+    people = {f"p{k}": 3 for k in range(30)}
+    split_of = {p: "train" if k < 5 else "val" if k < 8 else "test" for k, p in enumerate(people)}
+    warnings = split.check_splits(usable(people, split_of), fractions)
+    assert len(warnings) == 1 and warnings[0].startswith("the val split has only 3 people")
+    lonely = {p: ("val" if s == "val" and p == "p5" else "train" if s == "val" else s) for p, s in split_of.items()}
+    with pytest.raises(ValueError, match=r"the val split has 1 people, but pairs need at least 2 .*split_fractions \(now"):
+        split.check_splits(usable(people, lonely), fractions)
+    with pytest.raises(ValueError, match="holds no files"):
+        split.check_splits(usable({}, {}), fractions)
+    broken = usable(people, split_of).assign(status="corrupt")
+    with pytest.raises(ValueError, match=r"none of the 90 files is usable \(corrupt: 90\)"):
+        split.check_splits(broken, fractions)

@@ -38,8 +38,18 @@ def synthetic_processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for shot in range(PER_PERSON):
             crop = f"aligned/p{person}/{shot}.png"
             write_png_atomic(root / crop, synthetic_crop(person, shot))
-            rows.append({"path": f"p{person}/{shot}.jpg", "identity": f"p{person}", "sha256": f"{person:032d}{shot:032d}", "status": "ok",
-                         "split": split, "protocol": "open-set: identity-disjoint splits", "crop_path": crop, "crop_method": "landmarks"})
+            rows.append(
+                {
+                    "path": f"p{person}/{shot}.jpg",
+                    "identity": f"p{person}",
+                    "sha256": f"{person:032d}{shot:032d}",
+                    "status": "ok",
+                    "split": split,
+                    "protocol": "open-set: identity-disjoint splits",
+                    "crop_path": crop,
+                    "crop_method": "landmarks",
+                }
+            )
     return write_processed(root, rows)
 
 
@@ -62,7 +72,16 @@ def orl_processed(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Pat
             grey = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)[10:102]  # 92 x 92, face centred
             crop = f"aligned/{person.name}/{image.stem}.png"
             write_png_atomic(root / crop, np.repeat(cv2.resize(grey, (112, 112), interpolation=cv2.INTER_AREA)[..., None], 3, axis=2))
-            rows.append({"path": f"{person.name}/{image.name}", "identity": person.name, "sha256": f"{number:032d}{int(image.stem):032d}",
-                         "status": "ok", "split": "train" if number < ORL_TRAIN_PEOPLE else "val",
-                         "protocol": "open-set: identity-disjoint splits", "crop_path": crop, "crop_method": "centre"})
+            rows.append(
+                {
+                    "path": f"{person.name}/{image.name}",
+                    "identity": person.name,
+                    "sha256": f"{number:032d}{int(image.stem):032d}",
+                    "status": "ok",
+                    "split": "train" if number < ORL_TRAIN_PEOPLE else "val",
+                    "protocol": "open-set: identity-disjoint splits",
+                    "crop_path": crop,
+                    "crop_method": "centre",
+                }
+            )
     return write_processed(root, rows)

@@ -19,8 +19,19 @@ from helpers.training import loop as training
 
 
 def config(processed: Path, run: Path, **overrides) -> TrainConfig:
-    values = {"processed_dir": str(processed), "run_dir": str(run), "backbone": "mobilenet_v2", "embedding_size": 64,
-              "loss": "arcface", "epochs": 3, "batch_size": 8, "lr": 0.01, "head_lr": 0.1, "lq_prob": 0.3, "val_impostors": 300}
+    values = {
+        "processed_dir": str(processed),
+        "run_dir": str(run),
+        "backbone": "mobilenet_v2",
+        "embedding_size": 64,
+        "loss": "arcface",
+        "epochs": 3,
+        "batch_size": 8,
+        "lr": 0.01,
+        "head_lr": 0.1,
+        "lq_prob": 0.3,
+        "val_impostors": 300,
+    }
     return TrainConfig.from_dict({**values, **overrides})
 
 

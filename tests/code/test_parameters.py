@@ -1,0 +1,93 @@
+"""Notebook parameters are checked before any work: a bad value stops with one line naming it and what is allowed."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.core.parameters import ParameterError
+from helpers.data.degrade import Degradation
+from helpers.pipeline.config import ConfigError, load_config
+from helpers.steps.parameters import LEVEL_FIELDS, SCHEMAS, check_notebook, check_step
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def notebook_defaults(name: str) -> dict[str, Any]:
+    """The values of a notebook's parameters cell."""
+    cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    [cell] = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse("".join(cell["source"])).body}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_every_notebook_parameter_has_a_spec_and_the_defaults_pass(name: str) -> None:
+    defaults = notebook_defaults(name)
+    assert set(defaults) == set(SCHEMAS[name])
+    runnable = {"01_prepare_dataset": {"dataset": "orl"}, "04_compare": {"models": ["a", "b"]}}  # the defaults name no data
+    check_notebook(name, defaults | runnable.get(name, {}))
+
+
+def test_level_fields_are_the_degradations() -> None:
+    assert set(LEVEL_FIELDS) == {field for field in Degradation.__dataclass_fields__ if field != "name"}
+
+
+@pytest.mark.parametrize(
+    ("notebook", "values", "message"),
+    [
+        ("01_prepare_dataset", {"min_images": "two"}, "min_images = 'two': expected an integer >= 1"),
+        ("01_prepare_dataset", {"seed": "abc"}, "seed = 'abc': expected an integer >= 0"),
+        ("01_prepare_dataset", {"max_images": 0}, "max_images = 0: expected None or an integer >= 1"),
+        ("01_prepare_dataset", {"max_identities": 1}, "max_identities = 1: expected None or an integer >= 2"),
+        ("01_prepare_dataset", {"levels": {"px16": {"resolution": "sixteen"}}}, "levels.px16.resolution = 'sixteen': expected an integer >= 4 and <= 112"),
+        ("01_prepare_dataset", {"levels": {"px16": {"resoluton": 16}}}, "levels.px16: unknown key 'resoluton'; allowed: resolution"),
+        ("01_prepare_dataset", {"levels": {"px16": {"resoluton": 16}}}, "did you mean 'resolution'?"),
+        ("01_prepare_dataset", {"levels": [16, 200]}, "levels[1] = 200: expected an integer >= 4 and <= 112"),
+        (
+            "01_prepare_dataset",
+            {"split_fractions": {"train": 0.7, "val": 0.2, "test": 0.2}},
+            "split_fractions = {'train': 0.7, 'val': 0.2, 'test': 0.2}: the shares must sum to 1",
+        ),
+        ("01_prepare_dataset", {"split_fractions": {"train": 1.0}}, "split_fractions: missing key(s) val, test"),
+        ("01_prepare_dataset", {"no_face_policy": "drop"}, "no_face_policy = 'drop': expected one of exclude, centre_crop"),
+        ("01_prepare_dataset", {"dataset": "lfww"}, "dataset = 'lfww': no dataset named 'lfww' and no such folder"),
+        ("01_prepare_dataset", {"dataset": "lfww"}, "did you mean 'lfw'?"),
+        ("01_prepare_dataset", {"det_threshold": 0}, "det_threshold = 0: expected a number > 0 and <= 1"),
+        ("02_baseline", {"n_impostor": "lots"}, "n_impostor = 'lots': expected an integer >= 0"),
+        ("02_baseline", {"pack": "ofline"}, "pack = 'ofline': no pack named 'ofline' and no such folder"),
+        ("02_baseline", {"pack": "ofline"}, "did you mean 'offline'?"),
+        ("02_baseline", {"flip": "yes"}, "flip = 'yes': expected true or false"),
+        ("03_finetune", {"loss": "arcfce"}, "loss = 'arcfce': expected one of arcface, cosface, adaface, softmax, triplet; did you mean 'arcface'?"),
+        ("03_finetune", {"lq_prob": 1.5}, "lq_prob = 1.5: expected a number >= 0 and <= 1"),
+        ("03_finetune", {"train_options": {"embeding_size": 256}}, "unknown training setting 'embeding_size'; did you mean 'embedding_size'?"),
+        ("04_compare", {"models": ["only/one"]}, "models = ['only/one']: expected a list of at least 2 items, each a string"),
+    ],
+)
+def test_bad_values_are_named_with_what_is_allowed(notebook: str, values: dict, message: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        check_step(notebook, values)
+    assert message in str(caught.value)
+    assert str(caught.value).count("\n") == 0
+
+
+def test_a_dataset_path_that_is_a_file_says_so(tmp_path: Path) -> None:
+    (tmp_path / "photo.jpg").write_bytes(b"x")
+    with pytest.raises(ParameterError, match="is a file, not a folder"):
+        check_step("01_prepare_dataset", {"dataset": str(tmp_path / "photo.jpg")})
+    check_step("01_prepare_dataset", {"dataset": str(tmp_path)})
+
+
+def test_the_notebook_check_names_the_notebook() -> None:
+    with pytest.raises(ParameterError, match=r"^notebook 02_baseline: parameter n_boot = 0: expected an integer >= 1$"):
+        check_notebook("02_baseline", notebook_defaults("02_baseline") | {"n_boot": 0})
+
+
+def test_the_pipeline_refuses_a_bad_value_before_any_notebook_runs(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("name: bad\nsteps:\n  - {name: base, notebook: 02_baseline.ipynb, parameters: {n_impostor: lots}}\n")
+    with pytest.raises(ConfigError, match=r"step 1 \(base\): parameter n_impostor = 'lots': expected an integer >= 0"):
+        load_config(config)
