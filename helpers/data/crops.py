@@ -17,7 +17,7 @@ from helpers.core.files import path_inside, safe_component, write_png_atomic
 from helpers.core.progress import progress
 from helpers.data.faces import FaceDetector, align, centre_crop
 from helpers.data.manifest import CENTRE_CROP, DETECTION_COLUMNS, LANDMARKS, NO_FACE, OK
-from helpers.data.scan import load_rgb
+from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
 
 EXCLUDE = "exclude"
 NO_FACE_POLICIES = (EXCLUDE, CENTRE_CROP)
@@ -43,6 +43,7 @@ def detect_and_align(
     processed_dir: Path,
     detector: FaceDetector,
     no_face_policy: str = EXCLUDE,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
 ) -> pd.DataFrame:
     """Find the primary face of every selected image and align it to 112x112.
 
@@ -65,13 +66,13 @@ def detect_and_align(
         if row["sha256"] in cache:
             face = cache.get(row["sha256"])
         else:
-            image = load_rgb(root / row["path"])
+            image = load_rgb(root / row["path"], max_megapixels)
             found = detector.detect(image)
             face = None if found is None else asdict(found)
         method = LANDMARKS if face is not None else CENTRE_CROP
         crop_file = path_inside(processed, "aligned", tag, row["identity"], _crop_name(row, method))
         if (face is not None or no_face_policy == CENTRE_CROP) and not crop_file.exists():
-            image = load_rgb(root / row["path"]) if image is None else image
+            image = load_rgb(root / row["path"], max_megapixels) if image is None else image
             write_png_atomic(crop_file, centre_crop(image) if face is None else align(image, face["kps"]))
         if row["sha256"] not in cache:
             cache.put(row["sha256"], face)

@@ -119,6 +119,8 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES), files=(".onnx",)),
         "det_threshold": number(0, 1, low_open=True),
         "no_face_policy": text(NO_FACE_POLICIES),
+        "max_megapixels": number(0, low_open=True),
+        "follow_external_symlinks": boolean(),
     },
     "02_baseline": {
         "processed_dir": PATH,

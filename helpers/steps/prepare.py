@@ -15,14 +15,15 @@ import pandas as pd
 from helpers.core.cache import JsonlCache
 from helpers.core.files import read_png_rgb, write_csv_atomic, write_json_atomic
 from helpers.data.manifest import OK, protocol_of
-from helpers.data.scan import scan_dataset
+from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, scan_dataset
 
 STATUS_COUNTS, SPLIT_SUMMARY, RUN_SUMMARY = "status_counts.csv", "split_summary.csv", "prepare_summary.json"
 
 
-def scan(dataset_root: Path, processed_dir: Path) -> pd.DataFrame:
+def scan(dataset_root: Path, processed_dir: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS, follow_external_symlinks: bool = False) -> pd.DataFrame:
     """Decode and validate every file (decode results cached by content hash under the processed folder)."""
-    return scan_dataset(dataset_root, JsonlCache(Path(processed_dir) / ".cache" / "scan.jsonl"))
+    cache = JsonlCache(Path(processed_dir) / ".cache" / "scan.jsonl")
+    return scan_dataset(dataset_root, cache, max_megapixels=max_megapixels, follow_external_symlinks=follow_external_symlinks)
 
 
 def status_counts(manifest: pd.DataFrame) -> pd.DataFrame:
