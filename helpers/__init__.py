@@ -13,4 +13,21 @@ order data flows:
     steps/       one thin module per notebook
 """
 
+import os
+import sys
+import warnings
+
 __version__ = "0.2.0"
+
+# Recent official ONNX Runtime builds (onnxruntime-gpu 1.31.1 here), on Linux too, collect telemetry: on import,
+# they write a device id and an event database under ~/.cache/Microsoft/DeveloperTools/.onnxruntime and
+# upload events to Microsoft. ORT_DISABLE_TELEMETRY=1 turns all of it off, but only when it is set before
+# onnxruntime is first imported, and every module here that uses onnxruntime is imported after this package.
+# A value the user set is left alone.
+if "onnxruntime" in sys.modules and "ORT_DISABLE_TELEMETRY" not in os.environ:
+    warnings.warn(
+        "onnxruntime was imported before helpers, so its telemetry is already initialised in this process; "
+        "set ORT_DISABLE_TELEMETRY=1 in the environment (or import helpers first) to turn it off",
+        stacklevel=2,
+    )
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

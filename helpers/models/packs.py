@@ -13,16 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.core.files import sha256_file
-from helpers.core.sources import MIRROR_ENV, ModelFile, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
+from helpers.core.sources import MIRROR_ENV, DownloadFailed, ModelFile, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
 from helpers.models.recognisers import ARCFACE, SFACE, Preprocess
 from helpers.models.sface import sface_float32
 
 MODEL_ROOT_ENV = "LQFACE_MODEL_ROOT"
 
+# InsightFace publishes no checksum for its release assets. This sha256 (288,621,354 bytes) is the Git LFS
+# object id of buffalo_l.zip as Hugging Face staff copied it from InsightFace's own download host
+# (huggingface.co/public-data/insightface, commit 53577c2, models/buffalo_l.zip, from
+# insightface.cn-sh2.ufileos.com/models/buffalo_l.zip), and the same id and size appear in independent
+# uploads of the file (Gourieff/ReActor, camenduru/show, feishen29/IMAGDressing-v1, Dullson/innswap,
+# BKM1804/model_inswapper). A download, cached copy or mirror copy with any other sha256 is refused.
 BUFFALO_L = Remote(
     "buffalo_l.zip",
     ("https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip",),
-    None,
+    "80ffe37d8a5940d59a7384c201a2a38d4741f2f3c51eef46ebb28218a7b0ca2f",
     "models/buffalo_l.zip",
 )
 
@@ -135,16 +141,26 @@ def offline_pack() -> ModelPack:
     return ModelPack(OFFLINE_PACK, detector, rec, SFACE, f"offline pack: {detector.name} + SFace float32 (RGB 0..255)")
 
 
+def _unreachable(error: ResourceUnavailable) -> str:
+    """Why ``buffalo_l`` could not be had, in a few words, for a pack's note."""
+    if isinstance(error, DownloadFailed):
+        return "its download failed earlier in this process and was not tried again" if error.repeated else "its download failed"
+    return str(error).splitlines()[0]
+
+
 def load_pack(choice: str = "auto") -> ModelPack:
     """The model pack for ``choice``: ``auto`` (``buffalo_l`` when reachable, else the offline pack, saying so),
-    ``buffalo_l`` or another pack name, ``offline``, or a pack folder path."""
+    ``buffalo_l`` or another pack name, ``offline``, or a pack folder path.
+
+    ``auto`` tries ``buffalo_l``'s download at most once per process (see :func:`helpers.core.sources.fetch`).
+    """
     if choice == OFFLINE_PACK:
         return offline_pack()
     if choice != "auto":
         return folder_pack(choice)
     try:
         return folder_pack("buffalo_l")
-    except ResourceUnavailable:
+    except ResourceUnavailable as error:
         pack = offline_pack()
-        reason = f"buffalo_l is not reachable here (no pack in {model_root() / 'buffalo_l'} or the mirror, and its download failed)"
+        reason = f"buffalo_l is not reachable here (no pack in {model_root() / 'buffalo_l'} or the mirror, and {_unreachable(error)})"
         return ModelPack(pack.name, pack.detector, pack.recogniser, pack.preprocess, f"{pack.note}; {reason}")

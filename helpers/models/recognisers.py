@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import onnxruntime as ort
 
-from helpers.core.devices import CUDA, select_providers
+from helpers.core.devices import CUDA, inference_session, select_providers
 from helpers.core.files import sha256_file
 
 __all__ = ["ARCFACE", "CROP_SHAPE", "SFACE", "Preprocess", "Recogniser", "check_crops", "l2_normalise", "select_providers"]
@@ -73,7 +72,7 @@ class Recogniser:
         self.sha256 = sha256_file(self.model_path)
         self.preprocess = preprocess
         requested = providers if providers is not None else select_providers()
-        self._session = ort.InferenceSession(str(self.model_path), providers=requested)
+        self._session = inference_session(self.model_path, requested)
         self.providers: list[str] = self._session.get_providers()
         if CUDA in requested and CUDA not in self.providers:
             raise RuntimeError(f"{CUDA} was requested but ONNX Runtime fell back to {self.providers}; check the CUDA/cuDNN install")

@@ -17,6 +17,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
     monkeypatch.setenv(sources.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(packs.MODEL_ROOT_ENV, str(tmp_path / "models"))
+    monkeypatch.setattr(sources, "_FAILED_DOWNLOADS", {})
     return tmp_path
 
 

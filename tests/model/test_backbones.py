@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from helpers.core.sources import ResourceUnavailable
+from helpers.core.sources import ChecksumMismatch, ResourceUnavailable
 from helpers.models import backbones
 from helpers.models.backbones import EMBEDDER_PREPROCESS, build_embedder
 from helpers.models.export import export_onnx, max_export_error
@@ -29,7 +29,7 @@ def test_resnet50_without_weights_stops_unless_a_fallback_is_named(monkeypatch: 
     def offline(*args, **kwargs):
         raise OSError("no network")
 
-    monkeypatch.setattr(type(backbones.models.ResNet50_Weights.IMAGENET1K_V2), "get_state_dict", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(ResourceUnavailable, match=r"models/torchvision/resnet50-11ad3fa6\.pth.*fallback"):
         build_embedder("resnet50")
     embedder, init = build_embedder("resnet50", embedding_size=32, fallback="random")
@@ -37,6 +37,38 @@ def test_resnet50_without_weights_stops_unless_a_fallback_is_named(monkeypatch: 
     assert embedder.eval()(torch.zeros(2, 3, 112, 112)).shape == (2, 32)
     with pytest.raises(ValueError, match="fallback"):
         build_embedder("resnet50", fallback="imagenet-ish")
+
+
+def test_weights_whose_sha256_does_not_match_their_name_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A mirror or hub-cache copy of torchvision's file is hash-checked before torch.load reads it; no fallback hides it."""
+    monkeypatch.setenv("LQFACE_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *args, **kwargs: pytest.fail("a local copy must not be downloaded again"))
+    loaded: list[Path] = []
+    monkeypatch.setattr(backbones, "_load_state", lambda path: loaded.append(path) or {})
+    for folder in (tmp_path / "mirror" / "models" / "torchvision", tmp_path / "hub" / "checkpoints"):
+        folder.mkdir(parents=True)
+        torch.save({"weight": torch.zeros(1)}, folder / "resnet50-11ad3fa6.pth")
+        with pytest.raises(ChecksumMismatch, match=r"resnet50-11ad3fa6\.pth has sha256 [0-9a-f]{64}.*starting with 11ad3fa6.*Delete it"):
+            build_embedder("resnet50", fallback="random")
+        (folder / "resnet50-11ad3fa6.pth").unlink()
+    assert loaded == []
+
+
+def test_a_download_with_the_wrong_hash_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """torch.hub's download checks the sha256 prefix in the file name; a mismatch stops the build."""
+    monkeypatch.setenv("LQFACE_MIRROR", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    prefixes = []
+
+    def tampered(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        prefixes.append(hash_prefix)
+        raise RuntimeError(f'invalid hash value (expected "{hash_prefix}", got "{"0" * 64}")')
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", tampered)
+    with pytest.raises(ChecksumMismatch, match="wrong sha256"):
+        build_embedder("resnet50", fallback="random")
+    assert prefixes == ["11ad3fa6"]
 
 
 def test_mobilenet_v2_loads_packaged_imagenet_weights_strictly() -> None:
