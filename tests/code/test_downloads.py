@@ -14,16 +14,6 @@ from helpers.core import sources
 from helpers.models import packs
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No mirror, a temporary cache and model root, and no download failures remembered from other tests."""
-    monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
-    monkeypatch.setenv(sources.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(packs.MODEL_ROOT_ENV, str(tmp_path / "models"))
-    monkeypatch.setattr(sources, "_FAILED_DOWNLOADS", {})
-    return tmp_path
-
-
 def write_zip(path: Path, members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
@@ -106,14 +96,8 @@ def test_a_cached_archive_whose_sha256_differs_from_the_pin_is_refused_before_ex
     assert not (offline / "models").exists()
 
 
-def test_a_failed_download_is_tried_once_per_process(offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    attempts: list[str] = []
-
-    def unreachable(url: str, timeout: float) -> FakeResponse:
-        attempts.append(url)
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(sources.urllib.request, "urlopen", unreachable)
+def test_a_failed_download_is_tried_once_per_process(offline: Path, unreachable: list[str]) -> None:
+    attempts = unreachable
     remote = sources.Remote("thing.zip", ("http://127.0.0.1:9/thing.zip",), None, "models/thing.zip")
     with pytest.raises(sources.DownloadFailed) as first:
         sources.fetch(remote, timeout=1)
@@ -132,14 +116,8 @@ def test_a_failed_download_is_tried_once_per_process(offline: Path, monkeypatch:
     assert len(attempts) == 2
 
 
-def test_buffalo_l_download_is_attempted_once_per_process(offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    attempts: list[str] = []
-
-    def unreachable(url: str, timeout: float) -> FakeResponse:
-        attempts.append(url)
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(sources.urllib.request, "urlopen", unreachable)
+def test_buffalo_l_download_is_attempted_once_per_process(offline: Path, unreachable: list[str]) -> None:
+    attempts = unreachable
     assert packs.BUFFALO_L.sha256 is not None and len(packs.BUFFALO_L.sha256) == 64
     with pytest.raises(sources.DownloadFailed):
         packs.folder_pack("buffalo_l")
@@ -149,15 +127,9 @@ def test_buffalo_l_download_is_attempted_once_per_process(offline: Path, monkeyp
     assert not (offline / "models" / "buffalo_l").exists()
 
 
-def test_auto_pack_says_the_download_was_not_tried_again(mirror: Path, offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_pack_says_the_download_was_not_tried_again(mirror: Path, offline: Path, unreachable: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(sources.MIRROR_ENV, str(mirror))
-    attempts: list[str] = []
-
-    def unreachable(url: str, timeout: float) -> FakeResponse:
-        attempts.append(url)
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(sources.urllib.request, "urlopen", unreachable)
+    attempts = unreachable
     first, second = packs.load_pack("auto"), packs.load_pack("auto")
     assert first.name == second.name == packs.OFFLINE_PACK and len(attempts) == 1
     assert first.note.endswith("and its download failed)")

@@ -12,15 +12,6 @@ from helpers.data import datasets
 from helpers.models import packs
 
 
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
-    monkeypatch.setenv(sources.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(packs.MODEL_ROOT_ENV, str(tmp_path / "models"))
-    monkeypatch.setattr(sources, "_FAILED_DOWNLOADS", {})
-    return tmp_path
-
-
 def test_failed_download_names_the_mirror_setting(offline: Path) -> None:
     remote = sources.Remote("thing.bin", ("http://127.0.0.1:9/thing.bin",), None, "models/thing.bin")
     with pytest.raises(sources.ResourceUnavailable) as info:
