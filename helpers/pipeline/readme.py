@@ -41,8 +41,10 @@ def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the project root where it lies inside it."""
-    return path.relative_to(PROJECT_ROOT).as_posix() if path.is_relative_to(PROJECT_ROOT) else str(path)
+    """``path`` relative to the project root where it lies inside it (or in another checkout's ``configs/``), else whole."""
+    if path.is_relative_to(PROJECT_ROOT):
+        return path.relative_to(PROJECT_ROOT).as_posix()
+    return f"configs/{path.name}" if path.parent.name == "configs" else str(path)
 
 
 def machine_line(run: Path) -> str:

