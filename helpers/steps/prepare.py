@@ -50,7 +50,9 @@ def save_run_summary(run_dir: Path, manifest: pd.DataFrame, lq: pd.DataFrame, se
         "files": len(manifest),
         "by_status": {k: int(v) for k, v in manifest["status"].value_counts().items()},
         "lq_images": len(lq),
+        "people_per_split": {split: int(row["identities"]) for split, row in split_summary(manifest).iterrows()},
         "protocol": protocol_of(manifest),
+        "warnings": warnings,
     }
     write_json_atomic(run_dir / RUN_SUMMARY, json.loads(json.dumps(summary, default=str)))
 
