@@ -1,11 +1,12 @@
-"""The training entry point: it fits, learns what transfers to new people (real faces), resumes exactly, and runs under DDP.
+"""The training entry point: it fits, learns what transfers to new people, resumes exactly, and runs under DDP.
 
 Verdicts never hang on a noisy curve crossing a line: the synthetic test checks that 40 training images
 are fitted (the mean loss of the last two epochs against the first, with a wide margin), and learning
-that transfers to people never trained on is checked on real faces (ORL), where the measured margin is
-several times the bar under OMP_NUM_THREADS=1 and 2 and three seeds. The synthetic people are random
-textures with nothing in common to learn: on them, val AUC does not reliably rise while the loss falls,
-so no test asks it to.
+that transfers to people never trained on is checked on synthetic people who share what there is to
+learn (identity a code over common patterns, under lighting, colour-cast and shift nuisance) and on real
+faces (ORL), each with a measured margin about twice the bar or more under OMP_NUM_THREADS=1 and 2 and
+several seeds. The fast synthetic people are random textures with nothing in common to learn: on them, val AUC
+does not reliably rise while the loss falls, so no test asks it to.
 """
 
 from __future__ import annotations
@@ -61,6 +62,35 @@ def test_training_people_are_fitted_and_every_epoch_is_validated(synthetic_proce
     for name in (training.HISTORY, checkpoints.BEST, f"{training.CHECKPOINTS}/{checkpoints.STATE}"):
         assert (tmp_path / name).is_file(), name
     assert "ImageNet" in summary["initialisation"]["weights"] or "IMAGENET" in summary["initialisation"]["weights"]
+
+
+TRANSFER = {
+    "epochs": 5,
+    "lr": 0.002,
+    "head_lr": 0.01,
+    "warmup_epochs": 1.0,
+    "scale": 16.0,
+    "margin": 0.2,
+    "lq_prob": 0.0,
+    "patience": 10,
+    "val_impostors": 1000,
+}
+"""A gentle backbone rate and a full warm-up epoch: with this file's defaults (lr 0.01, warm-up 0.5) on batches of 8 the loss
+stalls and these people's HQ val AUC goes nowhere (measured: seed 0, 0.69 at the start and at best 0.57 after; seed 1, 0.58 and 0.61)."""
+
+
+def test_learning_transfers_to_synthetic_people_never_trained_on(shared_code_processed: Path, tmp_path: Path) -> None:
+    """12 people x 16 images whose identity is a code over patterns all people share: what is learnt on them
+    (read the code, ignore lighting, colour cast and shift) tells 12 val people apart, at HQ and at 16 px.
+    Measured (fixture and config seeds 0-7, OMP_NUM_THREADS 1 and 2): last-two/first loss 0.10-0.20 (bar 0.5);
+    best-epoch gain over the ImageNet start +0.20 to +0.32 at HQ and +0.27 to +0.42 at 16 px (bar +0.1),
+    from 0.58-0.74 (HQ) and 0.55-0.67 (16 px) to 0.87-0.98."""
+    history = pd.DataFrame(train(config(shared_code_processed, tmp_path, **TRANSFER))["history"]).set_index("epoch")
+    losses = history["loss"].drop(0)
+    assert losses.iloc[-2:].mean() < 0.5 * losses.iloc[0]
+    start, trained = history.loc[0], history.drop(0)
+    assert trained["val_auc_lq"].max() > start["val_auc_lq"] + 0.1
+    assert trained["val_auc_hq"].max() > start["val_auc_hq"] + 0.1
 
 
 @pytest.mark.e2e
