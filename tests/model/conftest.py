@@ -29,6 +29,22 @@ def synthetic_crop(person: int, shot: int) -> np.ndarray:
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
+def crop_row(root: Path, person: int, shot: int, split: str, image: np.ndarray) -> dict:
+    """Write one synthetic person's aligned crop under ``root`` and return its manifest row."""
+    crop = f"aligned/p{person}/{shot}.png"
+    write_png_atomic(root / crop, image)
+    return {
+        "path": f"p{person}/{shot}.jpg",
+        "identity": f"p{person}",
+        "sha256": f"{person:032d}{shot:032d}",
+        "status": "ok",
+        "split": split,
+        "protocol": "open-set: identity-disjoint splits",
+        "crop_path": crop,
+        "crop_method": "landmarks",
+    }
+
+
 @pytest.fixture(scope="session")
 def synthetic_processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``manifest.csv``, ``levels.json`` and aligned crops for 8 train and 6 val people, 5 images each."""
@@ -37,20 +53,7 @@ def synthetic_processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for person in range(TRAIN_PEOPLE + VAL_PEOPLE):
         split = "train" if person < TRAIN_PEOPLE else "val"
         for shot in range(PER_PERSON):
-            crop = f"aligned/p{person}/{shot}.png"
-            write_png_atomic(root / crop, synthetic_crop(person, shot))
-            rows.append(
-                {
-                    "path": f"p{person}/{shot}.jpg",
-                    "identity": f"p{person}",
-                    "sha256": f"{person:032d}{shot:032d}",
-                    "status": "ok",
-                    "split": split,
-                    "protocol": "open-set: identity-disjoint splits",
-                    "crop_path": crop,
-                    "crop_method": "landmarks",
-                }
-            )
+            rows.append(crop_row(root, person, shot, split, synthetic_crop(person, shot)))
     return write_processed(root, rows)
 
 
@@ -96,20 +99,7 @@ def write_shared_code_people(root: Path, seed: int = 0) -> Path:
         code = np.random.default_rng([seed, person]).normal(size=shape["bases"])
         code *= np.sqrt(shape["bases"]) / np.linalg.norm(code)
         for shot in range(shape["train_shots"] if split == "train" else shape["val_shots"]):
-            crop = f"aligned/p{person}/{shot}.png"
-            write_png_atomic(root / crop, shared_code_crop(code, bases, np.random.default_rng([seed, person, shot])))
-            rows.append(
-                {
-                    "path": f"p{person}/{shot}.jpg",
-                    "identity": f"p{person}",
-                    "sha256": f"{person:032d}{shot:032d}",
-                    "status": "ok",
-                    "split": split,
-                    "protocol": "open-set: identity-disjoint splits",
-                    "crop_path": crop,
-                    "crop_method": "landmarks",
-                }
-            )
+            rows.append(crop_row(root, person, shot, split, shared_code_crop(code, bases, np.random.default_rng([seed, person, shot]))))
     return write_processed(root, rows)
 
 
