@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo test test-fast lint format bench bench-train clean-venv
+.PHONY: install demo test test-fast lint format bench bench-train bench-coverage clean-venv
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ bench: $(STAMP)
 
 bench-train: $(STAMP)
 	$(PY) benchmarks/training_throughput.py --processed $(or $(PROCESSED),processed_dataset/lfw) --out results/bench/training_throughput.json
+
+# Coverage of the two-way identity bootstrap by simulation (docs/benchmarks.md); a few minutes on 2 cores.
+bench-coverage: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bootstrap_coverage.py --replicates 1000 --people 20 40 120 --boot 200 --out results/bench/bootstrap_coverage.json
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,10 +2,13 @@
 
 One model (notebooks 02 and 03) or many (notebook 04) go through the same
 functions. Every number comes from what the models' own notebooks wrote: the
-table from their ``metrics.json``, differences from their ``scores.csv``.
-Differences come from :func:`helpers.evaluation.metrics.paired_identity_bootstrap`:
-both models' scores on each shared pair are resampled together, identity by
-identity, so the interval reflects that the pairs are shared and correlated.
+table from their ``metrics.json``, differences from their ``scores.parquet``.
+Models are compared only on identical pair sets. Differences come from the
+two-way identity bootstrap (:mod:`helpers.evaluation.bootstrap`): both models'
+scores are reweighted alike, person by person, so the interval reflects that
+the pairs are shared and correlated; p-values come from the same resamples
+under the null, Holm-adjusted for every comparison but the declared primary one
+(:mod:`helpers.evaluation.endpoints`).
 """
 
 from __future__ import annotations
@@ -18,112 +21,108 @@ from typing import Any
 import pandas as pd
 
 from helpers.core.files import write_csv_atomic, write_json_atomic
+from helpers.core.progress import progress
 from helpers.evaluation import metrics
+from helpers.evaluation.bootstrap import METHOD, TEST, People, holm, interval, interval_entry, null_p, resample_paired
 from helpers.evaluation.conditions import HQ_CONDITION
+from helpers.evaluation.endpoints import PRIMARY, SECONDARY, Endpoint
+from helpers.evaluation.metrics import RankedScores
 from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles
 from helpers.evaluation.reports import METRICS
-from helpers.evaluation.scores import PAIR_KEY
-from helpers.evaluation.statistics import AUC, FALLBACKS, HEADLINE, TABLE, Statistic
+from helpers.evaluation.scores import PAIR_COLUMNS, conditions_of
+from helpers.evaluation.statistics import ALL, Statistic, first_estimable, measure
 from helpers.evaluation.summary import format_interval
 
 COMPARISON, DIFFERENCES = "comparison.csv", "differences.csv"
-MAX_HQ_AUC_DROP = 0.002
-"""The project's bar: fine-tuning for low quality may cost at most this much HQ-HQ AUC."""
+DIFFERENCE_COLUMNS = [
+    "protocol", "model", "baseline", "condition", "statistic", "fallback_for", "role",
+    "pairs", "before", "after", "diff", "low", "high", "p_value", "p_holm",
+]  # fmt: skip
 
 
 # --- Paired differences -----------------------------------------------------------------------------
 
 
-def shared_pairs(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """The pairs both score files hold, side by side (``score_before``, ``score_after``).
-
-    Raises when the files disagree on a pair's labels, or share no pairs: then
-    they were not scored under the same protocol and cannot be compared as pairs.
-    """
-    merged = before.merge(after, on=PAIR_KEY, suffixes=("_before", "_after"), validate="one_to_one")
-    if merged.empty:
-        raise ValueError("the two score files share no (condition, path_a, path_b) pair: were they scored on the same split and seed?")
-    for column in ("same", "identity_a", "identity_b"):
-        if not (merged[f"{column}_before"] == merged[f"{column}_after"]).all():
-            raise ValueError(f"the two score files disagree on '{column}' for the same pairs")
-    return merged.rename(columns={"same_before": "same", "identity_a_before": "identity_a", "identity_b_before": "identity_b"})
+def check_same_pairs(before: ModelRun, after: ModelRun) -> None:
+    """Raise unless both models scored exactly the same pairs, in the same order, with the same labels."""
+    columns = [*PAIR_COLUMNS]
+    first, second = (run.scores[columns].astype(str).reset_index(drop=True) for run in (before, after))
+    if first.equals(second):
+        return
+    shared = len(first.merge(second, on=columns))
+    raise ValueError(
+        f"{after.name} ({after.folder}) scored {len(second):,} pairs and {before.name} ({before.folder}) {len(first):,}, "
+        f"{shared:,} of them shared: models are compared only on identical pair sets; score both under the same pair settings"
+    )
 
 
-def _paired_row(group: pd.DataFrame, statistic: Statistic, n_boot: int, seed: int) -> dict[str, Any]:
-    """One statistic of one condition: before, after, and the paired difference with its CI and p-value (NaN where not estimable)."""
-    same = group["same"].to_numpy().astype(bool)
-    before, after = (statistic.point(group[column].to_numpy(), same) for column in ("score_before", "score_after"))
-    diff = {"diff": math.nan, "low": math.nan, "high": math.nan, "p_value": math.nan}
-    if math.isfinite(before) and math.isfinite(after):
-        diff = metrics.paired_identity_bootstrap(
-            group["score_before"].to_numpy(),
-            group["score_after"].to_numpy(),
-            same,
-            group["identity_a"].to_numpy(),
-            group["identity_b"].to_numpy(),
-            statistic.resampled,
-            n_boot=n_boot,
-            seed=seed,
-        )
-    return {"statistic": statistic.key, "pairs": len(group), "before": before, "after": after} | diff | {"fallback_for": ""}
+def _statistics(endpoint: Endpoint, n_impostor: int) -> list[tuple[Statistic, str]]:
+    """Each compared statistic, or its first estimable stand-in on ``n_impostor`` impostors, with the key it stands in for."""
+    chosen: dict[str, tuple[Statistic, str]] = {}
+    for statistic in endpoint.compared():
+        found = first_estimable(statistic.key, n_impostor)
+        chosen.setdefault(found.key, (found, "" if found == statistic else statistic.key))
+    return list(chosen.values())
 
 
-def _condition_rows(group: pd.DataFrame, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """Every headline statistic of one condition, and for one that is not estimable here the first estimable fallback."""
+def _condition_rows(before: ModelRun, after: ModelRun, condition: str, people: People, endpoint: Endpoint, n_boot: int, seed: int) -> list[dict]:
+    """The paired differences of one condition: each compared statistic, after minus before, with a two-way interval and p-value."""
+    same = before.scores["same"].to_numpy()
+    first, second = (RankedScores(run.scores[condition].to_numpy(), same) for run in (before, after))
+    chosen = _statistics(endpoint, first.n_impostor)
+    keys = [statistic for statistic, _ in chosen]
+    measures = (measure(keys, before.threshold), measure(keys, after.threshold))
+    was, now = measures[0](first.roc()), measures[1](second.roc())
+    resampled = resample_paired(first, second, people, measures, n_boot, seed)
+    p_values = null_p(resampled, now - was)
     rows = []
-    for statistic in HEADLINE:
-        rows.append(row := _paired_row(group, statistic, n_boot, seed))
-        if math.isfinite(row["before"]) and math.isfinite(row["after"]):
-            continue
-        for fallback in FALLBACKS.get(statistic.key, ()):
-            found = _paired_row(group, fallback, n_boot, seed)
-            if math.isfinite(found["before"]) and math.isfinite(found["after"]):
-                rows.append(found | {"fallback_for": statistic.key})
-                break
+    for k, (statistic, stand_in) in enumerate(chosen):
+        low, high = interval(resampled[:, k])
+        rows.append(
+            {"condition": condition, "statistic": statistic.key, "fallback_for": stand_in, "pairs": int(same.size), "before": was[k], "after": now[k]}
+            | {"diff": now[k] - was[k], "low": low, "high": high, "p_value": p_values[k]}
+        )
     return rows
 
 
-def paired_differences(before: pd.DataFrame, after: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per condition and headline statistic: before, after, their difference with a 95% identity-bootstrap CI and p-value.
+def paired_differences(before: ModelRun, after: ModelRun, endpoint: Endpoint, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per condition and compared statistic: before, after, the difference with its 95% two-way interval, its
+    bootstrap p-value under the null and, for every comparison but the primary, the Holm-adjusted p-value."""
+    check_same_pairs(before, after)
+    scores = before.scores
+    people = People.of(scores["same"].to_numpy(), scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy())
+    rows = [
+        row
+        for condition in progress(conditions_of(scores), f"{after.name} vs {before.name}")
+        for row in _condition_rows(before, after, condition, people, endpoint, n_boot, seed)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["role"] = [endpoint.role(c, f or s) for c, s, f in zip(frame["condition"], frame["statistic"], frame["fallback_for"])]
+    secondary = frame["role"] == SECONDARY
+    frame["p_holm"] = frame["p_value"].where(~secondary)
+    frame.loc[secondary, "p_holm"] = holm(frame.loc[secondary, "p_value"])
+    return frame
 
-    A headline statistic that is not estimable on these pairs (e.g. TAR@FAR=1e-3 with fewer than 10,000
-    impostor pairs) stays as a row of NaNs, followed by its first estimable fallback, marked ``fallback_for``.
-    """
-    merged = shared_pairs(before, after)
-    return pd.DataFrame(
-        [{"condition": condition} | row for condition, group in merged.groupby("condition", sort=False) for row in _condition_rows(group, n_boot, seed)]
-    )
 
-
-def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    """Every other model minus the baseline, per condition and statistic, on the pairs both scored (paired bootstrap)."""
+def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, endpoint: Endpoint, n_boot: int, seed: int) -> pd.DataFrame:
+    """Every other model minus the baseline, per condition and statistic, on the identical pairs both scored (paired bootstrap)."""
     base = runs[0]
-    frame = pd.concat(
-        [
-            paired_differences(base.scores, run.scores, n_boot, seed).assign(model=run.name, baseline=base.name, model_rank=rank)
-            for rank, run in enumerate(runs[1:])
-        ],
-        ignore_index=True,
-    )
-    frame["protocol"] = base.tag
+    frame = pd.concat([paired_differences(base, run, endpoint, n_boot, seed).assign(model=run.name, model_rank=rank) for rank, run in enumerate(runs[1:])])
+    frame["protocol"], frame["baseline"] = base.tag, base.name
     frame["condition_rank"] = frame["condition"].map({name: rank for rank, name in enumerate(condition_info.index)})
-    frame = frame.sort_values(["model_rank", "condition_rank"], kind="stable")
-    columns = ["protocol", "model", "baseline", "condition", "statistic", "pairs", "before", "after", "diff", "low", "high", "p_value", "fallback_for"]
-    return frame[columns].reset_index(drop=True)
+    return frame.sort_values(["model_rank", "condition_rank"], kind="stable")[DIFFERENCE_COLUMNS].reset_index(drop=True)
 
 
-def hq_regression(differences: pd.DataFrame, max_drop: float = MAX_HQ_AUC_DROP) -> pd.DataFrame:
-    """Per compared model: its HQ-HQ AUC change, whether the drop stays within ``max_drop``, and whether the CI does too."""
-    rows = differences[(differences["condition"] == HQ_CONDITION) & (differences["statistic"] == AUC.key)]
+def non_inferiority(differences: pd.DataFrame, endpoint: Endpoint) -> pd.DataFrame:
+    """Per compared model: the HQ-HQ change in the primary statistic (or its stand-in) and whether its interval stays within the margin."""
+    hq = differences[differences["condition"] == HQ_CONDITION]
+    rows = hq[(hq["statistic"] == endpoint.statistic) | (hq["fallback_for"] == endpoint.statistic)]
     if rows.empty:
-        raise ValueError(f"no {HQ_CONDITION} AUC difference to check: the models share no {HQ_CONDITION} pairs")
+        raise ValueError(f"no {HQ_CONDITION} difference in {endpoint.statistic} to check: the models share no {HQ_CONDITION} pairs")
+    verdicts = [endpoint.non_inferior(low, high) if math.isfinite(low) else False for low, high in zip(rows["low"], rows["high"])]
     return (
-        rows[["protocol", "model", "baseline", "pairs", "before", "after", "diff", "low", "high", "p_value"]]
-        .assign(
-            max_drop=max_drop,
-            passes=-rows["diff"] <= max_drop,
-            ci_within_bar=rows["low"] >= -max_drop,
-        )
+        rows[["protocol", "model", "baseline", "statistic", "pairs", "before", "after", "diff", "low", "high"]]
+        .assign(margin=endpoint.non_inferiority_margin, non_inferior=verdicts)
         .reset_index(drop=True)
     )
 
@@ -138,7 +137,7 @@ def _float(value: float | None) -> float:
 def _table_row(entry: dict) -> dict[str, Any]:
     """The table's numbers for one model and condition, straight from its ``metrics.json`` entry."""
     row: dict[str, Any] = {"pairs": entry["n_pairs"], "genuine": entry["n_genuine"], "impostor": entry["n_impostor"]}
-    for statistic in TABLE:
+    for statistic in ALL:
         found = statistic.entry(entry)
         low, high = found["ci"] or (None, None)
         row |= {
@@ -147,14 +146,13 @@ def _table_row(entry: dict) -> dict[str, Any]:
             f"{statistic.key}_high": _float(high),
             f"{statistic.key}_estimable": found.get("estimable", True),
         }
-    threshold = entry.get("accuracy_at_val_threshold")
-    row["accuracy_at_val_threshold"] = math.nan if threshold is None else threshold["value"]
+    row["threshold"] = entry["operating"]["threshold"]
     failures = entry["detector_failures"]
     return row | failures | {"no_face_images": failures["no_face_excluded"] + failures["no_face_centre_crop"]}
 
 
 def comparison_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame) -> pd.DataFrame:
-    """One row per condition and model: pair counts, every table statistic with its 95% CI, detector failures."""
+    """One row per condition and model: pair counts, every statistic with its 95% CI, the operating point, detector failures."""
     role = roles(runs)
     return pd.DataFrame(
         [
@@ -167,16 +165,20 @@ def comparison_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame) -> 
     )
 
 
+def not_estimable(n_impostor: int) -> str:
+    """What a table shows for a TAR the impostor pairs cannot support."""
+    return f"not estimable ({n_impostor:,} impostors)"
+
+
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """The comparison table for reading: ``value [95% CI]`` per statistic, indexed by condition and model."""
     out = table[["protocol", "condition", "model", "pairs", "genuine", "impostor"]].copy()
-    for statistic in TABLE:
+    for statistic in ALL:
         key = statistic.key
         out[statistic.label] = [
-            format_interval(value, low, high, statistic.digits) if estimable else "not estimable"
-            for value, low, high, estimable in table[[key, f"{key}_low", f"{key}_high", f"{key}_estimable"]].to_numpy()
+            format_interval(value, low, high, statistic.digits) if estimable else not_estimable(n)
+            for value, low, high, estimable, n in table[[key, f"{key}_low", f"{key}_high", f"{key}_estimable", "impostor"]].to_numpy()
         ]
-    out["acc@val-thr"] = table["accuracy_at_val_threshold"].round(4)
     out["no-face images"] = table["no_face_images"]
     return out.set_index(["condition", "model"])
 
@@ -196,14 +198,17 @@ def detector_failure_counts(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _difference_entry(row: pd.Series) -> dict[str, Any]:
-    diff = metrics.interval_entry(row["diff"], (row["low"], row["high"]))
+    diff = interval_entry(row["diff"], (row["low"], row["high"]))
     entry = {
+        "statistic": row["statistic"],
         "pairs": int(row["pairs"]),
         "before": metrics.finite_or_none(row["before"]),
         "after": metrics.finite_or_none(row["after"]),
         "diff": diff["value"],
         "ci": diff["ci"],
         "p_value": metrics.finite_or_none(row["p_value"]),
+        "p_holm": metrics.finite_or_none(row["p_holm"]),
+        "role": row["role"],
     }
     return entry | ({"fallback_for": row["fallback_for"]} if row.get("fallback_for") else {})
 
@@ -216,42 +221,76 @@ def differences_json(differences: pd.DataFrame) -> dict[str, dict[str, dict[str,
     return nested
 
 
+def _verdict_entry(row: pd.Series) -> dict[str, Any]:
+    diff = interval_entry(row["diff"], (row["low"], row["high"]))
+    kept = {key: metrics.finite_or_none(row[key]) for key in ("before", "after")}
+    return (
+        {"statistic": row["statistic"], "pairs": int(row["pairs"])}
+        | kept
+        | {"diff": diff["value"], "ci": diff["ci"], "non_inferior": bool(row["non_inferior"])}
+    )
+
+
 def _table_entry(entry: dict) -> dict[str, Any]:
     """The table's numbers of one ``metrics.json`` condition entry, as they were written."""
-    kept = {key: entry[key] for key in ("n_pairs", "n_genuine", "n_impostor", "auc", "eer")}
-    fars = [metrics.far_key(statistic.far) for statistic in TABLE if statistic.far is not None]
-    return kept | {"tar_at_far": {far: entry["tar_at_far"][far] for far in fars}}
+    return {key: entry[key] for key in ("n_pairs", "n_genuine", "n_impostor", "auc", "eer", "tar_at_far", "operating")}
+
+
+def _primary(runs: Sequence[ModelRun], differences: pd.DataFrame, endpoint: Endpoint) -> dict[str, Any]:
+    """The primary endpoint: each model's value with its interval, and each compared model's gain; where the declared
+    statistic is not estimable on these pairs, its first estimable stand-in (``statistic_used``)."""
+    found = differences[differences["role"] == PRIMARY].set_index("model")
+    n_impostor = runs[0].conditions[endpoint.condition]["n_impostor"]
+    used = first_estimable(endpoint.statistic, n_impostor)
+    return {
+        "condition": endpoint.condition,
+        "statistic": endpoint.statistic,
+        "statistic_used": used.key,
+        "estimable": used == endpoint.primary,
+        "n_impostor": n_impostor,
+        "models": {run.name: used.entry(run.conditions[endpoint.condition]) for run in runs},
+        "gains": {model: _difference_entry(found.loc[model]) for model in found.index},
+    }
 
 
 def comparison_report(
-    runs: Sequence[ModelRun], condition_info: pd.DataFrame, differences: pd.DataFrame, regression: pd.DataFrame, n_boot: int, seed: int
+    runs: Sequence[ModelRun], condition_info: pd.DataFrame, differences: pd.DataFrame, verdicts: pd.DataFrame, endpoint: Endpoint, n_boot: int, seed: int
 ) -> dict[str, Any]:
-    """Notebook 04's ``metrics.json``: per model and condition the table's numbers, per compared model the
-    paired differences, the HQ regression verdict, detector failures and the protocol."""
+    """Notebook 04's ``metrics.json``: the primary endpoint, per model and condition the table's numbers and operating point,
+    per compared model the paired differences (Holm-adjusted), the HQ non-inferiority verdicts, pairs, detector failures, protocol."""
     protocol, role = runs[0].protocol, roles(runs)
     return {
-        "protocol": {"label": protocol.label, "tag": protocol_tag(protocol.label), "split": protocol.split},
+        "protocol": {"label": protocol.label, "tag": protocol_tag(protocol.label), "split": protocol.split, "version": protocol.version}
+        | {"pairs": vars(protocol.pairs), "pair_counts": runs[0].report.pairs},
+        "endpoint": vars(endpoint),
         "baseline": runs[0].name,
         "model_order": [run.name for run in runs],
-        "models": {run.name: {"folder": str(run.folder), "role": role[run.name], "model": run.report.model} for run in runs},
+        "models": {
+            run.name: {"folder": str(run.folder), "role": role[run.name], "model": run.report.model, "operating": run.protocol.operating} for run in runs
+        },
         "condition_order": list(condition_info.index),
         "condition_info": {
             name: {"family": info["family"], "resolution": int(info["resolution"]), "description": info["description"]}
             for name, info in condition_info.iterrows()
         },
+        "primary": _primary(runs, differences, endpoint),
         "conditions": {name: {run.name: _table_entry(run.conditions[name]) for run in runs if name in run.conditions} for name in condition_info.index},
         "differences": differences_json(differences),
-        "hq_regression": {
+        "non_inferiority": {
             "condition": HQ_CONDITION,
-            "statistic": AUC.key,
-            "max_auc_drop": float(regression["max_drop"].iloc[0]),
-            "models": {
-                row["model"]: _difference_entry(row) | {"passes": bool(row["passes"]), "ci_within_bar": bool(row["ci_within_bar"])}
-                for _, row in regression.iterrows()
-            },
+            "statistic": endpoint.statistic,
+            "margin": endpoint.non_inferiority_margin,
+            "models": {row["model"]: _verdict_entry(row) for _, row in verdicts.iterrows()},
         },
         "detector_failures": {run.name: {name: entry["detector_failures"] for name, entry in run.conditions.items()} for run in runs},
-        "bootstrap": {"method": "paired percentile, clusters = identity_a", "level": 0.95, "n_boot": n_boot, "seed": seed},
+        "bootstrap": {
+            "method": METHOD,
+            "p_values": TEST,
+            "multiplicity": "Holm over every secondary comparison of a model",
+            "level": 0.95,
+            "n_boot": n_boot,
+            "seed": seed,
+        },
     }
 
 

@@ -1,7 +1,8 @@
-"""Models to compare: each model's step folder (``scores.csv`` + ``metrics.json``), loaded and checked.
+"""Models to compare: each model's step folder (``scores.parquet`` + ``metrics.json``), loaded and checked.
 
 A :class:`ModelRun` is what every report reads, for one model (notebooks 02
 and 03) or many (notebook 04): the same tables, figures and differences serve both.
+Its ``scores`` are the wide table of :mod:`helpers.evaluation.scores`.
 """
 
 from __future__ import annotations
@@ -35,8 +36,13 @@ class ModelRun:
 
     @property
     def conditions(self) -> dict[str, dict]:
-        """Per-condition metrics, as ``verification_report`` wrote them."""
+        """Per-condition metrics, as :func:`helpers.evaluation.verification.condition_report` wrote them."""
         return self.report.conditions
+
+    @property
+    def threshold(self) -> float:
+        """The operating threshold, fixed on this model's val HQ-HQ impostors."""
+        return float(self.protocol.operating["threshold"])
 
     @property
     def tag(self) -> str:
@@ -45,11 +51,8 @@ class ModelRun:
 
 
 def model_run(folder: str | Path, scores: pd.DataFrame, report: ModelReport) -> ModelRun:
-    """A run from a model's scores and report; its name is the single value of the ``model`` column."""
-    names = scores["model"].unique()
-    if len(names) != 1:
-        raise ValueError(f"{folder}: the scores hold {len(names)} model names {list(names)[:5]}; one run holds exactly one model")
-    return ModelRun(str(names[0]), project_path(folder), scores, report)
+    """A run from a model's scores and report; its name is the report's ``model["name"]``."""
+    return ModelRun(str(report.model["name"]), project_path(folder), scores, report)
 
 
 def load_run(folder: str | Path) -> ModelRun:
@@ -59,7 +62,7 @@ def load_run(folder: str | Path) -> ModelRun:
 
 
 def check_comparable(runs: Sequence[ModelRun]) -> None:
-    """Raise unless the runs carry distinct model names, one protocol label and split, and the same level definitions."""
+    """Raise unless the runs carry distinct model names, one protocol label, split and pair settings, and the same level definitions."""
     _check_names(runs)
     _check_protocol(runs)
     _check_levels(runs)
@@ -76,7 +79,7 @@ def _check_names(runs: Sequence[ModelRun]) -> None:
 def _check_protocol(runs: Sequence[ModelRun]) -> None:
     first = runs[0]
     for run in runs[1:]:
-        for key in ("label", "split"):
+        for key in ("label", "split", "pairs"):
             if getattr(run.protocol, key) != getattr(first.protocol, key):
                 raise ValueError(
                     f"refusing to compare {run.folder} ({key}: {getattr(run.protocol, key)!r}) with "
@@ -136,6 +139,7 @@ def models_frame(runs: Sequence[ModelRun]) -> pd.DataFrame:
                 "folder": str(run.folder),
                 "conditions": len(run.conditions),
                 "scored pairs": len(run.scores),
+                "operating threshold": run.threshold,
             }
             for run in runs
         ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,14 +73,59 @@ def _one_split(images: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"pairs never cross splits, but these images come from {sorted(map(str, splits))}; pass one split at a time")
     if images["image_id"].duplicated().any():
         raise ValueError("image_id must be unique")
-    return images.sort_values("image_id", kind="stable")
+    return images.sort_values("image_id", kind="stable").reset_index(drop=True)
 
 
-def _genuine_pairs(codes: np.ndarray) -> np.ndarray:
-    """Every unordered pair of distinct positions sharing an identity code, as a (2, n) array with a < b."""
+@dataclass(frozen=True)
+class PairSet:
+    """Pairs of one split as positions into its ``images`` (ordered by ``image_id``): genuine pairs first."""
+
+    images: pd.DataFrame
+    a: np.ndarray
+    b: np.ndarray
+    same: np.ndarray
+    available_impostors: int
+
+    @property
+    def n_genuine(self) -> int:
+        return int(self.same.sum())
+
+    @property
+    def n_impostor(self) -> int:
+        return int((~self.same).sum())
+
+    def largest_share(self) -> float:
+        """The largest share of the genuine pairs that a single person gives."""
+        counts = self.images["identity"].to_numpy()[self.a[self.same]]
+        return float(pd.Series(counts).value_counts(normalize=True).iloc[0]) if counts.size else float("nan")
+
+    def frame(self) -> pd.DataFrame:
+        """The pairs as :data:`PAIR_COLUMNS`, text columns categorical (cheap for millions of pairs)."""
+        ids = pd.CategoricalDtype(self.images["image_id"].astype(str))
+        people = pd.CategoricalDtype(sorted(self.images["identity"].astype(str).unique()))
+        identity = self.images["identity"].astype(str).to_numpy()
+        return pd.DataFrame(
+            {
+                "image_a": pd.Categorical.from_codes(self.a, dtype=ids),
+                "image_b": pd.Categorical.from_codes(self.b, dtype=ids),
+                "identity_a": pd.Categorical(identity[self.a], dtype=people),
+                "identity_b": pd.Categorical(identity[self.b], dtype=people),
+                "same": self.same,
+            },
+            columns=PAIR_COLUMNS,
+        )
+
+
+def _genuine_pairs(codes: np.ndarray, per_identity: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``per_identity`` seeded pairs of distinct positions per identity code, as a (2, n) array with a < b."""
     order = np.argsort(codes, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
-    pairs = [group[np.array(np.triu_indices(group.size, 1))] for group in groups if group.size > 1]
+    pairs = []
+    for group in groups:
+        within = group[np.array(np.triu_indices(group.size, 1))]
+        if within.shape[1] > per_identity:
+            within = within[:, np.sort(rng.choice(within.shape[1], per_identity, replace=False))]
+        pairs.append(within)
     return np.concatenate(pairs, axis=1) if pairs else np.empty((2, 0), dtype=int)
 
 
@@ -113,23 +158,17 @@ def _drawn_impostor_pairs(codes: np.ndarray, count: int, available: int, rng: np
         keep = codes[a] != codes[b]
         low, high = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
         keys = _first_occurrences(np.concatenate([keys, low * n + high]))
-    keys = keys[:count]
+    keys = np.sort(keys[:count])
     return np.stack([keys // n, keys % n])
 
 
-def _impostor_pairs(codes: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` seeded impostor pairs (all of them, with a warning, when fewer exist), as a (2, n) array with a < b.
-
-    Dense requests are drawn from the full list; sparse ones by rejection, which
-    then rarely repeats a pair. Either way the draw is uniform without replacement.
-    """
+def _impostor_pairs(codes: np.ndarray, cap: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Every impostor pair when there are at most ``cap``, else ``cap`` of them drawn uniformly without replacement;
+    and how many exist."""
     available = _impostor_count(codes)
-    if count > available:
-        warnings.warn(f"only {available} impostor pairs exist, fewer than the {count} asked for; taking all of them", stacklevel=3)
-    if 2 * count >= available:
-        everything = _all_impostor_pairs(codes)
-        return everything[:, rng.permutation(available)[:count]]
-    return _drawn_impostor_pairs(codes, count, available, rng)
+    if available <= cap:
+        return _all_impostor_pairs(codes), available
+    return _drawn_impostor_pairs(codes, cap, available, rng), available
 
 
 def _random_orientation(pairs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -140,34 +179,24 @@ def _random_orientation(pairs: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return oriented
 
 
-def sample_pairs(images: pd.DataFrame, n_impostor: int, seed: int) -> pd.DataFrame:
-    """All genuine pairs of one split plus ``n_impostor`` seeded impostor pairs, as :data:`PAIR_COLUMNS`.
+def sample_pairs(images: pd.DataFrame, genuine_per_identity: int, max_impostors: int, seed: int) -> PairSet:
+    """Balanced genuine pairs and every impostor pair (up to a cap) of one split.
 
     ``images`` (columns ``image_id``, ``identity``, ``split``) must hold a single
-    split. Genuine pairs: every unordered pair of distinct images of one
-    identity, listed first. Impostor pairs: distinct unordered pairs of images of
-    different identities, drawn uniformly without replacement; asking for more
-    than exist takes them all with a warning. No image is paired with itself and
-    no unordered pair repeats. Each impostor pair's sides are ordered at random,
-    so ``identity_a`` (the bootstrap cluster in :mod:`helpers.evaluation.metrics`) spreads
-    evenly over people. The result depends only on ``seed`` and the set of images.
+    split. Genuine pairs: at most ``genuine_per_identity`` seeded pairs of
+    distinct images per person, so no person dominates. Impostor pairs: every
+    pair of images of two different people when there are at most
+    ``max_impostors``, else that many drawn uniformly without replacement.
+    Which side of a pair is the gallery (``a``) is a seeded coin, for genuine
+    and impostor pairs alike. No image is paired with itself and no unordered
+    pair repeats. The result depends only on the seed, the settings and the set of images.
     """
-    if n_impostor < 0:
-        raise ValueError(f"n_impostor must be >= 0, got {n_impostor}")
+    if genuine_per_identity < 1 or max_impostors < 0:
+        raise ValueError(f"genuine_per_identity must be >= 1 and max_impostors >= 0, got {genuine_per_identity} and {max_impostors}")
     table = _one_split(images)
-    ids, people = table["image_id"].to_numpy(), table["identity"].to_numpy()
-    codes = np.unique(people, return_inverse=True)[1]
+    codes = np.unique(table["identity"].to_numpy(), return_inverse=True)[1]
     rng = np.random.default_rng(seed)
-    genuine = _genuine_pairs(codes)
-    impostor = _random_orientation(_impostor_pairs(codes, n_impostor, rng), rng)
-    a, b = np.concatenate([genuine, impostor], axis=1)
-    return pd.DataFrame(
-        {
-            "image_a": ids[a],
-            "image_b": ids[b],
-            "identity_a": people[a],
-            "identity_b": people[b],
-            "same": np.arange(a.size) < genuine.shape[1],
-        },
-        columns=PAIR_COLUMNS,
-    )
+    genuine = _random_orientation(_genuine_pairs(codes, genuine_per_identity, rng), rng)
+    impostor, available = _impostor_pairs(codes, max_impostors, rng)
+    a, b = np.concatenate([genuine, _random_orientation(impostor, rng)], axis=1)
+    return PairSet(table[["image_id", "identity"]], a, b, np.arange(a.size) < genuine.shape[1], available)

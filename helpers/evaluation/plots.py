@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from scipy.stats import norm
 
 from helpers.core.files import atomic_path
+from helpers.evaluation import metrics
 
 NOT_ESTIMABLE = "not estimable here:\ntoo few impostor pairs for this FAR target\n(or only one kind of pair)"
 
@@ -54,21 +56,19 @@ def status_bars(counts: pd.DataFrame, title: str) -> Figure:
     return figure
 
 
-def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> Figure:
-    """ROC curves (TAR against FAR on a log axis, down to the smallest measurable FAR), one line per label."""
-    figure, axis = plt.subplots(figsize=(6, 4.5))
-    _draw_roc(axis, curves, title)
-    return figure
+def curve_grid(panels: dict[str, dict[str, metrics.Roc]], title: str, kind: str = "roc", marks: float | dict[str, float] | None = None) -> Figure:
+    """One panel per key of ``panels`` (e.g. a condition), each overlaying its curves (e.g. one per model).
 
-
-def roc_grid(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title: str) -> Figure:
-    """One ROC panel per key of ``panels`` (e.g. a condition), each overlaying its curves (e.g. one per model)."""
+    ``kind="roc"``: TAR against log-scale FAR. ``"det"``: FNMR against FMR, both on
+    normal-deviate (probit) axes. ``marks`` puts a dot where each curve meets an
+    operating threshold (one for every curve, or one per curve label).
+    """
     n = len(panels)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    figure, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.8 * rows), squeeze=False)
     for axis, (name, curves) in zip(axes.ravel(), panels.items()):
-        _draw_roc(axis, curves, name)
+        (_draw_det if kind == "det" else _draw_roc)(axis, curves, name if n > 1 else "", marks)
     for axis in axes.ravel()[n:]:
         axis.axis("off")
     figure.suptitle(title, fontsize=11)
@@ -76,13 +76,24 @@ def roc_grid(panels: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], title:
     return figure
 
 
-def _draw_roc(axis: Axes, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> None:
+def _mark(axis: Axes, curve: metrics.Roc, threshold: float | None, x, y, color: str) -> None:
+    """A dot where ``curve`` meets ``threshold`` (its point at ``score >= threshold``), drawn with the axis transform ``x``, ``y``."""
+    if threshold is not None:
+        axis.plot(x(metrics.fmr_of(curve, threshold)), y(metrics.fnmr_of(curve, threshold)), "o", color=color, ms=5, mec="black", mew=0.6)
+
+
+def _threshold(marks: float | dict[str, float] | None, label: str) -> float | None:
+    return marks.get(label) if isinstance(marks, dict) else marks
+
+
+def _draw_roc(axis: Axes, curves: dict[str, metrics.Roc], title: str, marks: float | dict[str, float] | None = None) -> None:
     """Draw ROC curves on ``axis``: TAR against log-scale FAR, one line per label."""
-    for label, (far, tar) in curves.items():
-        keep = far > 0
-        axis.plot(far[keep], tar[keep], label=label, lw=1.4)
+    for i, (label, curve) in enumerate(curves.items()):
+        keep = curve.far > 0
+        axis.plot(curve.far[keep], curve.tar[keep], label=label, lw=1.4, color=f"C{i}")
+        _mark(axis, curve, _threshold(marks, label), lambda v: v, lambda v: 1 - v, f"C{i}")
     axis.set_xscale("log")
-    smallest = min((far[far > 0].min() for far, _ in curves.values() if (far > 0).any()), default=1e-4)
+    smallest = min((c.far[c.far > 0].min() for c in curves.values() if (c.far > 0).any()), default=1e-4)
     axis.set_xlim(10 ** np.floor(np.log10(smallest)), 1)
     axis.set_ylim(0, 1.01)
     axis.set_xlabel("false accept rate (log scale)")
@@ -92,17 +103,45 @@ def _draw_roc(axis: Axes, curves: dict[str, tuple[np.ndarray, np.ndarray]], titl
     axis.set_title(title, fontsize=10)
 
 
+DET_TICKS = (1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 0.8, 0.95)
+
+
+def _probit(values: np.ndarray | float) -> np.ndarray:
+    return norm.ppf(np.clip(values, 1e-6, 1 - 1e-6))
+
+
+def _draw_det(axis: Axes, curves: dict[str, metrics.Roc], title: str, marks: float | dict[str, float] | None = None) -> None:
+    """Draw DET curves on ``axis``: FNMR against FMR on normal-deviate axes, one line per label (rates of 0 or 1 are off the axes)."""
+    smallest = 1.0
+    for i, (label, curve) in enumerate(curves.items()):
+        fnmr = 1 - curve.tar
+        keep = (curve.far > 0) & (fnmr > 0)
+        axis.plot(_probit(curve.far[keep]), _probit(fnmr[keep]), label=label, lw=1.4, color=f"C{i}")
+        _mark(axis, curve, _threshold(marks, label), _probit, _probit, f"C{i}")
+        smallest = min(smallest, curve.far[curve.far > 0].min(initial=1.0))
+    ticks = [t for t in DET_TICKS if t >= smallest / 2]
+    for setter, limits in ((axis.set_xticks, axis.set_xlim), (axis.set_yticks, axis.set_ylim)):
+        setter(_probit(np.array(ticks)), [f"{t:g}" for t in ticks])
+        limits(_probit(ticks[0]), _probit(0.95))
+    axis.set_xlabel("false match rate (normal deviate scale)")
+    axis.set_ylabel("false non-match rate")
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=8, loc="upper right")
+    axis.set_title(title, fontsize=10)
+
+
 def score_histograms(scores: pd.DataFrame, conditions: list[str], title: str) -> Figure:
-    """Genuine and impostor score distributions, one panel per condition."""
+    """Genuine and impostor score distributions, one panel per condition (a column of the wide scores table)."""
     n = len(conditions)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
     figure, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False, sharex=True)
-    bins = np.linspace(scores["score"].min(), scores["score"].max(), 60)
+    values = scores[conditions].to_numpy()
+    bins = np.linspace(values.min(), values.max(), 60)
+    same = scores["same"].to_numpy().astype(bool)
     for axis, name in zip(axes.ravel(), conditions):
-        group = scores[scores["condition"] == name]
-        axis.hist(group.loc[group["same"] == 0, "score"], bins=bins, alpha=0.6, density=True, label="impostor")
-        axis.hist(group.loc[group["same"] == 1, "score"], bins=bins, alpha=0.6, density=True, label="genuine")
+        axis.hist(scores[name].to_numpy()[~same], bins=bins, alpha=0.6, density=True, label="impostor")
+        axis.hist(scores[name].to_numpy()[same], bins=bins, alpha=0.6, density=True, label="genuine")
         axis.set_title(name, fontsize=9)
     for axis in axes.ravel()[n:]:
         axis.axis("off")
@@ -112,8 +151,9 @@ def score_histograms(scores: pd.DataFrame, conditions: list[str], title: str) ->
     return figure
 
 
-def training_curves(history: pd.DataFrame, title: str) -> Figure:
-    """Training losses per epoch (left) and validation AUC at HQ and at the LQ level (right)."""
+def training_curves(history: pd.DataFrame, title: str, selected_on: dict | None = None) -> Figure:
+    """Training losses per epoch (left); val AUC at HQ-HQ and at the val condition, and the statistic that
+    selects the best epoch when it is not AUC (right). ``selected_on``: the training summary's entry of that name."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     trained = history[history["epoch"] > 0]
     for column in [c for c in history.columns if c.endswith("loss")]:
@@ -121,10 +161,14 @@ def training_curves(history: pd.DataFrame, title: str) -> Figure:
     left.set_xlabel("epoch")
     left.set_ylabel("mean training loss")
     left.legend(fontsize=8)
-    for column, label in (("val_auc_hq", "val AUC, HQ-HQ"), ("val_auc_lq", "val AUC, HQ vs LQ probe")):
+    condition = selected_on["condition"] if selected_on else "val condition"
+    lines = [("val_auc_hq", "val AUC, HQ-HQ"), ("val_auc_lq", f"val AUC, {condition}")]
+    if selected_on and selected_on["statistic"] != "auc":
+        lines.append(("val_select", f"val {selected_on['statistic']}, {condition} (selects the best epoch)"))
+    for column, label in lines:
         right.plot(history["epoch"], history[column], marker="o", label=label)
     right.set_xlabel("epoch (0 = before training)")
-    right.set_ylabel("AUC")
+    right.set_ylabel("AUC" if len(lines) == 2 else "val statistic")
     right.legend(fontsize=8)
     for axis in (left, right):
         axis.grid(True, alpha=0.3)
@@ -133,11 +177,12 @@ def training_curves(history: pd.DataFrame, title: str) -> Figure:
     return figure
 
 
-def models_vs_resolution(table: pd.DataFrame, metric: str, title: str) -> Figure:
+def models_vs_resolution(table: pd.DataFrame, metric: str, title: str, reference: float | None = None) -> Figure:
     """A metric (with CI bars) against face resolution: one panel per series, one line per model, a colour per model.
 
     ``table`` columns: ``model``, ``series``, ``resolution``, ``value``, ``low``, ``high``. Models are dodged
-    sideways by a few percent of the resolution so that equal values do not hide each other.
+    sideways by a few percent of the resolution so that equal values do not hide each other. ``reference``
+    draws a dashed horizontal line (e.g. the FMR the operating threshold was set for).
     """
     series = list(dict.fromkeys(table["series"]))
     models = list(dict.fromkeys(table["model"]))
@@ -152,6 +197,8 @@ def models_vs_resolution(table: pd.DataFrame, metric: str, title: str) -> Figure
                 group["resolution"] * dodge[model], group["value"], yerr=np.nan_to_num(err), marker="o", capsize=3, color=f"C{models.index(model)}", label=model
             )
         _say_if_empty(axis, table.loc[table["series"] == name, "value"])
+        if reference is not None:
+            axis.axhline(reference, color="grey", ls="--", lw=1, label=f"target {reference:g}")
         axis.set_xscale("log", base=2)
         axis.set_xticks(ticks, [str(t) for t in ticks])
         axis.set_xlabel("face resolution (px)")
@@ -184,7 +231,7 @@ def difference_forest(table: pd.DataFrame, statistic: str, title: str) -> Figure
     axis.axvline(0, color="grey", lw=1)
     axis.set_yticks(np.arange(len(conditions)), conditions)
     axis.invert_yaxis()
-    axis.set_xlabel(f"{statistic}: model minus baseline (95% paired identity-bootstrap CI)")
+    axis.set_xlabel(f"{statistic}: model minus baseline (95% paired two-way identity-bootstrap CI)")
     axis.grid(True, axis="x", alpha=0.3)
     axis.legend(fontsize=8)
     axis.set_title(title, fontsize=10)

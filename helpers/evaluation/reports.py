@@ -1,10 +1,10 @@
 """``metrics.json`` of one model's step folder (notebooks 02 and 03): typed, written and read only here.
 
 A :class:`ModelReport` holds what the model is, the :class:`Protocol` it was
-scored under, and per condition the entry of
-:func:`helpers.evaluation.metrics.verification_report`. Notebook 04 refuses to
-compare reports whose protocols differ, and notebook 03 takes its pairs from
-the baseline's protocol through :meth:`Protocol.pair_settings`.
+scored under (pairs, levels, the operating threshold fixed on val), and per
+condition the entry of :func:`helpers.evaluation.verification.condition_report`.
+Notebook 04 refuses to compare reports whose protocols differ, and notebook 03
+takes its pair settings from the baseline's protocol.
 """
 
 from __future__ import annotations
@@ -18,57 +18,52 @@ from helpers.core.files import write_json_atomic
 
 METRICS = "metrics.json"
 THRESHOLDS_FROM = "val"
+PROTOCOL_VERSION = 2
 
 
 @dataclass(frozen=True)
 class PairSettings:
-    """What decides which pairs are scored: impostor pairs on the test and val splits, and the pair seed."""
+    """What decides which pairs are scored (on val and test alike) and where the operating threshold sits."""
 
-    n_impostor: int
-    n_impostor_val: int
-    seed: int
+    genuine_per_identity: int = 10
+    max_impostors: int = 2_000_000
+    seed: int = 0
+    operating_fmr: float = 1e-3
 
     def __post_init__(self) -> None:
-        if min(self.n_impostor, self.n_impostor_val) < 0:
-            raise ValueError(f"impostor pair counts must be >= 0, got n_impostor={self.n_impostor}, n_impostor_val={self.n_impostor_val}")
-
-    def by_split(self) -> dict[str, int]:
-        """Impostor pairs per split, as :func:`helpers.evaluation.verification.evaluate` takes them."""
-        return {"val": self.n_impostor_val, "test": self.n_impostor}
+        if self.genuine_per_identity < 1 or self.max_impostors < 1:
+            raise ValueError(f"genuine_per_identity and max_impostors must be >= 1, got {self.genuine_per_identity} and {self.max_impostors}")
+        if not 0 < self.operating_fmr < 1:
+            raise ValueError(f"operating_fmr must lie in (0, 1), got {self.operating_fmr}")
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """How pairs were formed and scored: split, protocol label, pair counts and seeds, level definitions."""
+    """How pairs were formed and scored: split, protocol label, pair settings and seeds, level definitions, the operating threshold."""
 
     split: str
     label: str
-    n_impostor: int
-    n_impostor_val: int | None
-    seed: int
+    pairs: PairSettings
     level_seed: int
     levels: dict[str, dict] = field(default_factory=dict)
+    operating: dict[str, Any] = field(default_factory=dict)
+    version: int = PROTOCOL_VERSION
     thresholds_from: str = THRESHOLDS_FROM
-
-    def pair_settings(self) -> PairSettings:
-        """The pairs this protocol scored; raises for reports written before the val count was recorded."""
-        if self.n_impostor_val is None:
-            raise ValueError("this metrics.json does not record n_impostor_val (written by an older workbench): re-run notebook 02")
-        return PairSettings(self.n_impostor, self.n_impostor_val, self.seed)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Protocol:
+        if data.get("version") != PROTOCOL_VERSION:
+            raise ValueError(f"written under evaluation protocol v{data.get('version', 1)}, not v{PROTOCOL_VERSION}: re-run notebook 02 (and 03)")
         return cls(
             split=data["split"],
             label=data["label"],
-            n_impostor=int(data["n_impostor"]),
-            n_impostor_val=data.get("n_impostor_val"),
-            seed=int(data["seed"]),
-            level_seed=int(data.get("level_seed", 0)),
+            pairs=PairSettings(**data["pairs"]),
+            level_seed=int(data["level_seed"]),
             levels=dict(data["levels"]),
+            operating=dict(data["operating"]),
             thresholds_from=data.get("thresholds_from", THRESHOLDS_FROM),
         )
 
@@ -80,6 +75,7 @@ class ModelReport:
     model: dict[str, Any]
     protocol: Protocol
     conditions: dict[str, dict]
+    pairs: dict[str, dict] = field(default_factory=dict)  # per split: people, images, genuine and impostor pairs, largest person share
     lfw_view2: dict | None = None
     training: dict | None = None
 
@@ -90,7 +86,7 @@ class ModelReport:
     def from_json(cls, data: dict[str, Any]) -> ModelReport:
         if lacking := [key for key in ("model", "protocol", "conditions") if key not in data]:
             raise ValueError(f"lacks {lacking}: it was not written by notebook 02 or 03")
-        return cls(data["model"], Protocol.from_json(data["protocol"]), data["conditions"], data.get("lfw_view2"), data.get("training"))
+        return cls(data["model"], Protocol.from_json(data["protocol"]), data["conditions"], data.get("pairs", {}), data.get("lfw_view2"), data.get("training"))
 
 
 def write_report(folder: Path, report: ModelReport) -> Path:

@@ -1,7 +1,13 @@
-"""``scores.csv``: one row per scored pair and condition, the format every model's step folder carries.
+"""``scores.parquet``: every scored pair of a model's step folder, one row per pair and one column per condition.
 
-This module is the one definition of that format (file name, columns, types);
-notebooks 02 and 03 write it, notebook 04 and independent scripts read it.
+This module is the one definition of that format; notebooks 02 and 03 write it,
+notebook 04 and independent scripts read it (``pandas.read_parquet``). Columns:
+``path_a``, ``path_b`` (the gallery and probe image), ``identity_a``,
+``identity_b``, ``same`` (True for a genuine pair), then one float32 cosine
+similarity per condition (``HQ-HQ``, ``HQ-px16``, ``px16-px16``, ...). Every
+metric in ``metrics.json`` is computed from exactly these float32 values. Where
+the file is small, ``scores.csv`` carries the same scores in long form (one row
+per pair and condition) for a spreadsheet.
 """
 
 from __future__ import annotations
@@ -10,31 +16,46 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.core.files import write_csv_atomic
+from helpers.core.files import atomic_path, write_csv_atomic
 
-SCORES = "scores.csv"
-SCORE_COLUMNS = ["path_a", "path_b", "identity_a", "identity_b", "same", "condition", "model", "score"]
-TEXT_COLUMNS = ["path_a", "path_b", "identity_a", "identity_b", "condition", "model"]
-PAIR_KEY = ["condition", "path_a", "path_b"]
-"""What identifies one scored pair across models."""
+SCORES = "scores.parquet"
+SCORES_CSV = "scores.csv"
+PAIR_COLUMNS = ["path_a", "path_b", "identity_a", "identity_b", "same"]
+CSV_MAX_ROWS = 200_000
+"""``scores.csv`` is written only when pairs x conditions stays within this many rows."""
+
+
+def conditions_of(scores: pd.DataFrame) -> list[str]:
+    """The condition columns of a scores table, in their order."""
+    return [column for column in scores.columns if column not in PAIR_COLUMNS]
+
+
+def long_form(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair and condition: the pair columns, ``condition`` and ``score``."""
+    pairs = scores[PAIR_COLUMNS].astype({column: str for column in PAIR_COLUMNS[:4]})
+    return pd.concat([pairs.assign(condition=name, score=scores[name].astype(float)) for name in conditions_of(scores)], ignore_index=True)
 
 
 def write_scores(folder: Path, scores: pd.DataFrame) -> Path:
-    """Write ``scores.csv`` (exactly :data:`SCORE_COLUMNS`) atomically; returns its path."""
+    """Write ``scores.parquet`` atomically (and ``scores.csv`` when small); returns the parquet path."""
+    if lacking := [column for column in PAIR_COLUMNS if column not in scores.columns]:
+        raise ValueError(f"scores lack the columns {lacking}")
     target = Path(folder) / SCORES
-    write_csv_atomic(target, scores[SCORE_COLUMNS])
+    with atomic_path(target) as tmp:
+        scores.to_parquet(tmp, index=False)
+    if len(scores) * len(conditions_of(scores)) <= CSV_MAX_ROWS:
+        write_csv_atomic(Path(folder) / SCORES_CSV, long_form(scores))
     return target
 
 
 def read_scores(folder: Path) -> pd.DataFrame:
-    """Read a step folder's ``scores.csv``, checking its columns and that it holds exactly one model."""
+    """Read a step folder's ``scores.parquet``, checking its pair columns and that it holds conditions."""
     path = Path(folder) / SCORES
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: pass the step folder of notebook 02 or 03")
-    scores = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str), keep_default_na=False)
-    if lacking := [column for column in SCORE_COLUMNS if column not in scores.columns]:
+        raise FileNotFoundError(f"{path} does not exist: pass the step folder of notebook 02 or 03 (a workbench of protocol v2 or later)")
+    scores = pd.read_parquet(path)
+    if lacking := [column for column in PAIR_COLUMNS if column not in scores.columns]:
         raise ValueError(f"{path} lacks the columns {lacking}")
-    names = scores["model"].unique()
-    if len(names) != 1:
-        raise ValueError(f"{path} holds {len(names)} model names {list(names)[:5]}; a step folder holds exactly one model")
+    if not conditions_of(scores):
+        raise ValueError(f"{path} holds no condition column")
     return scores

@@ -1,18 +1,22 @@
-"""The registry of headline statistics: what every table, difference, summary and README cell reports.
+"""The registry of verification statistics: what every table, difference, summary and README cell reports.
 
-Each :class:`Statistic` knows its words, its decimals, how to compute it from
-scored pairs (and inside a bootstrap resample), and where its value sits in a
-condition entry of ``metrics.json``. Tables, paired differences and summaries
-all read from here, so one statistic is shown the same way everywhere.
+Each :class:`Statistic` knows its words, its decimals, how to read it off a ROC
+curve, and where its value sits in a condition entry of ``metrics.json``. The
+operating-point statistics (FMR and FNMR at the one threshold fixed on val) are
+built for a threshold by :func:`at_threshold`. Tables, paired differences and
+summaries all read from here, so one statistic is shown the same way everywhere.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from helpers.evaluation import metrics
+from helpers.evaluation.metrics import Roc
 
 
 @dataclass(frozen=True)
@@ -22,33 +26,56 @@ class Statistic:
     key: str
     label: str
     digits: int
+    of: Callable[[Roc, float], float]  # its value on a curve, given the operating threshold
     far: float | None = None  # TAR statistics: the FAR target
+    higher_is_better: bool = True
 
     def entry(self, condition: dict) -> dict:
         """This statistic's ``{"value", "ci", ...}`` in one condition entry of a model's ``metrics.json``."""
-        return condition["tar_at_far"][metrics.far_key(self.far)] if self.far is not None else condition[self.key]
-
-    def point(self, scores: np.ndarray, same: np.ndarray) -> float:
-        """The statistic on all pairs (NaN where undefined or, for TAR, not estimable)."""
         if self.far is not None:
-            return metrics.tar_at_far(scores, same, self.far)
-        return metrics.auc(scores, same) if self.key == "auc" else metrics.eer(scores, same)
+            return condition["tar_at_far"][metrics.far_key(self.far)]
+        return condition["operating"][self.key] if self.key in OPERATING_KEYS else condition[self.key]
 
-    def resampled(self, scores: np.ndarray, same: np.ndarray) -> float:
-        """The statistic inside a bootstrap resample (TAR without re-applying the estimability rule)."""
-        return metrics.conservative_tar(scores, same, self.far) if self.far is not None else self.point(scores, same)
+    def estimable(self, n_impostor: int) -> bool:
+        """Whether the statistic is defined on a set of ``n_impostor`` impostor pairs (TAR: the rule of 30)."""
+        return self.far is None or metrics.estimable(n_impostor, self.far)
 
 
-AUC = Statistic("auc", "AUC", 4)
-EER = Statistic("eer", "EER", 4)
-TAR_1E1 = Statistic("tar@1e-1", "TAR@FAR=1e-1", 3, 1e-1)
-TAR_1E2 = Statistic("tar@1e-2", "TAR@FAR=1e-2", 3, 1e-2)
-TAR_1E3 = Statistic("tar@1e-3", "TAR@FAR=1e-3", 3, 1e-3)
+def _tar(far: float) -> Statistic:
+    return Statistic(f"tar@{far:.0e}".replace("e-0", "e-"), f"TAR@FAR={far:.0e}".replace("e-0", "e-"), 3, lambda curve, _: metrics.tar_of(curve, far), far)
 
-TABLE = (AUC, EER, TAR_1E1, TAR_1E2, TAR_1E3)
-"""Every statistic of the comparison tables, in column order."""
-HEADLINE = (AUC, TAR_1E3)
-"""The statistics compared model against model (paired differences, summaries, the README)."""
-BY_KEY = {statistic.key: statistic for statistic in TABLE}
-FALLBACKS = {TAR_1E3.key: (TAR_1E2, EER)}
-"""What a report shows instead of a headline statistic that is not estimable on the pairs at hand, first estimable one wins."""
+
+AUC = Statistic("auc", "AUC", 4, lambda curve, _: metrics.auc_of(curve))
+EER = Statistic("eer", "EER", 4, lambda curve, _: metrics.eer_of(curve), higher_is_better=False)
+TAR_1E2, TAR_1E3, TAR_1E4 = (_tar(far) for far in metrics.REPORT_FARS)
+FMR = Statistic("fmr", "FMR at the operating threshold", 4, metrics.fmr_of, higher_is_better=False)
+FNMR = Statistic("fnmr", "FNMR at the operating threshold", 4, metrics.fnmr_of, higher_is_better=False)
+OPERATING_KEYS = (FMR.key, FNMR.key)
+
+TABLE = (AUC, EER, TAR_1E2, TAR_1E3, TAR_1E4)
+"""Every ROC statistic of the comparison tables, in column order."""
+ALL = (*TABLE, FMR, FNMR)
+"""Everything a condition reports (paired differences compare the endpoint's few: :meth:`Endpoint.compared`)."""
+BY_KEY = {statistic.key: statistic for statistic in ALL}
+FALLBACKS = {TAR_1E4.key: (TAR_1E3, TAR_1E2), TAR_1E3.key: (TAR_1E2, AUC), TAR_1E2.key: (AUC,)}
+"""What stands in for a TAR that is not estimable on the pairs at hand: the first estimable one wins."""
+
+
+def measure(statistics: Sequence[Statistic], threshold: float) -> Callable[[Roc | None], np.ndarray]:
+    """The vector of ``statistics`` on a curve (all NaN for None), the operating threshold given."""
+
+    def values(curve: Roc | None) -> np.ndarray:
+        if curve is None:
+            return np.full(len(statistics), math.nan)
+        return np.array([statistic.of(curve, threshold) for statistic in statistics])
+
+    return values
+
+
+def first_estimable(key: str, n_impostor: int) -> Statistic:
+    """``key``'s statistic, or its first estimable fallback on ``n_impostor`` impostor pairs (AUC as a last resort)."""
+    statistic = BY_KEY[key]
+    for candidate in (statistic, *FALLBACKS.get(key, ())):
+        if candidate.estimable(n_impostor):
+            return candidate
+    return AUC

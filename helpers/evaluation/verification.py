@@ -1,30 +1,35 @@
 """Verification protocols on cached embeddings: the workbench protocol and the LFW View 2 check.
 
-Workbench protocol: pairs from one identity-disjoint split (all genuine pairs
-plus a seeded sample of impostors; no image with itself), scored under every
-condition, HQ-HQ, HQ gallery vs LQ probe, and LQ-LQ, on the very same pairs.
-Operating thresholds are chosen on the validation split and only applied to
-the test split. :func:`evaluate` is the one path every model is scored by.
+Workbench protocol (v2): pairs from one identity-disjoint split (at most
+``genuine_per_identity`` seeded genuine pairs per person, every impostor pair up
+to ``max_impostors``; no image with itself), scored under every condition,
+HQ-HQ, HQ gallery vs LQ probe, and LQ-LQ, on the very same pairs. One operating
+threshold is fixed on the val split's HQ-HQ impostors and applied to every test
+condition. Every interval is a two-way identity bootstrap
+(:mod:`helpers.evaluation.bootstrap`). :func:`evaluate` is the one path every model is scored by.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from helpers.core.progress import progress
 from helpers.data.degrade import HQ, Degradation
 from helpers.data.levels import LevelSet
 from helpers.data.manifest import CENTRE_CROP, NO_FACE, protocol_of, split_images
-from helpers.evaluation import metrics
-from helpers.evaluation.conditions import Condition, conditions
+from helpers.evaluation import metrics, statistics
+from helpers.evaluation.bootstrap import METHOD, People, interval, interval_entry, resample
+from helpers.evaluation.conditions import HQ_CONDITION, Condition, conditions
 from helpers.evaluation.embeddings import EmbeddingStore, embed_images, embedding_store, image_keys
 from helpers.evaluation.model_runs import ModelRun, model_run
-from helpers.evaluation.pairs import sample_pairs
+from helpers.evaluation.pairs import PairSet, sample_pairs
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
-from helpers.evaluation.scores import SCORE_COLUMNS, write_scores
+from helpers.evaluation.scores import conditions_of, write_scores
 from helpers.models.recognisers import Recogniser
 
 
@@ -38,71 +43,121 @@ def detector_failures(manifest: pd.DataFrame, split: str) -> dict[str, int]:
     }
 
 
-def split_pairs(manifest: pd.DataFrame, split: str, n_impostor: int, seed: int) -> pd.DataFrame:
-    """All genuine pairs and ``n_impostor`` seeded impostor pairs of one split."""
-    return sample_pairs(split_images(manifest, split)[["image_id", "identity", "split"]], n_impostor, seed)
+def split_pairs(manifest: pd.DataFrame, split: str, settings: PairSettings) -> PairSet:
+    """The balanced genuine pairs and every impostor pair (up to the cap) of one split."""
+    images = split_images(manifest, split)[["image_id", "identity", "split"]]
+    return sample_pairs(images, settings.genuine_per_identity, settings.max_impostors, settings.seed)
 
 
-def score_pairs(
-    pairs: pd.DataFrame,
-    images: pd.DataFrame,
-    store: EmbeddingStore,
-    conditions_: list[Condition],
-    seed: int,
-    model: str,
-) -> pd.DataFrame:
-    """Cosine similarity of every pair under every condition, in the ``scores.csv`` format."""
-    info = images.set_index("image_id")
-    frames = []
+def pair_summary(pairs: PairSet) -> dict[str, Any]:
+    """What ``metrics.json`` records of one split's pairs: people, images, pair counts, the largest person's share."""
+    return {
+        "people": int(pairs.images["identity"].nunique()),
+        "images": len(pairs.images),
+        "genuine": pairs.n_genuine,
+        "impostor": pairs.n_impostor,
+        "impostor_available": pairs.available_impostors,
+        "largest_genuine_share": pairs.largest_share(),
+    }
+
+
+def pair_scores(gallery: np.ndarray, probe: np.ndarray, a: np.ndarray, b: np.ndarray, block: int = 4096) -> np.ndarray:
+    """``gallery[a] . probe[b]`` for every pair, as row blocks of one matrix product (float32)."""
+    scores = np.empty(a.size, dtype=np.float32)
+    order = np.argsort(a, kind="stable")
+    bounds = np.searchsorted(a[order], np.arange(0, gallery.shape[0] + block, block))
+    for k, start in enumerate(range(0, gallery.shape[0], block)):
+        chosen = order[bounds[k] : bounds[k + 1]]
+        similarities = gallery[start : start + block].astype(np.float32) @ probe.astype(np.float32).T
+        scores[chosen] = similarities[a[chosen] - start, b[chosen]]
+    return scores
+
+
+def score_pairs(pairs: PairSet, images: pd.DataFrame, store: EmbeddingStore, conditions_: list[Condition], seed: int) -> pd.DataFrame:
+    """Cosine similarity of every pair under every condition, in the ``scores.parquet`` format."""
+    info = images.set_index("image_id").loc[pairs.images["image_id"].to_numpy()]
+    embedded: dict[Degradation, np.ndarray] = {}
+    for level in {level for condition in conditions_ for level in (condition.level_a, condition.level_b)}:
+        embedded[level] = store.get(image_keys(info, level, seed))
+    frame = pairs.frame().rename(columns={"image_a": "path_a", "image_b": "path_b"})
     for condition in conditions_:
-        a = _embeddings(pairs["image_a"], info, condition.level_a, seed, store)
-        b = _embeddings(pairs["image_b"], info, condition.level_b, seed, store)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "path_a": pairs["image_a"].to_numpy(),
-                    "path_b": pairs["image_b"].to_numpy(),
-                    "identity_a": pairs["identity_a"].to_numpy(),
-                    "identity_b": pairs["identity_b"].to_numpy(),
-                    "same": pairs["same"].astype(int).to_numpy(),
-                    "condition": condition.name,
-                    "model": model,
-                    "score": np.einsum("ij,ij->i", a, b),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)[SCORE_COLUMNS]
+        frame[condition.name] = pair_scores(embedded[condition.level_a], embedded[condition.level_b], pairs.a, pairs.b)
+    return frame
 
 
-def _embeddings(image_ids: pd.Series, info: pd.DataFrame, level: Degradation, seed: int, store: EmbeddingStore) -> np.ndarray:
-    return store.get(image_keys(info.loc[image_ids.to_numpy()], level, seed))
+def operating_point(val_scores: pd.DataFrame, fmr: float) -> dict[str, Any]:
+    """The one operating threshold: where HQ-HQ impostors of the val split are accepted at ``fmr`` (NIST style).
+
+    Applied unchanged to every test condition. ``estimable`` says whether the val
+    split holds enough impostors for 30 false matches at the target (the rule of 30).
+    """
+    values, same = val_scores[HQ_CONDITION].to_numpy(), val_scores["same"].to_numpy()
+    threshold = metrics.threshold_at_fmr(values, same, fmr)
+    impostor = values[~same]
+    return {
+        "fmr_target": fmr,
+        "threshold": threshold,
+        "set_on": f"val {HQ_CONDITION} impostor pairs",
+        "val_impostors": int(impostor.size),
+        "val_false_matches": int((impostor >= threshold).sum()),
+        "val_fmr": float((impostor >= threshold).mean()),
+        "estimable": metrics.estimable(int(impostor.size), fmr),
+    }
 
 
-def val_thresholds(val_scores: pd.DataFrame) -> dict[str, float]:
-    """Accuracy-maximising threshold per condition, chosen on validation pairs only."""
-    return {name: metrics.best_threshold(group["score"], group["same"]) for name, group in val_scores.groupby("condition", sort=False)}
+def _entries(point: np.ndarray, resampled: np.ndarray) -> dict[str, dict]:
+    return {statistic.key: interval_entry(point[k], interval(resampled[:, k])) for k, statistic in enumerate(statistics.ALL)}
 
 
-def condition_metrics(
-    scores: pd.DataFrame,
-    thresholds: dict[str, float],
-    failures: dict[str, int],
-    n_boot: int,
-    seed: int,
-) -> dict[str, dict]:
-    """Per condition: the full verification report, 10-fold accuracy, accuracy at the
-    validation threshold, and the detector failures behind the pairs."""
-    report = {}
-    for name, group in scores.groupby("condition", sort=False):
-        values, same = group["score"].to_numpy(), group["same"].to_numpy().astype(bool)
-        entry = metrics.verification_report(values, same, group["identity_a"].to_numpy(), group["identity_b"].to_numpy(), n_boot=n_boot, seed=seed)
-        folds = metrics.kfold_accuracy(values, same, n_folds=10, seed=seed)
-        entry["accuracy_10fold"] = {"mean": float(folds.mean), "std": float(folds.std)}
-        if name in thresholds:
-            entry["accuracy_at_val_threshold"] = {"threshold": float(thresholds[name]), "value": float(((values >= thresholds[name]) == same).mean())}
-        entry["detector_failures"] = failures
-        report[name] = entry
-    return report
+def condition_report(values: np.ndarray, same: np.ndarray, people: People, threshold: float, n_boot: int, seed: int) -> dict[str, Any]:
+    """One condition: AUC, EER, TAR at each reported FAR, FMR and FNMR at the operating threshold, all with two-way
+    identity-bootstrap intervals, and balanced accuracy in person folds. JSON-ready: None where undefined."""
+    ranked = metrics.RankedScores(values, same)
+    measure = statistics.measure(statistics.ALL, threshold)
+    entries = _entries(measure(ranked.roc()), resample(ranked, people, measure, n_boot, seed))
+    n_impostor = ranked.n_impostor
+    tar = {
+        metrics.far_key(s.far): (entries[s.key] if s.estimable(n_impostor) else {"value": None, "ci": None})
+        | {"estimable": s.estimable(n_impostor), "min_impostors": metrics.min_impostors(s.far)}
+        for s in statistics.TABLE
+        if s.far is not None
+    }
+    folds = metrics.person_kfold_accuracy(values, same, people.a, people.b, seed=seed)
+    return {
+        "n_pairs": int(same.size),
+        "n_genuine": int(same.sum()),
+        "n_impostor": n_impostor,
+        "auc": entries["auc"],
+        "eer": entries["eer"],
+        "tar_at_far": tar,
+        "operating": {
+            "threshold": threshold,
+            "fmr": entries["fmr"] | {"false_matches": int((values[~same] >= threshold).sum())},
+            "fnmr": entries["fnmr"] | {"false_non_matches": int((values[same] < threshold).sum())},
+        },
+        "balanced_accuracy_10fold": {"mean": metrics.finite_or_none(folds.mean), "std": metrics.finite_or_none(folds.std), "folds": "by person"},
+        "bootstrap": {"method": METHOD, "level": 0.95, "n_boot": n_boot, "seed": seed},
+    }
+
+
+def condition_metrics(scores: pd.DataFrame, threshold: float, failures: dict[str, int], n_boot: int, seed: int) -> dict[str, dict]:
+    """Per condition: :func:`condition_report` and the detector failures behind the pairs."""
+    same = scores["same"].to_numpy().astype(bool)
+    people = People.of(same, scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy())
+    return {
+        name: condition_report(scores[name].to_numpy(), same, people, threshold, n_boot, seed) | {"detector_failures": failures}
+        for name in progress(conditions_of(scores), "conditions")
+    }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate` finds for one recogniser: test scores, per-condition metrics, pairs per split, the operating point."""
+
+    scores: pd.DataFrame
+    conditions: dict[str, dict]
+    pairs: dict[str, dict]
+    operating: dict[str, Any]
 
 
 def evaluate(
@@ -112,38 +167,42 @@ def evaluate(
     levels: list[Degradation],
     level_seed: int,
     flip: bool,
-    n_impostor: dict[str, int],
-    seed: int,
+    settings: PairSettings,
     n_boot: int,
-    model: str,
-) -> tuple[pd.DataFrame, dict]:
-    """The workbench protocol for one recogniser: test-split ``scores.csv`` rows and per-condition metrics.
+) -> Evaluation:
+    """The workbench protocol for one recogniser: test-split scores and per-condition metrics.
 
-    Embeds the val and test crops at HQ and every level (cached), scores all
-    genuine and ``n_impostor[split]`` seeded impostor pairs of each split under
-    every condition, picks thresholds on val, and reports on test. Every model
-    the workbench compares goes through this one function.
+    Embeds the val and test crops at HQ and every level (cached), scores each
+    split's balanced genuine pairs and every impostor pair (up to the cap) under
+    every condition, fixes the operating threshold on val HQ-HQ at the target
+    FMR, and reports on test. Every model the workbench compares goes through this one function.
     """
     store = embedding_store(processed_dir, recogniser, flip)
-    scores = {}
+    scores, summaries = {}, {}
     for split in ("val", "test"):
         images = split_images(manifest, split)
         computed = embed_images(images, levels, level_seed, processed_dir, recogniser, store, flip)
-        pairs = split_pairs(manifest, split, n_impostor[split], seed)
-        scores[split] = score_pairs(pairs, images, store, conditions(levels), level_seed, model)
+        pairs = split_pairs(manifest, split, settings)
+        scores[split], summaries[split] = score_pairs(pairs, images, store, conditions(levels), level_seed), pair_summary(pairs)
         print(
             f"{split}: {len(images)} images x {1 + len(levels)} levels ({computed} embeddings computed, the rest cached); "
-            f"{int(pairs['same'].sum())} genuine + {int((~pairs['same']).sum())} impostor pairs of {pairs['identity_a'].nunique()} identities"
+            f"{pairs.n_genuine:,} genuine + {pairs.n_impostor:,} impostor pairs (of {pairs.available_impostors:,}) "
+            f"of {summaries[split]['people']} people; the largest person gives {summaries[split]['largest_genuine_share']:.1%} of genuine pairs"
         )
-    report = condition_metrics(scores["test"], val_thresholds(scores["val"]), detector_failures(manifest, "test"), n_boot, seed)
-    return scores["test"], report
+    operating = operating_point(scores["val"], settings.operating_fmr)
+    print(
+        f"operating threshold {operating['threshold']:.4f}: FMR {operating['val_fmr']:.2e} on {operating['val_impostors']:,} val HQ-HQ impostors"
+        + ("" if operating["estimable"] else " (fewer than 30 false matches expected at the target: the threshold is loosely set)")
+    )
+    report = condition_metrics(scores["test"], operating["threshold"], detector_failures(manifest, "test"), n_boot, settings.seed)
+    return Evaluation(scores["test"], report, summaries, operating)
 
 
 def lfw_view2_accuracy(pairs: pd.DataFrame, images: pd.DataFrame, store: EmbeddingStore, seed: int) -> dict:
     """LFW View 2 on HQ crops: threshold chosen on 9 official folds, applied to the 10th; mean and std over folds."""
     info = images.set_index("image_id")
-    a = _embeddings(pairs["path_a"], info, HQ, seed, store)
-    b = _embeddings(pairs["path_b"], info, HQ, seed, store)
+    a = store.get(image_keys(info.loc[pairs["path_a"].to_numpy()], HQ, seed))
+    b = store.get(image_keys(info.loc[pairs["path_b"].to_numpy()], HQ, seed))
     folds = metrics.kfold_accuracy(np.einsum("ij,ij->i", a, b), pairs["same"].to_numpy().astype(bool), folds=pairs["fold"].to_numpy())
     return {"mean": float(folds.mean), "std": float(folds.std), "per_fold": [float(v) for v in folds.accuracies], "n_pairs": len(pairs)}
 
@@ -156,29 +215,19 @@ def score_model(
     recogniser: Recogniser,
     levels: LevelSet,
     flip: bool,
-    pairs: PairSettings,
+    settings: PairSettings,
     n_boot: int,
     **extras: Any,
 ) -> ModelRun:
-    """Score a recogniser under the workbench protocol and write its step folder: ``scores.csv`` and ``metrics.json``.
+    """Score a recogniser under the workbench protocol and write its step folder: ``scores.parquet`` and ``metrics.json``.
 
-    ``model["name"]`` names the model in the scores; ``extras`` are the report's
-    optional sections (``lfw_view2``, ``training``). Notebooks 02
-    and 03 both save their results through here, so their files cannot differ in form.
+    ``model["name"]`` names the model; ``extras`` are the report's optional
+    sections (``lfw_view2``, ``training``). Notebooks 02 and 03 both save their
+    results through here, so their files cannot differ in form.
     """
-    scores, conditions_ = evaluate(
-        manifest, processed_dir, recogniser, list(levels.levels), levels.seed, flip, pairs.by_split(), pairs.seed, n_boot, model["name"]
-    )
-    protocol = Protocol(
-        split="test",
-        label=protocol_of(manifest),
-        n_impostor=pairs.n_impostor,
-        n_impostor_val=pairs.n_impostor_val,
-        seed=pairs.seed,
-        level_seed=levels.seed,
-        levels=levels.specs(),
-    )
-    report = ModelReport(model=model, protocol=protocol, conditions=conditions_, **extras)
-    write_scores(run_dir, scores)
+    found = evaluate(manifest, processed_dir, recogniser, list(levels.levels), levels.seed, flip, settings, n_boot)
+    protocol = Protocol(split="test", label=protocol_of(manifest), pairs=settings, level_seed=levels.seed, levels=levels.specs(), operating=found.operating)
+    report = ModelReport(model=model, protocol=protocol, conditions=found.conditions, pairs=found.pairs, **extras)
+    write_scores(run_dir, found.scores)
     write_report(run_dir, report)
-    return model_run(run_dir, scores, report)
+    return model_run(run_dir, found.scores, report)

@@ -1,17 +1,21 @@
-"""Pipeline configs: a YAML file naming the run, run-level parameter defaults, and the notebook steps.
+"""Pipeline configs: a YAML file naming the run, run-level parameter defaults, the notebook steps, and optional split seeds.
 
     name: demo
     defaults:                      # given to every step whose notebook has the parameter
       processed_dir: processed_dataset/lfw-demo
+    split_seeds: [0, 1, 2]         # optional: the whole step list once per identity split seed
     steps:
       - name: 01_prepare_dataset   # also the step's output folder
         notebook: 01_prepare_dataset.ipynb
         parameters: {dataset: lfw}
 
-A step's own parameters win over the defaults. Everything is checked before
-anything runs: unknown keys, names that are not folder-safe, duplicate steps,
-parameters the notebook does not have, and placeholders (``{run}``, the run
-folder; ``{steps.NAME}``, an earlier step's output folder).
+A step's own parameters win over the defaults. With ``split_seeds``, notebook 01
+gets each seed as its ``seed`` and every ``processed_dir`` gets ``/seed-<k>``.
+Everything is checked before anything runs: unknown keys, names that are not
+folder-safe, duplicate steps, parameters the notebook does not have, the split
+seeds, and placeholders (``{run}``, the folder of the run, or of the seed;
+``{steps.NAME}``, an earlier step's output folder; ``{seeds.NAME}``, as a whole
+value, the list of an earlier step's folders over the seeds run so far).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +36,12 @@ from helpers.core.sources import PROJECT_ROOT, project_path
 from helpers.steps.parameters import check_step
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-CONFIG_KEYS = ("name", "defaults", "steps")
+CONFIG_KEYS = ("name", "defaults", "steps", "split_seeds")
 REQUIRED_KEYS = ("name", "steps")
 STEP_KEYS = ("name", "notebook", "parameters")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+FOLDER_KINDS = ("steps", "seeds")  # {steps.NAME}: a folder; {seeds.NAME}: the list of NAME's folders over the split seeds
+PREPARE = "01_prepare_dataset"  # the notebook whose seed parameter decides the identity split
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _SCALARS = (str, bool, int, float, type(None))
 
@@ -44,13 +50,28 @@ class ConfigError(ValueError):
     """A pipeline config is malformed; the message names the file and the fix."""
 
 
+def seed_folder(seed: int) -> str:
+    """The folder name of split seed ``seed``: its run's sub-folder and its ``processed_dir`` suffix."""
+    return f"seed-{seed}"
+
+
 @dataclass(frozen=True)
 class Step:
-    """One notebook execution: its name, notebook, and parameters (the config's defaults included)."""
+    """One notebook execution: its name, notebook, parameters (the config's defaults included), and those set per split seed."""
 
     name: str
     notebook: str
     parameters: dict[str, Any]
+    per_seed: tuple[str, ...] = ()  # ``seed`` (notebook 01) and ``processed_dir``, when the config has split_seeds
+
+    def parameters_for(self, seed: int | None) -> dict[str, Any]:
+        """The parameters under split seed ``seed`` (``None``: no split_seeds, the parameters as they are)."""
+        parameters = dict(self.parameters)
+        if "seed" in self.per_seed:
+            parameters["seed"] = seed
+        if "processed_dir" in self.per_seed:
+            parameters["processed_dir"] = f"{parameters['processed_dir']}/{seed_folder(seed)}"
+        return parameters
 
 
 @dataclass(frozen=True)
@@ -61,11 +82,14 @@ class Config:
     steps: tuple[Step, ...]
     path: Path
     text: str
+    split_seeds: tuple[int, ...] | None = None
 
     @property
     def digest(self) -> str:
         """sha256 of the normalised content: comments, layout and key order do not change it."""
-        content = {"name": self.name, "steps": [vars(step) for step in self.steps]}
+        content: dict[str, Any] = {"name": self.name, "steps": [{"name": s.name, "notebook": s.notebook, "parameters": s.parameters} for s in self.steps]}
+        if self.split_seeds is not None:
+            content["split_seeds"] = list(self.split_seeds)
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -144,14 +168,25 @@ def strings_in(value: Any) -> Iterator[str]:
             yield from strings_in(item)
 
 
+def is_seeds_placeholder(value: Any) -> bool:
+    """``value`` is a whole ``{seeds.NAME}`` placeholder (it becomes a list of folders)."""
+    return isinstance(value, str) and PLACEHOLDER.fullmatch(value) is not None and value.startswith("{seeds.")
+
+
 def _check_placeholder(token: str, index: int, names: list[str], where: str, path: Path) -> None:
-    """``{run}``, or ``{steps.NAME}`` with NAME an earlier step; anything else is an error."""
+    """``{run}``, ``{steps.NAME}`` with NAME an earlier step, or ``{seeds.NAME}`` with NAME an earlier step or this one
+    (its folders under the seeds run so far, this one's last); anything else is an error."""
     if token == "run":
         return
-    if not token.startswith("steps."):
-        raise _fail(path, f"{where}: unknown placeholder {{{token}}}; use {{run}} for the run folder or {{steps.NAME}} for an earlier step's folder")
-    target, earlier = token.removeprefix("steps."), names[: index - 1]
-    if target in earlier:
+    kind, dot, target = token.partition(".")
+    if not dot or kind not in FOLDER_KINDS:
+        raise _fail(
+            path,
+            f"{where}: unknown placeholder {{{token}}}; use {{run}} for the run folder, {{steps.NAME}} for an earlier step's folder, "
+            "or {seeds.NAME} for the list of its folders over the split seeds",
+        )
+    earlier = names[: index - 1]
+    if target in earlier or (kind == "seeds" and target == names[index - 1]):
         return
     if target == names[index - 1]:
         problem = "is this step itself"
@@ -162,13 +197,21 @@ def _check_placeholder(token: str, index: int, names: list[str], where: str, pat
     raise _fail(path, f"{where}: placeholder {{{token}}} {problem}; a step can only use the folders of earlier steps: {', '.join(earlier) or 'none'}")
 
 
+def _check_whole(token: str, key: str, value: Any, where: str, path: Path) -> None:
+    """A ``{seeds.NAME}`` placeholder is the parameter's whole value, never part of a string, list or mapping."""
+    if token.startswith("seeds.") and not is_seeds_placeholder(value):
+        raise _fail(path, f'{where}: placeholder {{{token}}} stands for a list of folders, so it must be the whole value ({key}: "{{{token}}}")')
+
+
 def _check_placeholders(steps: list[Step], path: Path) -> None:
     names = [step.name for step in steps]
     for index, step in enumerate(steps, 1):
         for key, value in step.parameters.items():
+            where = f"step {index} ({step.name}) parameter {key}"
             for text in strings_in(value):
                 for token in PLACEHOLDER.findall(text):
-                    _check_placeholder(token, index, names, f"step {index} ({step.name}) parameter {key}", path)
+                    _check_whole(token, key, value, where, path)
+                    _check_placeholder(token, index, names, where, path)
 
 
 def notebook_path(notebook: str) -> Path:
@@ -198,8 +241,9 @@ def _check_parameters(step: Step, index: int, valid: dict[str, Any], path: Path)
     if unknown := [key for key in step.parameters if key not in valid]:
         hint = suggestion(unknown[0], tuple(valid))
         raise _fail(path, f"{where}: {notebook} has no parameter(s) {', '.join(unknown)}{hint}; its parameters are: {', '.join(valid)}")
+    as_lists = {key: [value] if is_seeds_placeholder(value) else value for key, value in step.parameters.items()}  # the first seed's list
     try:
-        check_step(notebook, step.parameters)
+        check_step(notebook, as_lists)
     except ParameterError as error:
         raise _fail(path, f"{where}: parameter {error}") from None
 
@@ -217,8 +261,47 @@ def _parse_defaults(raw: Any, path: Path) -> dict[str, Any]:
     return dict(raw)
 
 
-def _with_defaults(steps: list[Step], defaults: dict[str, Any], path: Path) -> list[Step]:
-    """Each step with the defaults its notebook takes, under its own parameters; checks every parameter exists."""
+def _parse_split_seeds(raw: dict[str, Any], path: Path) -> tuple[int, ...] | None:
+    """The optional ``split_seeds:`` list (distinct integers >= 0), or ``None`` when the key is absent."""
+    if "split_seeds" not in raw:
+        return None
+    seeds = raw["split_seeds"]
+    if not isinstance(seeds, list) or not seeds:
+        raise _fail(path, f"split_seeds must be a non-empty list of distinct integers >= 0, e.g. [0, 1, 2], not {seeds!r}; leave the key out for one split")
+    for position, seed in enumerate(seeds):
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise _fail(path, f"split_seeds[{position}] = {seed!r}: a split seed must be an integer >= 0")
+        if seed in seeds[:position]:
+            raise _fail(path, f"split_seeds: seed {seed} is listed twice; list each seed once")
+    return tuple(seeds)
+
+
+def _own_folder_per_seed(run_dir: Any) -> bool:
+    """A configured run_dir under ``{run}`` or ``{steps.NAME}``, which differ from split seed to split seed."""
+    return isinstance(run_dir, str) and any(token == "run" or token.startswith("steps.") for token in PLACEHOLDER.findall(run_dir))
+
+
+def _per_seed(step: Step, own: dict[str, Any], valid: dict[str, Any], index: int, path: Path) -> Step:
+    """``step`` marked with what each split seed sets: notebook 01's ``seed`` (never its ``own``) and ``processed_dir`` (required)."""
+    where, per_seed = f"step {index} ({step.name})", []
+    if "seed" in valid and Path(step.notebook).stem == PREPARE:
+        if "seed" in own:
+            raise _fail(
+                path, f"{where}: seed: {own['seed']!r} clashes with split_seeds, which gives notebook {PREPARE} each split seed in turn; remove one of them"
+            )
+        per_seed.append("seed")
+    if "processed_dir" in valid:
+        folder = step.parameters.get("processed_dir")
+        if not isinstance(folder, str) or not folder or is_seeds_placeholder(folder):
+            raise _fail(path, f"{where}: with split_seeds, set processed_dir to a folder (in defaults or the step): split seed k uses <processed_dir>/seed-k")
+        per_seed.append("processed_dir")
+    if "run_dir" in own and not _own_folder_per_seed(own["run_dir"]):
+        raise _fail(path, f"{where}: run_dir {own['run_dir']!r} would be shared by every split seed; leave it out, or put it under {{run}} (the seed's folder)")
+    return replace(step, per_seed=tuple(per_seed))
+
+
+def _with_defaults(steps: list[Step], defaults: dict[str, Any], seeded: bool, path: Path) -> list[Step]:
+    """Each step with the defaults its notebook takes, under its own parameters (and, when ``seeded``, what each split seed sets); checks every parameter exists."""
     merged, used, all_found = [], set(), True
     for index, step in enumerate(steps, 1):
         valid = _notebook_parameters(step, index, path)
@@ -228,9 +311,9 @@ def _with_defaults(steps: list[Step], defaults: dict[str, Any], path: Path) -> l
             continue
         taken = {key: value for key, value in defaults.items() if key in valid}
         used |= set(taken)
-        step = Step(step.name, step.notebook, taken | step.parameters)
-        _check_parameters(step, index, valid, path)
-        merged.append(step)
+        with_defaults = Step(step.name, step.notebook, taken | step.parameters)
+        _check_parameters(with_defaults, index, valid, path)
+        merged.append(_per_seed(with_defaults, step.parameters, valid, index, path) if seeded else with_defaults)
     if all_found and (unused := [key for key in defaults if key not in used]):
         raise _fail(path, f"defaults: no step's notebook has the parameter(s) {', '.join(unused)}; remove them or fix the spelling")
     return merged
@@ -253,9 +336,10 @@ def load_config(path: str | Path) -> Config:
         raise _fail(path, "steps must be a non-empty list of steps (name, notebook, parameters)")
     steps = [_parse_step(item, index, path) for index, item in enumerate(raw["steps"], 1)]
     _check_unique(steps, path)
-    steps = _with_defaults(steps, defaults, path)
+    split_seeds = _parse_split_seeds(raw, path)
+    steps = _with_defaults(steps, defaults, split_seeds is not None, path)
     _check_placeholders(steps, path)
-    return Config(name, tuple(steps), path, text)
+    return Config(name, tuple(steps), path, text, split_seeds)
 
 
 def require_notebooks(config: Config) -> None:

@@ -5,6 +5,9 @@ used), ``pipeline.json`` (every step's parameters, status, times and error),
 ``versions.json`` and ``hardware.json`` (``<kind>.attempt-N.json`` when a
 resumed attempt ran elsewhere), per step ``<step>.ipynb`` and ``<step>.html``,
 and the step's output folder ``<step>/``, which the notebook gets as ``run_dir``.
+With ``split_seeds``, each seed's notebooks, HTML and step folders are in
+``seed-<k>/`` instead (the run-level files stay at the top), and ``pipeline.json``
+holds one step record per (seed, step), seed after seed, each with its ``seed``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from helpers.core.files import write_json_atomic, write_text_atomic
 from helpers.core.sources import project_path
-from helpers.pipeline.config import PLACEHOLDER, Config, notebook_path
+from helpers.pipeline.config import PLACEHOLDER, Config, Step, notebook_path, seed_folder
 from helpers.pipeline.provenance import collect_in_child
 
 RESULTS = "results"
@@ -46,9 +49,11 @@ def step_dir(run_dir: str | Path, step: str) -> Path:
     return folder
 
 
-def resolve(value: Any, places: dict[str, str]) -> Any:
-    """``value`` with every ``{run}`` / ``{steps.NAME}`` replaced from ``places``, inside lists and mappings too."""
+def resolve(value: Any, places: dict[str, str | list[str]]) -> Any:
+    """``value`` with every placeholder replaced from ``places``, inside lists and mappings too; a whole ``{seeds.NAME}`` becomes its list."""
     if isinstance(value, str):
+        if (whole := PLACEHOLDER.fullmatch(value)) and isinstance(folders := places[whole.group(1)], list):
+            return list(folders)
         return PLACEHOLDER.sub(lambda match: places[match.group(1)], value)
     if isinstance(value, list):
         return [resolve(item, places) for item in value]
@@ -57,28 +62,49 @@ def resolve(value: Any, places: dict[str, str]) -> Any:
     return value
 
 
+def _record(step: Step, seed: int | None, folder: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A pending step record; its notebook and HTML go to ``folder`` (the run's, or the split seed's)."""
+    record = {
+        "name": step.name,
+        "notebook": str(notebook_path(step.notebook)),
+        "parameters": parameters,
+        "status": PENDING,
+        "executed_notebook": str(folder / f"{step.name}.ipynb"),
+        "html": str(folder / f"{step.name}.html"),
+        "started": None,
+        "ended": None,
+        "seconds": None,
+        "attempt": None,
+        "error": None,
+    }
+    return record if seed is None else {"name": step.name, "seed": seed} | record
+
+
 def plan(config: Config, run: Path) -> list[dict[str, Any]]:
-    """One pending step record per step, parameters resolved for run folder ``run``."""
-    places, records = {"run": str(run)}, []
-    for step in config.steps:
-        parameters = {"run_dir": str(run / step.name)} | resolve(step.parameters, places)
-        places[f"steps.{step.name}"] = str(project_path(parameters["run_dir"]))
-        records.append(
-            {
-                "name": step.name,
-                "notebook": str(notebook_path(step.notebook)),
-                "parameters": parameters,
-                "status": PENDING,
-                "executed_notebook": str(run / f"{step.name}.ipynb"),
-                "html": str(run / f"{step.name}.html"),
-                "started": None,
-                "ended": None,
-                "seconds": None,
-                "attempt": None,
-                "error": None,
-            }
-        )
+    """One pending record per step (per split seed and step, seed after seed), parameters resolved for run folder ``run``.
+
+    ``{run}`` is the folder of the step's notebooks (``run``, or ``run/seed-<k>``), ``{steps.NAME}`` NAME's
+    folder under the same seed, ``{seeds.NAME}`` the list of NAME's folders under every seed so far, this one last
+    (a step may list its own: notebook 04 reads the earlier seeds' comparisons beside its own).
+    """
+    places: dict[str, Any] = {}
+    records = []
+    for seed in config.split_seeds or (None,):
+        folder = run if seed is None else run / seed_folder(seed)
+        places["run"] = str(folder)
+        for step in config.steps:
+            given = {"run_dir": str(folder / step.name)} | step.parameters_for(seed)
+            own = str(project_path(resolve(given["run_dir"], places)))
+            places[f"seeds.{step.name}"] = [*places.get(f"seeds.{step.name}", []), own]  # before resolving: a step may list its own
+            parameters = resolve(given, places)
+            places[f"steps.{step.name}"] = own
+            records.append(_record(step, seed, folder, parameters))
     return records
+
+
+def label(record: dict[str, Any]) -> str:
+    """A step record's name, with its split seed's folder where it has one: ``seed-1/02_baseline``."""
+    return f"{seed_folder(record['seed'])}/{record['name']}" if "seed" in record else record["name"]
 
 
 def now() -> str:
@@ -156,16 +182,19 @@ def locked(run: Path) -> Iterator[None]:
 def start(config: Config, run: Path) -> dict[str, Any]:
     """Write a new run's ``config.yaml`` and ``pipeline.json``; returns the state."""
     write_text_atomic(run / CONFIG_COPY, config.text)
+    seeds = {} if config.split_seeds is None else {"split_seeds": list(config.split_seeds)}
     state = {
         "name": config.name,
         "config_file": str(config.path),
         "config_hash": config.digest,
+        **seeds,
         "created": now(),
         "attempts": [],
         "steps": plan(config, run),
     }
     write_json_atomic(run / STATE, state)
-    print(f"[pipeline] new run {run}: {len(state['steps'])} steps ({', '.join(s['name'] for s in state['steps'])})", flush=True)
+    each = f", once per split seed ({', '.join(map(str, config.split_seeds))}) in seed-<k>/" if seeds else ""
+    print(f"[pipeline] new run {run}: {len(config.steps)} steps ({', '.join(s.name for s in config.steps)}){each}", flush=True)
     return state
 
 
@@ -176,8 +205,7 @@ def resume(config: Config, run: Path, state: dict[str, Any]) -> dict[str, Any]:
     last_time = {FAILED: " (it failed last time)", RUNNING: " (it was interrupted last time)"}.get(following["status"], "")
     state["steps"] = done + plan(config, run)[len(done) :]
     print(
-        f"[pipeline] resuming {run} after its last completed step; skipping {', '.join(s['name'] for s in done) or 'nothing'}; "
-        f"next: {following['name']}{last_time}",
+        f"[pipeline] resuming {run} after its last completed step; skipping {', '.join(map(label, done)) or 'nothing'}; next: {label(following)}{last_time}",
         flush=True,
     )
     return state

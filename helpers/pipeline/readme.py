@@ -4,10 +4,11 @@
 
 Replaces the block between the ``demo-results`` markers in ``README.md`` with the
 run's date, hardware, command and wall time (from ``pipeline.json`` and
-``hardware.json``), the three-row headline (TAR@FAR=1e-3 before and after at HQ-HQ,
-HQ gallery vs 16 px, 16 px on both sides; :func:`helpers.evaluation.summary.headline_markdown`),
-notebook 04's full results table (:func:`helpers.evaluation.summary.results_markdown`),
-and its AUC-versus-resolution plot, copied to ``docs/``.
+``hardware.json``), the three-row headline (the primary statistic before and after at
+HQ-HQ, HQ gallery vs 16 px, 16 px on both sides; :func:`helpers.evaluation.summary.headline_markdown`),
+the primary endpoint in words, notebook 04's full results table and the FMR/FNMR at
+the one operating threshold (:mod:`helpers.evaluation.summary`), and its
+AUC-versus-resolution plot, copied to ``docs/``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from helpers.core.files import write_text_atomic
 from helpers.core.sources import PROJECT_ROOT, project_path
-from helpers.evaluation.summary import headline_markdown, read_comparison, results_markdown
+from helpers.evaluation.summary import headline_markdown, operating_markdown, primary_lines, read_comparison, results_markdown
 from helpers.pipeline.folders import COMPLETED, read_state
 
 README = PROJECT_ROOT / "README.md"
@@ -33,8 +34,8 @@ CONDITIONS = ("HQ-HQ", "HQ-px32", "HQ-px24", "HQ-px16", "px24-px24", "px16-px16"
 
 
 def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
-    """The run's completed notebook-04 step; raises when the run has none."""
-    for step in state["steps"]:
+    """The run's last completed notebook-04 step (with split seeds: the last seed's, which pools them all); raises when the run has none."""
+    for step in reversed(state["steps"]):
         if Path(step["notebook"]).name == COMPARE_NOTEBOOK and step["status"] == COMPLETED:
             return step
     raise ValueError(f"{run}: no completed {COMPARE_NOTEBOOK} step; finish the run first (re-run its config to resume)")
@@ -72,14 +73,18 @@ def results_block(run: Path, docs: Path) -> str:
             START,
             headline_markdown(report, [c for c in HEADLINE if c in found]).strip(),
             "",
+            *[line.replace("## Primary endpoint", "**Primary endpoint.**") for line in primary_lines(report) if line],
+            "",
             f"Measured by `make demo` (`{_shown(Path(state['config_file']))}`) on {state['created'][:10]}: {machine_line(run)}; "
             f"notebooks 01-04 took {seconds / 60:.1f} min in all. Regenerate with `python -m helpers.pipeline.readme <run folder>`.",
             "",
             f"![AUC versus face resolution, demo run](docs/{plot.name})",
             "",
-            "<details><summary>AUC and TAR@FAR=1e-3 under every condition</summary>",
+            "<details><summary>AUC and the primary statistic under every condition; FMR and FNMR at one threshold</summary>",
             "",
             results_markdown(report, [c for c in CONDITIONS if c in found]).strip(),
+            "",
+            operating_markdown(report).strip(),
             "",
             "</details>",
             END,

@@ -5,7 +5,8 @@ folder's format is :mod:`helpers.pipeline.folders`, the config's
 :mod:`helpers.pipeline.config`. A failing notebook stops the run; the executed
 notebook stays in the run folder and the message names the notebook and the
 cell. Running the same config again resumes the newest unfinished run of that
-config after its last completed step.
+config after its last completed step. A config with ``split_seeds`` runs the
+whole step list once per seed, seed after seed.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _error_of(exc: BaseException) -> dict[str, Any]:
     return {"cell_index": None, "exec_count": None, "ename": type(exc).__name__, "evalue": str(exc)}
 
 
-def _failure_message(record: dict[str, Any], position: str, exc: BaseException) -> str:
+def _failure_message(run: Path, record: dict[str, Any], position: str, exc: BaseException) -> str:
     error = record["error"]
     where = ""
     if isinstance(exc, PapermillExecutionError):
@@ -95,8 +96,8 @@ def _failure_message(record: dict[str, Any], position: str, exc: BaseException) 
     executed = Path(record["executed_notebook"])
     kept = f"executed notebook kept: {executed}" if executed.is_file() else "no executed notebook was written"
     return (
-        f"step {position} {record['name']} failed: notebook {record['notebook']}{where} raised {error['ename']}: {error['evalue']}\n"
-        f"  {kept}\n  run folder: {executed.parent}; fix the cause and re-run the same command to resume from this step"
+        f"{position} {record['name']} failed: notebook {record['notebook']}{where} raised {error['ename']}: {error['evalue']}\n"
+        f"  {kept}\n  run folder: {run}; fix the cause and re-run the same command to resume from this step"
     )
 
 
@@ -104,7 +105,8 @@ def _run_step(run: Path, state: dict[str, Any], record: dict[str, Any], position
     """Execute one step with papermill, keep its state current, and export its HTML."""
     record.update(status=RUNNING, started=now(), ended=None, seconds=None, error=None, attempt=len(state["attempts"]))
     write_json_atomic(run / STATE, state)
-    print(f"[pipeline] step {position} {record['name']}: started {record['started']} ({record['notebook']})", flush=True)
+    print(f"[pipeline] {position} {record['name']}: started {record['started']} ({record['notebook']})", flush=True)
+    Path(record["executed_notebook"]).parent.mkdir(parents=True, exist_ok=True)  # a split seed's folder
     began = time.monotonic()
     try:
         with notebook_output_on_stdout():
@@ -122,21 +124,30 @@ def _run_step(run: Path, state: dict[str, Any], record: dict[str, Any], position
         if Path(record["executed_notebook"]).is_file():
             export_html(Path(record["executed_notebook"]), Path(record["html"]))
         if isinstance(exc, Exception):
-            raise StepFailed(_failure_message(record, position, exc)) from exc
+            raise StepFailed(_failure_message(run, record, position, exc)) from exc
         raise
     export_html(Path(record["executed_notebook"]), Path(record["html"]))
     record.update(status=COMPLETED, ended=now(), seconds=round(time.monotonic() - began, 1))
     write_json_atomic(run / STATE, state)
-    print(f"[pipeline] step {position} {record['name']}: completed {record['ended']} in {_duration(record['seconds'])}", flush=True)
+    print(f"[pipeline] {position} {record['name']}: completed {record['ended']} in {_duration(record['seconds'])}", flush=True)
+
+
+def _position(state: dict[str, Any], index: int) -> str:
+    """Where record ``index`` (from 0) stands: ``step 2/4``, or with split seeds ``seed 0 (1/3), step 2/4``."""
+    seeds, total = state.get("split_seeds"), len(state["steps"])
+    if seeds is None:
+        return f"step {index + 1}/{total}"
+    per_seed = total // len(seeds)
+    turn, step = divmod(index, per_seed)
+    return f"seed {seeds[turn]} ({turn + 1}/{len(seeds)}), step {step + 1}/{per_seed}"
 
 
 def _run_steps(run: Path, state: dict[str, Any]) -> None:
     record_provenance(run, state)
     write_json_atomic(run / STATE, state)
-    total = len(state["steps"])
-    for index, record in enumerate(state["steps"], 1):
+    for index, record in enumerate(state["steps"]):
         if record["status"] != COMPLETED:
-            _run_step(run, state, record, f"{index}/{total}")
+            _run_step(run, state, record, _position(state, index))
 
 
 def run_pipeline(config_path: str | Path, results: Path | None = None, run_dir: Path | None = None, new: bool = False) -> Path:
@@ -152,5 +163,8 @@ def run_pipeline(config_path: str | Path, results: Path | None = None, run_dir: 
         state = start(config, run) if state is None else resume(config, run, state)
         began = time.monotonic()
         _run_steps(run, state)
-    print(f"[pipeline] all {len(state['steps'])} steps completed (this invocation: {_duration(time.monotonic() - began)}); run folder: {run}", flush=True)
+    seeds = f" ({len(state['split_seeds'])} split seeds)" if "split_seeds" in state else ""
+    print(
+        f"[pipeline] all {len(state['steps'])} steps{seeds} completed (this invocation: {_duration(time.monotonic() - began)}); run folder: {run}", flush=True
+    )
     return run

@@ -19,6 +19,7 @@ import pandas as pd
 from helpers.core.files import write_csv_atomic, write_json_atomic
 from helpers.core.sources import PROJECT_ROOT, project_path
 from helpers.evaluation.comparison import DIFFERENCES, differences_table
+from helpers.evaluation.endpoints import Endpoint
 from helpers.evaluation.model_runs import ModelRun, check_comparable, condition_frame, load_run
 from helpers.evaluation.reports import PairSettings, read_report
 from helpers.models import checkpoints
@@ -30,16 +31,18 @@ from helpers.training.loop import SUMMARY
 
 CONFIG = "train_config.json"
 ONNX = "model.onnx"
-DEFAULT_PAIRS = PairSettings(n_impostor=20000, n_impostor_val=20000, seed=0)
+DEFAULT_PAIRS = PairSettings()
 
 
-def pair_settings(baseline_dir: str, n_impostor: int | None, n_impostor_val: int | None, pair_seed: int | None) -> PairSettings:
-    """The pairs to score: the baseline's when ``baseline_dir`` is given (a value given here must equal it), else these or the defaults."""
-    given = {"n_impostor": n_impostor, "n_impostor_val": n_impostor_val, "seed": pair_seed}
+def pair_settings(baseline_dir: str, **given: int | float | None) -> PairSettings:
+    """The pairs to score: the baseline's when ``baseline_dir`` is given (a value given here must equal it), else these or the defaults.
+
+    ``given`` holds :class:`PairSettings` fields (``genuine_per_identity``, ``max_impostors``, ``seed``,
+    ``operating_fmr``); None takes the baseline's value (or the default).
+    """
     if not baseline_dir:
-        defaults = vars(DEFAULT_PAIRS)
-        return PairSettings(**{key: defaults[key] if value is None else value for key, value in given.items()})
-    baseline = read_report(project_path(baseline_dir)).protocol.pair_settings()
+        return PairSettings(**{key: getattr(DEFAULT_PAIRS, key) if value is None else value for key, value in given.items()})
+    baseline = read_report(project_path(baseline_dir)).protocol.pairs
     if clashes := [
         f"{key}={value} (baseline: {getattr(baseline, key)})" for key, value in given.items() if value is not None and value != getattr(baseline, key)
     ]:
@@ -80,10 +83,10 @@ def export_best(config: TrainConfig, check_crops: np.ndarray) -> tuple[Path, flo
     return target, max_export_error(embedder, target, check_crops)
 
 
-def before_after(baseline_dir: str, run: ModelRun, n_boot: int, seed: int) -> pd.DataFrame:
+def before_after(baseline_dir: str, run: ModelRun, endpoint: Endpoint, n_boot: int, seed: int) -> pd.DataFrame:
     """The fine-tuned model minus the baseline, paired, per condition (notebook 04's code); also written as ``differences.csv``."""
     runs = [load_run(baseline_dir), run]
     check_comparable(runs)
-    differences = differences_table(runs, condition_frame(runs), n_boot, seed)
+    differences = differences_table(runs, condition_frame(runs), endpoint, n_boot, seed)
     write_csv_atomic(run.folder / DIFFERENCES, differences)
     return differences

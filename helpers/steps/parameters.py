@@ -32,11 +32,14 @@ from helpers.data.crops import NO_FACE_POLICIES
 from helpers.data.datasets import DATASET_NAMES
 from helpers.data.faces import CROP_SIZE
 from helpers.data.split import SPLITS
+from helpers.evaluation.statistics import BY_KEY, TABLE
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.packs import OFFLINE_PACK, SCRFD_FILES
 from helpers.training.config import LOSSES, TrainConfig
 
 PACK_NAMES = ("auto", OFFLINE_PACK, "buffalo_l")
+SELECTABLE = tuple(statistic.key for statistic in TABLE)
+"""Statistics notebook 03 can select its best epoch by (the operating-point rates need a threshold first)."""
 LEVEL_FIELDS = {
     "resolution": integer(4, CROP_SIZE),
     "blur_sigma": number(0),
@@ -127,8 +130,9 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "run_dir": PATH,
         "pack": _folder_or_name("pack", PACK_NAMES),
         "levels": optional(list_of(text(), min_length=1)),
-        "n_impostor": integer(0),
-        "n_impostor_val": integer(0),
+        "genuine_per_identity": integer(1),
+        "max_impostors": integer(1),
+        "operating_fmr": number(0, 0.5, low_open=True),
         "flip": boolean(),
         "batch_size": integer(1),
         "n_boot": integer(1),
@@ -151,14 +155,16 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "lr": number(0, low_open=True),
         "head_lr": number(0, low_open=True),
         "max_train_images": optional(integer(2)),
-        "val_level": text(),
+        "primary_condition": text(),
+        "primary_statistic": text(SELECTABLE),
         "patience": integer(1),
         "seed": integer(0),
         "processes": integer(1),
         "train_options": _train_options(),
         "model_name": PATH,
-        "n_impostor": optional(integer(0)),
-        "n_impostor_val": optional(integer(0)),
+        "genuine_per_identity": optional(integer(1)),
+        "max_impostors": optional(integer(1)),
+        "operating_fmr": optional(number(0, 0.5, low_open=True)),
         "pair_seed": optional(integer(0)),
         "n_boot": integer(1),
     },
@@ -168,7 +174,10 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "run_dir": PATH,
         "n_boot": integer(1),
         "seed": integer(0),
-        "max_hq_auc_drop": number(0),
+        "primary_condition": text(),
+        "primary_statistic": text(tuple(BY_KEY)),
+        "non_inferiority_margin": number(0, 0.5),
+        "seed_runs": list_of(text()),
     },
 }
 

@@ -6,11 +6,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from helpers.evaluation.statistics import TABLE
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.losses import HEADS
 
 TRIPLET = "triplet"
 LOSSES = (*HEADS, TRIPLET)
+SELECT_STATISTICS = tuple(statistic.key for statistic in TABLE)
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,12 @@ class TrainConfig:
     head_lr: float = 0.1
     weight_decay: float = 5e-4
     warmup_epochs: float = 0.5
-    val_level: str = "px16"  # validation condition: HQ gallery vs this level's probes
-    val_impostors: int = 20000
-    patience: int = 3  # early stopping: epochs without a better val AUC
+    val_condition: str = "px16-px16"  # validation condition, as notebook 01's levels name them: HQ-px16, px24-px24, ...
+    select_statistic: str = "tar@1e-3"  # picks the best epoch at val_condition: auc | eer | tar@1e-2 | tar@1e-3 | tar@1e-4
+    val_genuine_per_identity: int = 10  # val pairs: at most this many genuine pairs per person
+    val_max_impostors: int = 2_000_000  # val pairs: every impostor pair up to this many
+    val_pair_seed: int = 0
+    patience: int = 3  # early stopping: epochs without a better select_statistic
     max_train_images: int | None = None  # cap (seeded) for quick runs
     seed: int = 0
     workers: int = 0
@@ -57,6 +62,10 @@ class TrainConfig:
             raise ValueError("distillation needs the pack backbone (the teacher is the pack's recogniser); set distill_weight=0")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError("epochs must be >= 1 and batch_size >= 2 (batch norm needs batches of two or more)")
+        if self.select_statistic not in SELECT_STATISTICS:
+            raise ValueError(f"select_statistic must be one of {SELECT_STATISTICS}, not {self.select_statistic!r}")
+        if self.val_genuine_per_identity < 1 or self.val_max_impostors < 1:
+            raise ValueError(f"val_genuine_per_identity and val_max_impostors must be >= 1, got {self.val_genuine_per_identity} and {self.val_max_impostors}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

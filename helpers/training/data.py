@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,10 @@ from helpers.core.sources import project_path
 from helpers.data.degrade import HQ, Degradation, degrade, image_seed, random_degradation
 from helpers.data.levels import load_levels
 from helpers.data.manifest import load_manifest, protocol_of, split_images
+from helpers.evaluation.conditions import Condition, conditions
 from helpers.evaluation.embeddings import embed_images, embedding_store, image_keys
-from helpers.evaluation.verification import split_pairs
+from helpers.evaluation.pairs import PairSet, sample_pairs
+from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
 from helpers.models.packs import ModelPack
 from helpers.models.recognisers import Recogniser
 from helpers.training.config import TrainConfig
@@ -113,20 +116,48 @@ class IdentityBatchSampler(Sampler[list[int]]):
         return iter(batches[self.rank :: self.world_size])
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What picks the best epoch: ``statistic`` at the val ``condition``, or the first estimable stand-in for ``requested``."""
+
+    condition: Condition
+    statistic: Statistic
+    requested: str
+    val_impostors: int
+
+    @classmethod
+    def of(cls, condition: Condition, requested: str, val_impostors: int) -> Selection:
+        """``requested`` if ``val_impostors`` pairs can estimate it, else its first estimable fallback."""
+        return cls(condition, first_estimable(requested, val_impostors), requested, val_impostors)
+
+    @property
+    def stands_in(self) -> bool:
+        """Whether the statistic used stands in for the requested one (too few val impostors for it)."""
+        return self.statistic.key != self.requested
+
+    def describe(self) -> str:
+        """E.g. ``AUC at px16-px16 (standing in for TAR@FAR=1e-3: 375 val impostor pairs are too few)``."""
+        used = f"{self.statistic.label} at {self.condition.name}"
+        if not self.stands_in:
+            return used
+        return f"{used} (standing in for {BY_KEY[self.requested].label}: {self.val_impostors:,} val impostor pairs are too few)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"condition": self.condition.name, "statistic": self.statistic.key, "requested": self.requested, "val_impostors": self.val_impostors}
+
+
 @dataclass
 class TrainingData:
-    """Train crops and labels, teacher embeddings, and the validation set (HQ and LQ crops, pairs)."""
+    """Train crops and labels, teacher embeddings, and the validation set (pairs, crops per level, what selects the best epoch)."""
 
     train: pd.DataFrame
     crops: np.ndarray
     labels: np.ndarray
     classes: list[str]
     teacher: np.ndarray | None
-    val_pairs: pd.DataFrame
-    val_index: dict[str, int]
-    val_hq: np.ndarray
-    val_lq: np.ndarray
-    val_level: Degradation
+    val_pairs: PairSet
+    val_crops: dict[Degradation, np.ndarray]  # HQ and both sides of the val condition, rows in ``val_pairs.images`` order
+    selection: Selection
     protocol: str
     notes: list[str] = field(default_factory=list)
 
@@ -139,36 +170,62 @@ def teacher_embeddings(processed: Path, pack: ModelPack, images: pd.DataFrame, l
     return store.get(image_keys(images, HQ, level_seed))
 
 
-def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingData:
-    """Everything the loop reads, from notebook 01's processed folder (and the pack, for the teacher)."""
-    processed = project_path(config.processed_dir)
-    manifest = load_manifest(processed)
-    level_set = load_levels(processed)
-    level_seed = level_set.seed
-    by_name = {lv.name: lv for lv in level_set.levels}
-    if config.val_level not in by_name:
-        raise ValueError(f"val_level {config.val_level!r} is not one of notebook 01's levels {sorted(by_name)}")
+def named_condition(name: str, levels: Sequence[Degradation]) -> Condition:
+    """The condition called ``name`` among those of ``levels`` (HQ-HQ, HQ-<level>, <level>-<level>)."""
+    by_name = {condition.name: condition for condition in conditions(levels)}
+    if name not in by_name:
+        raise ValueError(f"val_condition {name!r} is not a condition of notebook 01's levels; valid: {list(by_name)}")
+    return by_name[name]
+
+
+def train_images(config: TrainConfig, manifest: pd.DataFrame, processed: Path) -> pd.DataFrame:
+    """The train split's usable images, capped (seeded) at ``max_train_images``."""
     train = split_images(manifest, "train")
     if config.max_train_images and len(train) > config.max_train_images:
         train = train.sample(config.max_train_images, random_state=config.seed).sort_values("path")
     if train.empty:
         raise ValueError(f"{processed}: the train split has no usable images; rerun notebook 01 with a train fraction > 0")
+    return train
+
+
+def val_pairs(config: TrainConfig, manifest: pd.DataFrame, processed: Path) -> tuple[PairSet, pd.DataFrame]:
+    """The val pairs and the val images in their order (``PairSet.a`` and ``.b`` are positions into it)."""
+    val = split_images(manifest, "val")
+    if val.empty:
+        raise ValueError(f"{processed}: the val split has no usable images; rerun notebook 01 with a val fraction > 0")
+    pairs = sample_pairs(val[["image_id", "identity", "split"]], config.val_genuine_per_identity, config.val_max_impostors, config.val_pair_seed)
+    return pairs, val.set_index("image_id").loc[pairs.images["image_id"]].reset_index()
+
+
+def degraded(crops: np.ndarray, sha256: Sequence[str], level: Degradation, level_seed: int) -> np.ndarray:
+    """``crops`` at ``level``, each with its image's own seed (as notebook 02 degrades them)."""
+    return np.stack([degrade(crop, level, image_seed(sha, level, level_seed)) for crop, sha in zip(crops, sha256)])
+
+
+def val_crops(processed: Path, images: pd.DataFrame, condition: Condition, level_seed: int) -> dict[Degradation, np.ndarray]:
+    """The crops of ``images`` at HQ and at the level of each side of ``condition``."""
+    hq = load_crops(processed, images)
+    return {HQ: hq} | {level: degraded(hq, images["sha256"], level, level_seed) for level in {condition.level_a, condition.level_b} - {HQ}}
+
+
+def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingData:
+    """Everything the loop reads, from notebook 01's processed folder (and the pack, for the teacher)."""
+    processed = project_path(config.processed_dir)
+    manifest = load_manifest(processed)
+    level_set = load_levels(processed)
+    condition = named_condition(config.val_condition, level_set.levels)
+    train = train_images(config, manifest, processed)
     labels, classes = identity_labels(train["identity"].tolist())
-    val = split_images(manifest, "val").reset_index(drop=True)
-    level = by_name[config.val_level]
-    val_hq = load_crops(processed, val)
-    val_lq = np.stack([degrade(c, level, image_seed(sha, level, level_seed)) for c, sha in zip(val_hq, val["sha256"])])
-    teacher = teacher_embeddings(processed, pack, train, level_seed) if pack is not None else None
+    pairs, val = val_pairs(config, manifest, processed)
+    teacher = teacher_embeddings(processed, pack, train, level_set.seed) if pack is not None else None
     return TrainingData(
         train=train,
         crops=load_crops(processed, train),
         labels=labels,
         classes=classes,
         teacher=teacher,
-        val_pairs=split_pairs(manifest, "val", config.val_impostors, config.seed),
-        val_index={path: i for i, path in enumerate(val["path"])},
-        val_hq=val_hq,
-        val_lq=val_lq,
-        val_level=level,
+        val_pairs=pairs,
+        val_crops=val_crops(processed, val, condition, level_set.seed),
+        selection=Selection.of(condition, config.select_statistic, pairs.n_impostor),
         protocol=protocol_of(manifest),
     )

@@ -3,8 +3,9 @@
 :func:`train` runs the whole loop: seeded data with on-the-fly degradation, a
 margin head or triplet loss, optional HQ-to-LQ distillation from the frozen
 pretrained model, warm-up + cosine learning rate, per-epoch validation on the
-val split (people disjoint from train and test), early stopping, and a
-checkpoint every epoch from which a killed run resumes to the same result.
+val split (people disjoint from train and test), the best epoch and early
+stopping by the declared statistic at the val condition, and a checkpoint
+every epoch from which a killed run resumes to the same result.
 Under ``torchrun`` the same code runs with DistributedDataParallel (NCCL on
 GPUs, gloo on CPU).
 """
@@ -169,7 +170,11 @@ def _announce(session: Session) -> None:
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "CPU (no CUDA device: this is slow)"
     print(f"training on {where}, {session.place.world_size} process(es), amp={use_amp} {amp_dtype if use_amp else ''}")
     print(f"initialisation: {session.init.describe()}")
-    print(f"{len(data.train)} train images of {len(data.classes)} people; val: {len(data.val_pairs)} pairs at HQ and {data.val_level.name}")
+    pairs = data.val_pairs
+    print(
+        f"{len(data.train)} train images of {len(data.classes)} people; val: {pairs.n_genuine:,} genuine + {pairs.n_impostor:,} impostor pairs "
+        f"of {pairs.images['identity'].nunique()} people at HQ-HQ and {data.selection.condition.name}; best epoch by {data.selection.describe()}"
+    )
     if session.start_epoch == 1:
         session.history.append({"epoch": 0, **validate(session.model.embedder, data, device)})
         checkpoints.save_weights(session.model.embedder, session.run / checkpoints.BEST)
@@ -179,12 +184,12 @@ def _finish_epoch(session: Session, epoch: int, losses: dict[str, float]) -> Non
     """Validate, keep the best weights, checkpoint, and write the history (rank 0)."""
     model, run = session.model, session.run
     session.history.append({"epoch": epoch, **losses, **validate(model.embedder, session.data, session.device), "lr": session.scheduler.get_last_lr()[0]})
-    if best_epoch(session.history) == epoch:
+    if best_epoch(session.history, session.data.selection.statistic) == epoch:
         checkpoints.save_weights(model.embedder, run / checkpoints.BEST)
     extra = {"history": session.history, "config": session.config.to_dict(), "initialisation": dataclasses.asdict(session.init)}
     checkpoints.save_checkpoint(run / CHECKPOINTS, epoch, model, session.optimiser, session.scheduler, session.scaler, extra)
     write_csv_atomic(run / HISTORY, history_frame(session.history))
-    print(_epoch_line(session.history[-1]))
+    print(_epoch_line(session.history[-1], session.data))
 
 
 def _fit(session: Session) -> None:
@@ -193,7 +198,7 @@ def _fit(session: Session) -> None:
     wrapped = DistributedDataParallel(session.model) if place.world_size > 1 else session.model
     teacher = torch.from_numpy(session.data.teacher) if session.data.teacher is not None else None
     for epoch in range(session.start_epoch, config.epochs + 1):
-        if agreed(place, place.main and stop_early(session.history, config.patience)):
+        if agreed(place, place.main and stop_early(session.history, session.data.selection.statistic, config.patience)):
             break
         session.dataset.set_epoch(epoch)
         session.sampler.set_epoch(epoch)
@@ -204,10 +209,12 @@ def _fit(session: Session) -> None:
 
 
 def _summary(session: Session) -> dict[str, Any]:
-    """The run's summary: history, best epoch, initialisation, device and data sizes."""
+    """The run's summary: history, best epoch and what it was selected on, initialisation, device and data sizes."""
+    selection = session.data.selection
     return {
         "history": session.history,
-        "best_epoch": best_epoch(session.history),
+        "best_epoch": best_epoch(session.history, selection.statistic),
+        "selected_on": selection.to_json(),
         "initialisation": dataclasses.asdict(session.init),
         "device": str(session.device),
         "world_size": session.place.world_size,
@@ -216,7 +223,7 @@ def _summary(session: Session) -> dict[str, Any]:
         "train_images": len(session.data.train),
         "train_identities": len(session.data.classes),
         "best_weights": str(session.run / checkpoints.BEST),
-        "selection_warning": selection_note(session.history),
+        "selection_warning": selection_note(session.history, selection),
     }
 
 
@@ -297,8 +304,11 @@ def history_frame(history: list[dict]) -> pd.DataFrame:
     return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]]
 
 
-def _epoch_line(row: dict) -> str:
+def _epoch_line(row: dict, data: TrainingData) -> str:
+    """One epoch's loss and val results, naming the val condition and the selection statistic."""
+    condition, statistic = data.selection.condition.name, data.selection.statistic
     return (
-        f"epoch {row['epoch']}: loss {row['loss']:.4f} | val AUC HQ {row['val_auc_hq']:.4f}, LQ {row['val_auc_lq']:.4f} "
-        f"| val TAR@1e-3 HQ {row['val_tar_hq']:.4f}, LQ {row['val_tar_lq']:.4f}"
+        f"epoch {row['epoch']}: loss {row['loss']:.4f} | val AUC HQ-HQ {row['val_auc_hq']:.4f}, {condition} {row['val_auc_lq']:.4f} "
+        f"| val TAR@1e-3 HQ-HQ {row['val_tar_hq']:.4f}, {condition} {row['val_tar_lq']:.4f} "
+        f"| selects on {statistic.label} at {condition}: {row['val_select']:.{statistic.digits}f}"
     )

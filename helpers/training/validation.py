@@ -1,4 +1,9 @@
-"""Per-epoch validation on the val split (people in neither train nor test), and the choice of the best epoch."""
+"""Per-epoch validation on the val split (people in neither train nor test), and the choice of the best epoch.
+
+Each epoch is scored on the val pairs at HQ-HQ and at the configured val condition;
+the best epoch is the one with the best selection statistic (``val_select``: the
+declared primary statistic, or its estimable stand-in) at the val condition.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,15 @@ import torch
 from torch import nn
 
 from helpers.core.progress import progress
+from helpers.data.degrade import HQ, Degradation
 from helpers.evaluation import metrics
-from helpers.training.data import TrainingData
+from helpers.evaluation.conditions import HQ_CONDITION, Condition
+from helpers.evaluation.statistics import Statistic
+from helpers.evaluation.verification import pair_scores
+from helpers.training.data import Selection, TrainingData
+
+HQ_HQ = Condition(HQ_CONDITION, HQ, HQ)
+TAR_FAR = 1e-3  # the FAR of the val_tar_* columns
 
 
 @torch.no_grad()
@@ -26,44 +38,55 @@ def embed_crops(embedder: nn.Module, crops: np.ndarray, device: torch.device, ba
     return np.concatenate(out)
 
 
+def _condition_values(embedded: dict[Degradation, np.ndarray], data: TrainingData, condition: Condition) -> dict[str, float]:
+    """AUC, TAR@FAR=1e-3 (NaN when not estimable) and the selection statistic of the val pairs seen under ``condition``."""
+    pairs = data.val_pairs
+    scores = pair_scores(embedded[condition.level_a], embedded[condition.level_b], pairs.a, pairs.b)
+    curve = metrics.RankedScores(scores, pairs.same).roc()
+    if curve is None:
+        return dict.fromkeys(("auc", "tar", "select"), math.nan)
+    return {"auc": metrics.auc_of(curve), "tar": metrics.tar_at_far(scores, pairs.same, TAR_FAR), "select": data.selection.statistic.of(curve, math.nan)}
+
+
 def validate(embedder: nn.Module, data: TrainingData, device: torch.device) -> dict[str, float]:
-    """Val AUC and TAR@FAR=1e-3 for HQ-HQ and HQ gallery vs ``val_level`` probes."""
-    hq, lq = embed_crops(embedder, data.val_hq, device), embed_crops(embedder, data.val_lq, device)
-    a = data.val_pairs["image_a"].map(data.val_index).to_numpy()
-    b = data.val_pairs["image_b"].map(data.val_index).to_numpy()
-    same = data.val_pairs["same"].to_numpy()
-    result = {}
-    for name, probe in (("hq", hq), ("lq", lq)):
-        scores = np.einsum("ij,ij->i", hq[a], probe[b])
-        result[f"val_auc_{name}"] = metrics.auc(scores, same)
-        result[f"val_tar_{name}"] = metrics.tar_at_far(scores, same, 1e-3)
-    return result
+    """Val AUC and TAR@FAR=1e-3 at HQ-HQ (``_hq``) and at the val condition (``_lq``), and ``val_select``, the
+    selection statistic at the val condition. NaN where undefined (TAR: fewer impostors than the rule of 30 needs)."""
+    embedded = {level: embed_crops(embedder, crops, device) for level, crops in data.val_crops.items()}
+    hq, lq = (_condition_values(embedded, data, condition) for condition in (HQ_HQ, data.selection.condition))
+    return {"val_auc_hq": hq["auc"], "val_tar_hq": hq["tar"], "val_auc_lq": lq["auc"], "val_tar_lq": lq["tar"], "val_select": lq["select"]}
 
 
-def best_epoch(history: list[dict]) -> int:
-    """The epoch with the highest val AUC at the LQ level (ties: the earliest; an undefined AUC never wins)."""
-
-    def rank(row: dict) -> tuple[float, int]:
-        value = row["val_auc_lq"]
-        return (value if value is not None and math.isfinite(value) else -math.inf, -row["epoch"])
-
-    return int(max(history, key=rank)["epoch"])
+def _merit(row: dict, statistic: Statistic) -> float:
+    """``val_select`` oriented so that more is better; an undefined value ranks below everything."""
+    value = row["val_select"]
+    if value is None or not math.isfinite(value):
+        return -math.inf
+    return value if statistic.higher_is_better else -value
 
 
-def stop_early(history: list[dict], patience: int) -> bool:
-    """Whether ``patience`` epochs have passed without a better val AUC."""
-    return len(history) > 1 and history[-1]["epoch"] - best_epoch(history) >= patience
+def best_epoch(history: list[dict], statistic: Statistic) -> int:
+    """The epoch with the best ``val_select`` (``statistic`` says which way is better; ties: the earliest)."""
+    return int(max(history, key=lambda row: (_merit(row, statistic), -row["epoch"]))["epoch"])
 
 
-def selection_note(history: list[dict]) -> str | None:
-    """Why the best epoch was kept when the val metric could not tell epochs apart (a tie, e.g. a saturated AUC of 1), else None."""
-    best = best_epoch(history)
-    value = next(row["val_auc_lq"] for row in history if row["epoch"] == best)
-    tied = [row["epoch"] for row in history if row["val_auc_lq"] == value]
+def stop_early(history: list[dict], statistic: Statistic, patience: int) -> bool:
+    """Whether ``patience`` epochs have passed without a better ``val_select``."""
+    return len(history) > 1 and history[-1]["epoch"] - best_epoch(history, statistic) >= patience
+
+
+def selection_note(history: list[dict], selection: Selection) -> str | None:
+    """Why the best epoch was kept when the selection statistic could not tell epochs apart (a tie, e.g. a saturated AUC of 1,
+    or undefined in every epoch), else None."""
+    statistic, where = selection.statistic, f"val {selection.statistic.label} at {selection.condition.name}"
+    best = next(row for row in history if row["epoch"] == best_epoch(history, statistic))
+    if _merit(best, statistic) == -math.inf:
+        return f"{where} is undefined in every epoch (the val pairs lack genuine or impostor pairs), so epoch {best['epoch']} was kept by default"
+    tied = [row["epoch"] for row in history if row["val_select"] == best["val_select"]]
     if len(tied) < 2:
         return None
-    saturated = " (saturated)" if value >= 1 else ""
+    value = best["val_select"]
+    saturated = " (saturated)" if value == (1 if statistic.higher_is_better else 0) else ""
     return (
-        f"val AUC at the LQ level is {value:.4f}{saturated} in epochs {tied}: the val split cannot tell them apart, so the earliest, "
-        f"epoch {best}, was kept; a larger or harder val split (more people, a lower val_level) would choose better"
+        f"{where} is {value:.{statistic.digits}f}{saturated} in epochs {tied}: the val split cannot tell them apart, so the earliest, "
+        f"epoch {best['epoch']}, was kept; a larger or harder val split (more people, a harder val_condition) would choose better"
     )

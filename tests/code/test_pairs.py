@@ -72,42 +72,56 @@ def test_line_count_must_match_the_header(tmp_path: Path) -> None:
         read_lfw_pairs(path)
 
 
-def test_sampled_pairs_are_complete_distinct_and_valid() -> None:
+def sampled(table: pd.DataFrame, genuine_per_identity: int = 10, max_impostors: int = 2_000_000, seed: int = 0) -> pd.DataFrame:
+    return sample_pairs(table, genuine_per_identity, max_impostors, seed).frame().astype({"image_a": str, "image_b": str, "identity_a": str, "identity_b": str})
+
+
+def test_every_impostor_pair_and_every_genuine_pair_under_the_cap() -> None:
     table = images([1, 2, 3, 4, 5])
-    pairs = sample_pairs(table, n_impostor=30, seed=0)
+    pairs = sampled(table)
     genuine, impostor = pairs[pairs["same"]], pairs[~pairs["same"]]
     expected = {frozenset(p) for _, group in table.groupby("identity") for p in itertools.combinations(group["image_id"], 2)}
-    assert unordered(genuine) == expected and len(genuine) == 1 + 3 + 6 + 10
-    assert len(impostor) == 30 and (impostor["identity_a"] != impostor["identity_b"]).all()
+    assert unordered(genuine) == expected and len(genuine) == 0 + 1 + 3 + 6 + 10
+    every_cross_pair = {frozenset(p) for p in itertools.combinations(table["image_id"], 2)} - expected
+    assert unordered(impostor) == every_cross_pair and len(impostor) == 15 * 14 // 2 - 20  # all cross pairs of the split
     assert (pairs["image_a"] != pairs["image_b"]).all() and len(unordered(pairs)) == len(pairs)
     assert (pairs["identity_a"] == pairs["image_a"].str.split("/").str[0]).all()
 
 
-def test_sampling_is_seeded_and_ignores_row_order() -> None:
-    table = images([3] * 20)
-    first = sample_pairs(table, n_impostor=50, seed=1)
-    assert first.equals(sample_pairs(table.iloc[::-1], n_impostor=50, seed=1))
-    assert unordered(first) != unordered(sample_pairs(table, n_impostor=50, seed=2))
+def test_genuine_pairs_per_person_are_capped_and_seeded() -> None:
+    table = images([12, 2, 5])  # 66, 1 and 10 possible genuine pairs
+    pairs = sample_pairs(table, 4, 2_000_000, 0)
+    per_person = pd.Series(pairs.frame()["identity_a"][pairs.same].astype(str)).value_counts()
+    assert per_person.to_dict() == {"p0": 4, "p2": 4, "p1": 1}
+    assert pairs.largest_share() == pytest.approx(4 / 9)
+    assert unordered(sampled(table, 4)) != unordered(sampled(table, 4, seed=1))
 
 
-def test_asking_for_too_many_impostors_takes_all_with_a_warning() -> None:
-    with pytest.warns(UserWarning, match="only 6 impostor pairs exist"):
-        pairs = sample_pairs(images([2, 3]), n_impostor=10, seed=0)
-    assert (~pairs["same"]).sum() == 6 and len(unordered(pairs)) == len(pairs) == 6 + 1 + 3
+def test_which_side_is_the_gallery_is_seeded_for_genuine_and_impostor_pairs() -> None:
+    pairs = sample_pairs(images([40] * 2), 200, 2_000_000, 0)
+    first_is_lower = pairs.a < pairs.b
+    for kind in (pairs.same, ~pairs.same):
+        assert 0.4 < first_is_lower[kind].mean() < 0.6  # not "the lower path" first
+
+
+def test_impostors_beyond_the_cap_are_a_seeded_sample() -> None:
+    table = images([3] * 20)  # 1,710 impostor pairs exist
+    first = sampled(table, max_impostors=50, seed=1)
+    assert (~first["same"]).sum() == 50 and sample_pairs(table, 10, 50, 1).available_impostors == 1710
+    assert first.equals(sampled(table.iloc[::-1], max_impostors=50, seed=1))
+    assert unordered(first) != unordered(sampled(table, max_impostors=50, seed=2))
 
 
 def test_pairs_never_cross_splits() -> None:
     mixed = pd.concat([images([2, 2], "train"), images([2], "val")])
     with pytest.raises(ValueError, match="never cross splits"):
-        sample_pairs(mixed, n_impostor=1, seed=0)
+        sample_pairs(mixed, 10, 1, 0)
 
 
 def test_large_sample_is_fast_and_distinct() -> None:
     rng = np.random.default_rng(0)
     table = pd.DataFrame({"image_id": [f"{i:05d}" for i in range(5000)], "identity": rng.integers(0, 1000, 5000), "split": "test"})
-    pairs = sample_pairs(table, n_impostor=50_000, seed=0)
-    impostor = pairs[~pairs["same"]]
-    assert len(impostor) == 50_000 and (impostor["identity_a"] != impostor["identity_b"]).all()
-    low = np.minimum(pairs["image_a"].astype(int), pairs["image_b"].astype(int))
-    high = np.maximum(pairs["image_a"].astype(int), pairs["image_b"].astype(int))
+    pairs = sample_pairs(table, 10, 50_000, 0)
+    assert pairs.n_impostor == 50_000 and (pairs.images["identity"].to_numpy()[pairs.a] != pairs.images["identity"].to_numpy()[pairs.b])[~pairs.same].all()
+    low, high = np.minimum(pairs.a, pairs.b), np.maximum(pairs.a, pairs.b)
     assert (low < high).all() and not pd.Series(low * 5000 + high).duplicated().any()

@@ -57,7 +57,8 @@ def test_level_fields_are_the_degradations() -> None:
         ("01_prepare_dataset", {"dataset": "lfww"}, "dataset = 'lfww': no dataset named 'lfww' and no such folder"),
         ("01_prepare_dataset", {"dataset": "lfww"}, "did you mean 'lfw'?"),
         ("01_prepare_dataset", {"det_threshold": 0}, "det_threshold = 0: expected a number > 0 and <= 1"),
-        ("02_baseline", {"n_impostor": "lots"}, "n_impostor = 'lots': expected an integer >= 0"),
+        ("02_baseline", {"max_impostors": "lots"}, "max_impostors = 'lots': expected an integer >= 1"),
+        ("04_compare", {"primary_statistic": "tar@1e-5"}, "primary_statistic = 'tar@1e-5': expected one of auc, eer"),
         ("02_baseline", {"pack": "ofline"}, "pack = 'ofline': no pack named 'ofline' and no such folder"),
         ("02_baseline", {"pack": "ofline"}, "did you mean 'offline'?"),
         ("02_baseline", {"flip": "yes"}, "flip = 'yes': expected true or false"),
@@ -88,6 +89,6 @@ def test_the_notebook_check_names_the_notebook() -> None:
 
 def test_the_pipeline_refuses_a_bad_value_before_any_notebook_runs(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
-    config.write_text("name: bad\nsteps:\n  - {name: base, notebook: 02_baseline.ipynb, parameters: {n_impostor: lots}}\n")
-    with pytest.raises(ConfigError, match=r"step 1 \(base\): parameter n_impostor = 'lots': expected an integer >= 0"):
+    config.write_text("name: bad\nsteps:\n  - {name: base, notebook: 02_baseline.ipynb, parameters: {max_impostors: lots}}\n")
+    with pytest.raises(ConfigError, match=r"step 1 \(base\): parameter max_impostors = 'lots': expected an integer >= 1"):
         load_config(config)

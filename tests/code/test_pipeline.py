@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 
-from helpers.pipeline import folders
+from helpers.pipeline import folders, runner
 from helpers.pipeline.__main__ import main
 from helpers.pipeline.config import ConfigError, load_config
 from helpers.pipeline.folders import RunFolderError, choose_folder, locked, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_NOTEBOOK = ROOT / "tests" / "fixtures" / "pipeline" / "step.ipynb"
+PREPARE_NOTEBOOK = ROOT / "tests" / "fixtures" / "pipeline" / "01_prepare_dataset.ipynb"
 
 
 def write_config(folder: Path, text: str, name: str = "tiny.yaml") -> Path:
     path = folder / name
-    path.write_text(text.replace("STEP", str(STEP_NOTEBOOK)))
+    path.write_text(text.replace("PREPARE", str(PREPARE_NOTEBOOK)).replace("STEP", str(STEP_NOTEBOOK)))
     return path
 
 
@@ -198,12 +201,22 @@ def shipped_config(name: str, folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["demo", "full", "template"])
+@pytest.mark.parametrize("name", ["demo", "full", "full_pack", "template"])
 def test_shipped_configs_are_valid(name: str, tmp_path: Path) -> None:
     config = load_config(shipped_config(name, tmp_path))
+    assert config.split_seeds == ((0, 1, 2) if name == "full" else None)
     notebooks = [step.notebook for step in config.steps]
     assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and notebooks[-1] == "04_compare.ipynb"
     assert config.steps[-1].parameters["models"][0] == "{steps.02_baseline}"
+
+
+def test_the_templates_split_seeds_work_once_notebook_01s_own_seed_goes(tmp_path: Path) -> None:
+    path = shipped_config("template", tmp_path)
+    path.write_text(path.read_text().replace("# split_seeds: [0, 1, 2]", "split_seeds: [0, 1, 2]"))
+    with pytest.raises(ConfigError, match=re.escape("step 1 (01_prepare_dataset): seed: 0 clashes with split_seeds")):
+        load_config(path)
+    path.write_text(re.sub(r"\n +seed: 0 .*", "", path.read_text()))
+    assert load_config(path).steps[0].per_seed == ("seed", "processed_dir")
 
 
 def test_full_config_runs_both_arms_and_compares_all_three() -> None:
@@ -289,3 +302,223 @@ def test_bad_defaults_are_named(tmp_path: Path, defaults: str, expected: str) ->
     path = write_config(tmp_path, f"name: t\ndefaults: {defaults}\nsteps:\n  - {{name: a, notebook: STEP}}\n")
     with pytest.raises(ConfigError, match=re.escape(expected)):
         load_config(path)
+
+
+# ---------------------------------------------------------------- split seeds
+
+SEEDED = """
+name: seeded
+defaults: {processed_dir: work/proc}
+split_seeds: SEEDS
+steps:
+  - {name: prep, notebook: PREPARE}
+  - {name: train, notebook: STEP, parameters: {upstream: "{steps.prep}", counter: "{run}/count"}}
+  - {name: final, notebook: STEP, parameters: {message: "{seeds.train}"}}
+"""
+
+
+def seeded(tmp_path: Path, seeds: str = "[0, 1, 2]") -> Path:
+    """Notebook 01's fixture, then two steps: ``train`` reads its seed's ``prep``, ``final`` lists every seed's ``train``."""
+    return write_config(tmp_path, SEEDED.replace("SEEDS", seeds), "seeded.yaml")
+
+
+def test_each_split_seed_gets_its_folder_seed_and_processed_dir(tmp_path: Path) -> None:
+    config = load_config(seeded(tmp_path, "[4, 1]"))
+    assert config.split_seeds == (4, 1) and config.steps[0].per_seed == ("seed", "processed_dir")
+    run = tmp_path / "run"
+    records = plan(config, run)
+    assert [(r["seed"], r["name"]) for r in records] == [(4, "prep"), (4, "train"), (4, "final"), (1, "prep"), (1, "train"), (1, "final")]
+    for seed, (prep, train, final) in zip((4, 1), (records[:3], records[3:])):
+        folder = run / f"seed-{seed}"
+        assert prep["parameters"] == {"run_dir": str(folder / "prep"), "processed_dir": f"work/proc/seed-{seed}", "seed": seed}
+        assert train["parameters"] == {"run_dir": str(folder / "train"), "upstream": str(folder / "prep"), "counter": str(folder / "count")}
+        assert (final["executed_notebook"], final["html"]) == (str(folder / "final.ipynb"), str(folder / "final.html"))
+    assert records[2]["parameters"]["message"] == [str(run / "seed-4" / "train")]
+    assert records[5]["parameters"]["message"] == [str(run / "seed-4" / "train"), str(run / "seed-1" / "train")]
+
+
+def test_a_default_seed_gives_way_to_the_split_seed(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, SEEDED.replace("SEEDS", "[2]").replace("{processed_dir: work/proc}", "{processed_dir: work/proc, seed: 9}")))
+    assert config.steps[0].parameters["seed"] == 9 and plan(config, tmp_path / "run")[0]["parameters"]["seed"] == 2
+
+
+def test_without_split_seeds_records_and_digest_are_as_before(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(tmp_path, SEEDED.replace("split_seeds: SEEDS\n", "").replace("PREPARE", "STEP").replace("{processed_dir: work/proc}", "{}"))
+    )
+    assert config.split_seeds is None and {step.per_seed for step in config.steps} == {()}
+    steps = [{"name": s.name, "notebook": s.notebook, "parameters": s.parameters} for s in config.steps]
+    before = hashlib.sha256(json.dumps({"name": "seeded", "steps": steps}, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert config.digest == before
+    (tmp_path / "run").mkdir()
+    state = folders.start(config, tmp_path / "run")
+    assert list(state) == ["name", "config_file", "config_hash", "created", "attempts", "steps"]
+    records = state["steps"]
+    assert all("seed" not in record for record in records) and records[1]["parameters"]["counter"] == str(tmp_path / "run" / "count")
+    assert records[2]["parameters"]["message"] == [str(tmp_path / "run" / "train")]
+
+
+def test_the_digest_follows_split_seeds(tmp_path: Path) -> None:
+    digests = {load_config(seeded(tmp_path, seeds)).digest for seeds in ("[0, 1, 2]", "[0, 1]", "[1, 0]")}
+    assert len(digests) == 3 and load_config(seeded(tmp_path)).digest in digests
+
+
+SEED_ERRORS = {
+    "empty list": ("[]", "split_seeds must be a non-empty list of distinct integers >= 0, e.g. [0, 1, 2], not []"),
+    "no list": ("", "split_seeds must be a non-empty list of distinct integers >= 0, e.g. [0, 1, 2], not None"),
+    "duplicate": ("[0, 1, 0]", "split_seeds: seed 0 is listed twice"),
+    "negative": ("[0, -1]", "split_seeds[1] = -1: a split seed must be an integer >= 0"),
+    "not an integer": ("[0, '1']", "split_seeds[1] = '1': a split seed must be an integer >= 0"),
+    "a float": ("[1.5]", "split_seeds[0] = 1.5: a split seed must be an integer >= 0"),
+    "a boolean": ("[true]", "split_seeds[0] = True: a split seed must be an integer >= 0"),
+}
+
+
+@pytest.mark.parametrize("seeds, expected", SEED_ERRORS.values(), ids=SEED_ERRORS.keys())
+def test_bad_split_seeds_are_named(tmp_path: Path, seeds: str, expected: str) -> None:
+    config = seeded(tmp_path, seeds)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert str(caught.value).startswith(f"{config}: ") and expected in str(caught.value)
+
+
+SEEDED_ERRORS = {
+    "own seed for notebook 01": (
+        ("{name: prep, notebook: PREPARE}", "{name: prep, notebook: PREPARE, parameters: {seed: 3}}"),
+        "step 1 (prep): seed: 3 clashes with split_seeds, which gives notebook 01_prepare_dataset each split seed in turn; remove one of them",
+    ),
+    "no processed_dir": (
+        ("defaults: {processed_dir: work/proc}\n", ""),
+        "step 1 (prep): with split_seeds, set processed_dir to a folder (in defaults or the step): split seed k uses <processed_dir>/seed-k",
+    ),
+    "a run_dir every seed shares": (
+        ('counter: "{run}/count"', 'counter: "{run}/count", run_dir: /tmp/shared'),
+        "step 2 (train): run_dir '/tmp/shared' would be shared by every split seed; leave it out, or put it under {run} (the seed's folder)",
+    ),
+    "seeds inside a string": (
+        ('"{seeds.train}"', '"{seeds.train}/x"'),
+        'step 3 (final) parameter message: placeholder {seeds.train} stands for a list of folders, so it must be the whole value (message: "{seeds.train}")',
+    ),
+    "seeds inside a list": (('"{seeds.train}"', '["{seeds.train}"]'), "placeholder {seeds.train} stands for a list of folders"),
+    "seeds of a later step": (
+        ('"{steps.prep}"', '"{seeds.final}"'),
+        "step 2 (train) parameter upstream: placeholder {seeds.final} runs later (step 3); a step can only use the folders of earlier steps: prep",
+    ),
+    "seeds of no step": (('"{seeds.train}"', '"{seeds.nope}"'), "placeholder {seeds.nope} is no step of this config"),
+    "unknown kind": (('"{seeds.train}"', '"{seed.train}"'), "unknown placeholder {seed.train}; use {run} for the run folder"),
+}
+
+
+@pytest.mark.parametrize("change, expected", SEEDED_ERRORS.values(), ids=SEEDED_ERRORS.keys())
+def test_invalid_seeded_configs_name_the_file_and_the_problem(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    config = write_config(tmp_path, SEEDED.replace("SEEDS", "[0, 1]").replace(*change), "seeded.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert str(caught.value).startswith(f"{config}: ") and expected in str(caught.value)
+
+
+def test_a_step_may_list_its_own_folders_over_the_seeds(tmp_path: Path) -> None:
+    single = load_config(write_config(tmp_path, "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: '{seeds.a}'}}\n"))
+    assert plan(single, tmp_path / "run")[0]["parameters"]["message"] == [str(tmp_path / "run" / "a")]
+    seeded = load_config(write_config(tmp_path, SEEDED.replace("SEEDS", "[0, 1]").replace('"{seeds.train}"', '"{seeds.final}"'), "seeded.yaml"))
+    last = plan(seeded, tmp_path / "run")[-1]["parameters"]["message"]
+    assert last == [str(tmp_path / "run" / f"seed-{k}" / "final") for k in (0, 1)]  # the earlier seeds' folders, this one last
+    with pytest.raises(ConfigError, match=re.escape("placeholder {steps.a} is this step itself")):
+        load_config(write_config(tmp_path, "name: t\nsteps:\n  - {name: a, notebook: STEP, parameters: {message: '{steps.a}'}}\n", "own.yaml"))
+
+
+def test_notebook_schemas_see_the_first_seeds_list(tmp_path: Path) -> None:
+    text = "name: t\ndefaults: {processed_dir: work/proc}\nsplit_seeds: [0, 1]\nsteps:\n  - {name: prep, notebook: 01_prepare_dataset.ipynb}\n"
+    listed = load_config(write_config(tmp_path, text + "  - {name: base, notebook: 02_baseline.ipynb, parameters: {levels: '{seeds.prep}'}}\n"))
+    assert listed.steps[1].parameters["levels"] == "{seeds.prep}" and listed.steps[1].per_seed == ("processed_dir",)
+    with pytest.raises(ConfigError, match=re.escape("parameter max_impostors = ['{seeds.prep}']: expected an integer >= 1")):
+        load_config(write_config(tmp_path, text + "  - {name: base, notebook: 02_baseline.ipynb, parameters: {max_impostors: '{seeds.prep}'}}\n"))
+
+
+def fake_notebooks(monkeypatch: pytest.MonkeyPatch, stop: str = "") -> list[str]:
+    """Papermill, HTML export and provenance replaced by stand-ins; returns the ``seed-<k>/<step>`` executed, in order.
+
+    The step named by ``stop`` is interrupted (KeyboardInterrupt) instead.
+    """
+    executed: list[str] = []
+
+    def execute(notebook: str, output: str, parameters: dict[str, Any], **_: Any) -> None:
+        assert Path(output).parent.is_dir()  # as papermill requires
+        executed.append(f"{Path(output).parent.name}/{Path(output).stem}")
+        if executed[-1] == stop:
+            raise KeyboardInterrupt
+        Path(parameters["run_dir"]).mkdir(parents=True, exist_ok=True)
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "export_html", lambda notebook, target: target.write_text("html"))
+    monkeypatch.setattr(folders, "collect_in_child", lambda: {"versions": {"packages": {}}, "hardware": {"hostname": "here"}})
+    return executed
+
+
+def test_split_seeds_run_the_steps_seed_after_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    executed, results = fake_notebooks(monkeypatch), tmp_path / "results"
+    assert main([str(seeded(tmp_path)), "--results", str(results)]) == 0
+    assert executed == [f"seed-{seed}/{step}" for seed in (0, 1, 2) for step in ("prep", "train", "final")]
+    [run] = results.iterdir()
+    assert sorted(p.name for p in run.iterdir()) == [
+        ".pipeline.lock",
+        "config.yaml",
+        "hardware.json",
+        "pipeline.json",
+        "seed-0",
+        "seed-1",
+        "seed-2",
+        "versions.json",
+    ]
+    for seed in (0, 1, 2):
+        assert sorted(p.name for p in (run / f"seed-{seed}").iterdir()) == sorted(
+            f"{s}{x}" for s in ("prep", "train", "final") for x in ("", ".ipynb", ".html")
+        )
+    state = json.loads((run / "pipeline.json").read_text())
+    assert state["split_seeds"] == [0, 1, 2] and [(s["seed"], s["name"], s["status"]) for s in state["steps"]][3:5] == [
+        (1, "prep", "completed"),
+        (1, "train", "completed"),
+    ]
+    out = capsys.readouterr().out
+    assert "3 steps (prep, train, final), once per split seed (0, 1, 2) in seed-<k>/" in out
+    assert "[pipeline] seed 1 (2/3), step 2/3 train: started" in out and "all 9 steps (3 split seeds) completed" in out
+
+
+def test_a_killed_seeded_run_resumes_after_its_last_completed_seed_and_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    config, results = seeded(tmp_path), tmp_path / "results"
+    fake_notebooks(monkeypatch, stop="seed-1/train")
+    assert main([str(config), "--results", str(results)]) == 130
+    [run] = results.iterdir()
+    state = json.loads((run / "pipeline.json").read_text())
+    assert [s["status"] for s in state["steps"]] == ["completed"] * 4 + ["failed"] + ["pending"] * 4
+    state["steps"][4]["status"] = "running"  # as a killed process leaves it
+    (run / "pipeline.json").write_text(json.dumps(state))
+    capsys.readouterr()
+
+    executed = fake_notebooks(monkeypatch)
+    assert main([str(config), "--results", str(results)]) == 0
+    assert executed == ["seed-1/train", "seed-1/final", "seed-2/prep", "seed-2/train", "seed-2/final"]
+    out = capsys.readouterr().out
+    assert (
+        f"resuming {run}" in out and "skipping seed-0/prep, seed-0/train, seed-0/final, seed-1/prep; next: seed-1/train (it was interrupted last time)" in out
+    )
+    state = json.loads((run / "pipeline.json").read_text())
+    assert [s["attempt"] for s in state["steps"]] == [1] * 4 + [2] * 5 and {s["status"] for s in state["steps"]} == {"completed"}
+    assert state["steps"][-1]["parameters"]["message"] == [str(run / f"seed-{seed}" / "train") for seed in (0, 1, 2)]
+
+
+@pytest.mark.e2e
+def test_seeded_notebooks_run_in_their_seed_folders_with_their_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(folders, "collect_in_child", lambda: {"versions": {"packages": {}}, "hardware": {"hostname": "here"}})
+    config = write_config(
+        tmp_path, f"name: seeded\ndefaults: {{processed_dir: {tmp_path / 'proc'}}}\nsplit_seeds: [3, 1]\nsteps: [{{name: prep, notebook: PREPARE}}]\n"
+    )
+    assert main([str(config), "--run-dir", str(tmp_path / "run")]) == 0
+    for seed in (3, 1):
+        split = {"seed": seed, "processed_dir": str(tmp_path / "proc" / f"seed-{seed}")}
+        assert json.loads((tmp_path / "run" / f"seed-{seed}" / "prep" / "split.json").read_text()) == split
+        assert json.loads((tmp_path / "proc" / f"seed-{seed}" / "split.json").read_text()) == split
+        assert (tmp_path / "run" / f"seed-{seed}" / "prep.html").stat().st_size > 0

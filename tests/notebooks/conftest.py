@@ -79,9 +79,8 @@ def nb02_run(nb01_run: dict) -> dict:
         processed_dir=str(nb01_run["processed"]),
         run_dir=str(step),
         pack="offline",
-        n_impostor=2000,
-        n_impostor_val=500,
+        operating_fmr=0.01,
         n_boot=50,
         lfw_view2=False,
     )
-    return {"step": step, "metrics": json.loads((step / "metrics.json").read_text()), "scores": pd.read_csv(step / "scores.csv")}
+    return {"step": step, "metrics": json.loads((step / "metrics.json").read_text()), "scores": pd.read_parquet(step / "scores.parquet")}

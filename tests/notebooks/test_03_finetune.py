@@ -8,21 +8,23 @@ import math
 import pandas as pd
 import pytest
 
-from helpers.evaluation.scores import SCORE_COLUMNS
+from helpers.evaluation.scores import PAIR_COLUMNS
 from tests.notebooks.conftest import run_notebook
 
 OUTPUTS = (
     "history.csv",
     "metrics.json",
-    "scores.csv",
+    "scores.parquet",
     "model.onnx",
     "best.safetensors",
     "checkpoints/state.json",
     "training_curves.png",
     "roc_hq_vs_lq.png",
+    "det_hq_vs_lq.png",
     "auc_vs_resolution.png",
+    "fmr_vs_resolution.png",
     "difference_auc.png",
-    "difference_tar_at_1e-3.png",
+    "difference_fnmr.png",
     "differences.csv",
     "train_config.json",
 )
@@ -44,13 +46,13 @@ def nb03_run(nb01_run: dict, nb02_run: dict) -> dict:
         epochs=2,
         batch_size=8,
         lr=0.001,
-        val_level="px16",
-        n_boot=50,  # the pairs (n_impostor, n_impostor_val, pair seed) come from the baseline
+        primary_condition="HQ-px16",  # selects the best epoch on val
+        n_boot=50,  # the pair settings come from the baseline
     )
     return {
         "step": step,
         "metrics": json.loads((step / "metrics.json").read_text()),
-        "scores": pd.read_csv(step / "scores.csv"),
+        "scores": pd.read_parquet(step / "scores.parquet"),
         "baseline": nb02_run["scores"],
         "baseline_metrics": nb02_run["metrics"],
     }
@@ -65,12 +67,17 @@ def test_every_output_is_written(nb03_run: dict) -> None:
 
 def test_scores_use_notebook_02s_pairs_and_format(nb03_run: dict) -> None:
     scores, baseline = nb03_run["scores"], nb03_run["baseline"]
-    pair_keys = ("n_impostor", "n_impostor_val", "seed")
-    assert [nb03_run["metrics"]["protocol"][k] for k in pair_keys] == [nb03_run["baseline_metrics"]["protocol"][k] for k in pair_keys] == [2000, 500, 0]
-    assert nb03_run["metrics"]["training"]["config"]["val_impostors"] == 500
-    assert list(scores.columns) == SCORE_COLUMNS
-    key = ["condition", "path_a", "path_b", "same"]
-    assert scores[key].sort_values(key).reset_index(drop=True).equals(baseline[key].sort_values(key).reset_index(drop=True))
+    settings = nb03_run["metrics"]["protocol"]["pairs"]
+    assert settings == nb03_run["baseline_metrics"]["protocol"]["pairs"] and settings["operating_fmr"] == 0.01
+    config = nb03_run["metrics"]["training"]["config"]
+    assert (config["val_max_impostors"], config["val_genuine_per_identity"], config["val_pair_seed"]) == (
+        settings["max_impostors"],
+        settings["genuine_per_identity"],
+        settings["seed"],
+    )
+    assert nb03_run["metrics"]["training"]["selected_on"]["condition"] == "HQ-px16"
+    assert list(scores.columns) == list(baseline.columns)
+    assert scores[PAIR_COLUMNS].equals(baseline[PAIR_COLUMNS])  # identical pairs, in the same order
 
 
 def test_metrics_record_the_model_and_training_and_differences_the_comparison(nb03_run: dict) -> None:
@@ -82,6 +89,6 @@ def test_metrics_record_the_model_and_training_and_differences_the_comparison(nb
         assert math.isfinite(entry["auc"]["value"]) and 0.5 <= entry["auc"]["value"] <= 1.0, name
     rows = pd.read_csv(nb03_run["step"] / "differences.csv")
     assert set(rows["condition"]) == set(metrics["conditions"])
-    assert (rows["pairs"] == nb03_run["scores"].groupby("condition").size()[rows["condition"]].to_numpy()).all()
+    assert (rows["pairs"] == len(nb03_run["scores"])).all()
     auc = rows[rows["statistic"] == "auc"]
     assert ((auc["low"] <= auc["diff"]) & (auc["diff"] <= auc["high"])).all()

@@ -1,0 +1,147 @@
+"""Intervals and tests that resample people, not pairs: the two-way identity bootstrap and its p-values under the null.
+
+Pairs share people: a genuine pair involves one person, an impostor pair two,
+and each image is reused in many pairs. A resample draws the people of the
+split with replacement (``counts[p]`` times person ``p``) and weighs every pair
+by what it depends on: a genuine pair by its person's count, an impostor pair by
+the product of both people's counts (the two-way, or crossed, bootstrap). The
+statistics are recomputed on the weighted pairs from one
+:class:`~helpers.evaluation.metrics.RankedScores` sort.
+
+Paired model differences resample both models' scores with the same weights;
+their p-values come from the same resamples centred on the null (no
+difference), never from inverting the interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from helpers.evaluation.metrics import RankedScores, Roc, finite_or_none
+
+Measure = Callable[[Roc | None], np.ndarray]
+"""Statistics of one ROC curve as a vector (NaN where the curve is None or a statistic undefined)."""
+
+MIN_VALID_SHARE = 0.9
+"""An interval is given only when at least this share of resamples yields a finite statistic."""
+METHOD = "two-way identity bootstrap: people resampled, genuine pairs weighted by their person's count, impostor pairs by the product of both"
+TEST = "two-way identity bootstrap under the null: resampled differences centred on zero"
+TIE = 1e-12
+"""Differences smaller than this are floating-point noise: equal statistics."""
+
+
+@dataclass(frozen=True)
+class People:
+    """Which people each pair involves, as integer codes: the units every resample draws."""
+
+    a: np.ndarray
+    b: np.ndarray
+    same: np.ndarray
+    count: int
+
+    @cached_property
+    def partner(self) -> np.ndarray:
+        """The person a pair's weight multiplies by: ``b`` for impostor pairs, for genuine pairs ``count``, a stand-in drawn once."""
+        return np.where(self.same, self.count, self.b)
+
+    @classmethod
+    def of(cls, same: npt.ArrayLike, identity_a: npt.ArrayLike, identity_b: npt.ArrayLike) -> People:
+        """Codes for the identities, after checking that genuine pairs are exactly those of one person."""
+        labels, first, second = np.asarray(same).astype(bool), np.asarray(identity_a), np.asarray(identity_b)
+        if first.shape != labels.shape or second.shape != labels.shape:
+            raise ValueError(f"need one identity_a and identity_b per pair ({labels.size}), got shapes {first.shape} and {second.shape}")
+        if not np.array_equal(first == second, labels):
+            raise ValueError("same must be true exactly for the pairs whose identity_a equals identity_b")
+        names, codes = np.unique(np.concatenate([first, second]), return_inverse=True)
+        return cls(codes[: labels.size], codes[labels.size :], labels, len(names))
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """How often each person is drawn in one resample of as many people as there are."""
+        return np.bincount(rng.integers(0, self.count, self.count), minlength=self.count)
+
+    def weights(self, counts: np.ndarray) -> np.ndarray:
+        """Each pair's weight in a resample: its person's count (genuine) or the product of both (impostor)."""
+        drawn = np.append(counts, 1)
+        return drawn[self.a] * drawn[self.partner]
+
+    def ranked(self, order: np.ndarray) -> People:
+        """The same people with the pairs in ``order`` (a :class:`RankedScores` order)."""
+        return People(self.a[order], self.b[order], self.same[order], self.count)
+
+
+def _usable(values: np.ndarray) -> np.ndarray | None:
+    """The finite values, or None when fewer than :data:`MIN_VALID_SHARE` of them are."""
+    finite = values[np.isfinite(values)]
+    return finite if finite.size and finite.size >= MIN_VALID_SHARE * values.size else None
+
+
+def interval(values: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile interval of resampled values at level ``1 - alpha``; NaNs when too few are finite."""
+    finite = _usable(values)
+    if finite is None:
+        return math.nan, math.nan
+    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def resample(ranked: RankedScores, people: People, measure: Measure, n_boot: int, seed: int) -> np.ndarray:
+    """``measure`` of ``n_boot`` two-way resamples, one row each."""
+    rng, in_rank = np.random.default_rng(seed), people.ranked(ranked.order)
+    return np.array([measure(ranked.ranked_roc(in_rank.weights(people.draw(rng)))) for _ in range(n_boot)], dtype=float)
+
+
+def resample_paired(first: RankedScores, second: RankedScores, people: People, measures: tuple[Measure, Measure], n_boot: int, seed: int) -> np.ndarray:
+    """``measures[1](second) - measures[0](first)`` of ``n_boot`` two-way resamples, both models weighted alike.
+
+    Two measures, because each model reads its statistics at its own operating threshold.
+    """
+    rng = np.random.default_rng(seed)
+    in_first, in_second = people.ranked(first.order), people.ranked(second.order)
+    rows = []
+    for _ in range(n_boot):
+        counts = people.draw(rng)
+        rows.append(measures[1](second.ranked_roc(in_second.weights(counts))) - measures[0](first.ranked_roc(in_first.weights(counts))))
+    return np.array(rows, dtype=float)
+
+
+def null_p(resampled: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Two-sided bootstrap p-value under the null, per statistic (column of ``resampled``).
+
+    The resampled differences are centred on zero (the null: no difference, same
+    spread) and the p-value is ``(1 + k) / (1 + n)``, ``k`` the centred
+    resamples at least as far from zero as ``observed``: never 0, and 1 for equal models.
+    """
+    p = np.full(observed.shape, np.nan)
+    for k, value in enumerate(observed):
+        finite = _usable(resampled[:, k])
+        if finite is None or not math.isfinite(value):
+            continue
+        p[k] = 1.0 if abs(value) < TIE else (1 + np.count_nonzero(np.abs(finite - value) >= abs(value) - TIE)) / (1 + finite.size)
+    return p
+
+
+def holm(p_values: npt.ArrayLike) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaNs stay NaN and do not count in the family)."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def interval_entry(value: float, bounds: tuple[float, float]) -> dict[str, Any]:
+    """``{"value", "ci"}`` as metrics.json stores a statistic; an undefined bound makes the CI None."""
+    low, high = (finite_or_none(bound) for bound in bounds)
+    return {"value": finite_or_none(value), "ci": None if low is None or high is None else [low, high]}

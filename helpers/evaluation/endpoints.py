@@ -1,0 +1,52 @@
+"""Declared endpoints: the one primary comparison a study is judged by, the secondaries, and the HQ non-inferiority check.
+
+A config declares the primary endpoint (a condition and a statistic) before any
+result exists. The summary leads with it; every other paired comparison gets a
+Holm-adjusted p-value; and fine-tuning must not cost accuracy on good images:
+the lower bound of the HQ-HQ change in the primary statistic must stay within
+``non_inferiority_margin`` of zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpers.evaluation.statistics import AUC, BY_KEY, FNMR, Statistic
+
+PRIMARY, SECONDARY = "primary", "secondary"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The primary endpoint: a condition (e.g. ``px16-px16``) and a statistic key (e.g. ``tar@1e-3``)."""
+
+    condition: str = "px16-px16"
+    statistic: str = "tar@1e-3"
+    non_inferiority_margin: float = 0.005
+
+    def __post_init__(self) -> None:
+        if self.statistic not in BY_KEY:
+            raise ValueError(f"primary_statistic {self.statistic!r} is none of {sorted(BY_KEY)}")
+        if not 0 <= self.non_inferiority_margin <= 0.5:
+            raise ValueError(f"non_inferiority_margin must lie in [0, 0.5], got {self.non_inferiority_margin}")
+
+    @property
+    def primary(self) -> Statistic:
+        return BY_KEY[self.statistic]
+
+    def compared(self) -> tuple[Statistic, ...]:
+        """The statistics every condition's paired differences report: the primary, AUC, and FNMR at the operating threshold."""
+        return tuple(dict.fromkeys((self.primary, AUC, FNMR)))
+
+    def check_condition(self, conditions: list[str]) -> None:
+        """Raise unless the primary condition is one of ``conditions``."""
+        if self.condition not in conditions:
+            raise ValueError(f"primary_condition {self.condition!r} is none of the scored conditions {conditions}")
+
+    def role(self, condition: str, statistic: str) -> str:
+        """``primary`` for the declared endpoint, ``secondary`` for every other comparison."""
+        return PRIMARY if (condition, statistic) == (self.condition, self.statistic) else SECONDARY
+
+    def non_inferior(self, low: float, high: float) -> bool:
+        """Whether the interval of the HQ-HQ change in the primary statistic stays within the margin on the worse side."""
+        return low >= -self.non_inferiority_margin if self.primary.higher_is_better else high <= self.non_inferiority_margin
