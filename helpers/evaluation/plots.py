@@ -123,6 +123,7 @@ def _draw_det(axis: Axes, curves: dict[str, metrics.Roc], title: str, marks: flo
     for setter, limits in ((axis.set_xticks, axis.set_xlim), (axis.set_yticks, axis.set_ylim)):
         setter(_probit(np.array(ticks)), [f"{t:g}" for t in ticks])
         limits(_probit(ticks[0]), _probit(0.95))
+    axis.tick_params(axis="x", labelrotation=45)
     axis.set_xlabel("false match rate (normal deviate scale)")
     axis.set_ylabel("false non-match rate")
     axis.grid(True, alpha=0.3)
