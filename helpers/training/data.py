@@ -26,8 +26,10 @@ from helpers.data.levels import load_levels
 from helpers.data.manifest import load_manifest, protocol_of, split_images
 from helpers.evaluation.conditions import Condition, conditions
 from helpers.evaluation.embeddings import embed_images, embedding_store, image_keys
-from helpers.evaluation.pairs import PairSet, sample_pairs
+from helpers.evaluation.pairs import PairSet
+from helpers.evaluation.reports import PairSettings
 from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
+from helpers.evaluation.verification import split_pairs
 from helpers.models.packs import ModelPack
 from helpers.models.recognisers import Recogniser
 from helpers.training.config import TrainConfig
@@ -193,7 +195,7 @@ def val_pairs(config: TrainConfig, manifest: pd.DataFrame, processed: Path) -> t
     val = split_images(manifest, "val")
     if val.empty:
         raise ValueError(f"{processed}: the val split has no usable images; rerun notebook 01 with a val fraction > 0")
-    pairs = sample_pairs(val[["image_id", "identity", "split"]], config.val_genuine_per_identity, config.val_max_impostors, config.val_pair_seed)
+    pairs = split_pairs(manifest, "val", PairSettings(config.val_genuine_per_identity, config.val_max_impostors, config.val_pair_seed))
     return pairs, val.set_index("image_id").loc[pairs.images["image_id"]].reset_index()
 
 
