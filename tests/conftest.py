@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from helpers.core.sources import ModelFile
-from helpers.data.faces import Face
+from helpers.data.faces import DETECTOR_INPUT, Face
 
 E2E_FOLDERS = ("notebooks", "data")
 """Test folders whose every test runs a notebook or reads real data."""
@@ -72,6 +72,7 @@ class FakeDetector:
     def __init__(self) -> None:
         self.model = ModelFile("fake.onnx", Path("fake.onnx"), "0" * 64, "test")
         self.threshold = 0.5
+        self.input_size = DETECTOR_INPUT
         self.calls = 0
 
     def cache_key(self) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 from helpers.core.cache import JsonlCache
 from helpers.core.files import path_inside, safe_component, write_png_atomic
 from helpers.core.progress import progress
-from helpers.data.faces import FaceDetector, align, centre_crop
+from helpers.data.faces import DETECTOR_INPUT, FaceDetector, align, centre_crop
 from helpers.data.manifest import CENTRE_CROP, DETECTION_COLUMNS, LANDMARKS, NO_FACE, OK
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
 
@@ -24,12 +24,13 @@ NO_FACE_POLICIES = (EXCLUDE, CENTRE_CROP)
 
 
 def detector_tag(detector: FaceDetector) -> str:
-    """Folder name that ties aligned crops to the detector file (name, sha256) and threshold that made them.
+    """Folder name that ties aligned crops to the detector file (name, sha256), threshold and input size (when not 640) that made them.
 
     Only the file's own name is kept (a pack folder's path can be long), cut short so the sha256 and threshold always fit.
     """
     name = safe_component(detector.model.name.rsplit("/", 1)[-1].removesuffix(".onnx"), max_len=40)
-    return safe_component(f"{name}-{detector.model.sha256[:8]}-t{detector.threshold}")
+    size = "" if detector.input_size == DETECTOR_INPUT else f"-in{detector.input_size or 'image'}"
+    return safe_component(f"{name}-{detector.model.sha256[:8]}-t{detector.threshold}{size}")
 
 
 def _crop_name(row: pd.Series, method: str) -> str:

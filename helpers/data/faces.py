@@ -1,24 +1,41 @@
-"""Face detection (SCRFD with 5 keypoints, through InsightFace) and 5-point alignment to 112x112."""
+"""Face detection (SCRFD with 5 keypoints, through InsightFace) and 5-point alignment to 112x112.
+
+SCRFD is fully convolutional, so it can run at any input size that is a multiple of 32. The
+standalone SCRFD files declare a fixed 640x640 input; for any other size the detector runs a copy
+whose input height and width are symbolic (:func:`dynamic_input_model`), written once to the cache
+and checked against the original. The source file is never modified.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 from insightface.model_zoo.scrfd import SCRFD
 from insightface.utils.face_align import arcface_dst
 from skimage.transform import SimilarityTransform
 
-from helpers.core.devices import inference_session, select_providers
-from helpers.core.sources import ModelFile
+from helpers.core.devices import CPU, inference_session, select_providers
+from helpers.core.files import atomic_path
+from helpers.core.sources import ModelFile, cache_root
 
 CROP_SIZE = 112
-DETECTOR_INPUT = (640, 640)
+DETECTOR_INPUT = 640
+"""Default detector input: a 640x640 square (SCRFD's training size)."""
+INPUT_STRIDE = 32
+MIN_INPUT = 64
 # Tightly cropped faces (Extended Yale B, ORL) fill the whole image, and SCRFD needs context around a
 # face: when nothing is found, detection is retried once on the image framed by a black border this
 # many times its longer side wide.
 RETRY_BORDER = 1.0
+# Bump when the dynamic-input rewrite changes, so cached copies are redone.
+DYNAMIC_VERSION = 1
+# Largest difference allowed between the outputs of a dynamic-input copy and its original, at the original's size.
+DYNAMIC_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -32,20 +49,104 @@ class Face:
     padded: bool = False
 
 
-class FaceDetector:
-    """SCRFD on ONNX Runtime with an explicitly chosen execution provider."""
+def check_input_size(input_size: int | None) -> int | None:
+    """``input_size`` when valid: ``None`` (sized to the image) or a multiple of 32 of at least 64."""
+    valid = isinstance(input_size, (int, np.integer)) and not isinstance(input_size, bool) and input_size >= MIN_INPUT and input_size % INPUT_STRIDE == 0
+    if input_size is not None and not valid:
+        raise ValueError(f"input_size must be None (sized to the image) or a multiple of {INPUT_STRIDE} of at least {MIN_INPUT}, got {input_size!r}")
+    return None if input_size is None else int(input_size)
 
-    def __init__(self, model: ModelFile, threshold: float = 0.5, providers: list[str] | None = None) -> None:
+
+def sized_to_image(shape: tuple[int, ...]) -> int:
+    """The square input for an image of ``shape``: its longer side rounded up to a multiple of 32, at least 64."""
+    return max(MIN_INPUT, math.ceil(max(shape[:2]) / INPUT_STRIDE) * INPUT_STRIDE)
+
+
+def fixed_input_size(path: Path) -> tuple[int, int] | None:
+    """The (height, width) an ONNX detector's first input fixes, or ``None`` when either is dynamic."""
+    dims = onnx.load_model(str(path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+    height, width = (dim.dim_value for dim in dims[2:4])
+    return (height, width) if height > 0 and width > 0 else None
+
+
+def _with_dynamic_input(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of an SCRFD graph whose input height and width, and output anchor counts, are symbolic."""
+    dynamic = onnx.ModelProto()
+    dynamic.CopyFrom(model)
+    graph = dynamic.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    del graph.value_info[:]  # inferred shapes of the fixed size; ONNX Runtime re-derives them
+    for output in graph.output:
+        out_dims = output.type.tensor_type.shape.dim
+        out_dims[len(out_dims) - 2].dim_param = f"{output.name}_anchors"
+    onnx.checker.check_model(dynamic)
+    return dynamic
+
+
+def _outputs(path: Path, blob: np.ndarray) -> dict[str, np.ndarray]:
+    """Every output of the ONNX model at ``path`` for the input ``blob``, by name, on the CPU."""
+    session = inference_session(path, [CPU])
+    names = [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(names, {session.get_inputs()[0].name: blob})))
+
+
+def _check_same_outputs(original: Path, copy: Path, size: tuple[int, int]) -> None:
+    """Raise unless ``copy`` gives the outputs (scores, boxes, keypoints) of ``original`` on a fixed test input of ``size``."""
+    blob = np.random.default_rng(0).uniform(-1, 1, (1, 3, *size)).astype(np.float32)
+    expected, actual = _outputs(original, blob), _outputs(copy, blob)
+    worst = max(float(np.abs(expected[name] - actual[name]).max()) for name in expected)
+    if worst > DYNAMIC_TOLERANCE:
+        raise RuntimeError(
+            f"the dynamic-input copy of {original} differs from it at {size[1]}x{size[0]} by up to {worst:g} (> {DYNAMIC_TOLERANCE:g}); not using it"
+        )
+
+
+def dynamic_input_model(model: ModelFile) -> Path:
+    """Path of a dynamic-input copy of ``model`` (``model`` itself when its input is already dynamic).
+
+    The copy is written once, atomically, to ``<cache>/models/scrfd/<sha256>-dynamic-v<DYNAMIC_VERSION>.onnx``
+    (cache: :func:`helpers.core.sources.cache_root`), after checking that it reproduces the
+    original's outputs at the original's fixed size.
+    """
+    size = fixed_input_size(model.path)
+    if size is None:
+        return model.path
+    target = cache_root() / "models" / "scrfd" / f"{model.sha256}-dynamic-v{DYNAMIC_VERSION}.onnx"
+    if not target.is_file():
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(_with_dynamic_input(onnx.load_model(str(model.path))).SerializeToString())
+            _check_same_outputs(model.path, tmp, size)
+    return target
+
+
+class FaceDetector:
+    """SCRFD on ONNX Runtime with an explicitly chosen execution provider and input size.
+
+    ``input_size`` is the side of the square the image is resized into (keeping its aspect ratio,
+    padded with black): an int, or ``None`` for the image's own size (:func:`sized_to_image`), so
+    that small photos are not upscaled to 640 and large ones are not shrunk. A model file whose fixed
+    input is that square is run as is; any other size runs its :func:`dynamic_input_model` copy.
+    """
+
+    def __init__(self, model: ModelFile, threshold: float = 0.5, providers: list[str] | None = None, input_size: int | None = DETECTOR_INPUT) -> None:
         self.model = model
         self.threshold = threshold
-        session = inference_session(model.path, providers or select_providers())
+        self.input_size = check_input_size(input_size)
+        path = model.path if fixed_input_size(model.path) == (self.input_size, self.input_size) else dynamic_input_model(model)
+        session = inference_session(path, providers or select_providers())
         self.providers = session.get_providers()
-        self._scrfd = SCRFD(model_file=str(model.path), session=session)
-        self._scrfd.prepare(ctx_id=0 if "CUDAExecutionProvider" in self.providers else -1, input_size=DETECTOR_INPUT, det_thresh=threshold)
+        # A fixed size needs one session; sized to the image, one session of dynamic shape serves every size
+        # (InsightFace would otherwise keep one session, with its memory, per size met).
+        self._scrfd = SCRFD(model_file=str(path), session=session, static_shape_sessions=self.input_size is not None)
+        if not self._scrfd.use_kps:
+            raise ValueError(f"{model.name} has no keypoint outputs; FaceDetector needs an SCRFD model with 5 keypoints (*_kps)")
+        self._scrfd.prepare(ctx_id=0 if "CUDAExecutionProvider" in self.providers else -1, det_thresh=threshold)
 
     def cache_key(self) -> str:
-        """What determines this detector's output: weights, input size, threshold and retry rule."""
-        return f"{self.model.sha256[:16]}:{DETECTOR_INPUT[0]}:{self.threshold}:border{RETRY_BORDER}"
+        """What determines this detector's output: weights, input size policy, threshold and retry rule."""
+        policy = "image" if self.input_size is None else self.input_size
+        return f"{self.model.sha256[:16]}:{policy}:{self.threshold}:border{RETRY_BORDER}"
 
     def detect(self, image_rgb: np.ndarray) -> Face | None:
         """The primary face (large and central, InsightFace's criterion), or ``None``.
@@ -71,9 +172,14 @@ class FaceDetector:
             padded=True,
         )
 
+    def detect_all(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every face above the threshold (no retry): boxes N x 5 (x1, y1, x2, y2, score) and keypoints N x 5 x 2."""
+        side = self.input_size or sized_to_image(image_rgb.shape)
+        return self._scrfd.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), input_size=(side, side))
+
     def _detect(self, image_rgb: np.ndarray) -> Face | None:
-        boxes, keypoints = self._scrfd.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-        if boxes.shape[0] == 0 or keypoints is None:
+        boxes, keypoints = self.detect_all(image_rgb)
+        if boxes.shape[0] == 0:
             return None
         best = int(np.argmax(_centrality(boxes, image_rgb.shape)))
         return Face(

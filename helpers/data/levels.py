@@ -25,9 +25,9 @@ LQ_FOLDER = "lq"
 LQ_COLUMNS = ["path", "level", "lq_path"]
 
 
-def level_folder(level: Degradation) -> str:
-    """Folder of a level's images: its name plus a hash of its parameters, so edits never mix."""
-    digest = image_seed("", level, 0) % 16**6
+def level_folder(level: Degradation, seed: int) -> str:
+    """Folder of a level's images: its name plus a hash of its parameters and seed, so edits never mix."""
+    digest = image_seed("", level, seed) % 16**6
     return safe_component(f"{level.name}-{digest:06x}")
 
 
@@ -38,8 +38,13 @@ class LevelSet:
     levels: tuple[Degradation, ...]
     seed: int
 
+    def __post_init__(self) -> None:
+        names = [level.name for level in self.levels]
+        if repeated := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"level names {repeated} are given twice (in `levels` and `sweeps`?): name each level once")
+
     def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "levels": {lv.name: {**lv.spec(), "folder": f"{LQ_FOLDER}/{level_folder(lv)}"} for lv in self.levels}}
+        return {"seed": self.seed, "levels": {lv.name: {**lv.spec(), "folder": f"{LQ_FOLDER}/{level_folder(lv, self.seed)}"} for lv in self.levels}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LevelSet:
@@ -72,7 +77,7 @@ def synthesise_lq(manifest: pd.DataFrame, processed_dir: Path, levels: LevelSet,
     for _, row in progress(list(rows.iterrows()), "low-quality levels"):
         crop = None
         for level in levels.levels:
-            target = path_inside(processed_dir, LQ_FOLDER, level_folder(level), row["identity"], Path(row["crop_path"]).name)
+            target = path_inside(processed_dir, LQ_FOLDER, level_folder(level, levels.seed), row["identity"], Path(row["crop_path"]).name)
             if not target.exists():
                 crop = read_png_rgb(processed_dir / row["crop_path"]) if crop is None else crop
                 write_png_atomic(target, degrade(crop, level, image_seed(row["sha256"], level, levels.seed)))

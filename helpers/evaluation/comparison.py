@@ -24,10 +24,11 @@ from helpers.core.files import write_csv_atomic, write_json_atomic
 from helpers.core.progress import progress
 from helpers.evaluation import metrics
 from helpers.evaluation.bootstrap import METHOD, TEST, People, holm, interval, interval_entry, null_p, resample_paired
-from helpers.evaluation.conditions import HQ_CONDITION
+from helpers.evaluation.conditions import ALIGNMENT, END_TO_END, HQ_CONDITION
 from helpers.evaluation.endpoints import PRIMARY, SECONDARY, Endpoint
+from helpers.evaluation.exposure import exposure, exposure_summary, trained_families
 from helpers.evaluation.metrics import RankedScores
-from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles
+from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles, run_conditions
 from helpers.evaluation.reports import METRICS
 from helpers.evaluation.scores import PAIR_COLUMNS, conditions_of
 from helpers.evaluation.statistics import ALL, Statistic, first_estimable, measure
@@ -35,7 +36,7 @@ from helpers.evaluation.summary import format_interval
 
 COMPARISON, DIFFERENCES = "comparison.csv", "differences.csv"
 DIFFERENCE_COLUMNS = [
-    "protocol", "model", "baseline", "condition", "statistic", "fallback_for", "role",
+    "protocol", "model", "baseline", "condition", "alignment", "training", "statistic", "fallback_for", "role",
     "pairs", "before", "after", "diff", "low", "high", "p_value", "p_holm",
 ]  # fmt: skip
 
@@ -110,7 +111,16 @@ def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, en
     frame = pd.concat([paired_differences(base, run, endpoint, n_boot, seed).assign(model=run.name, model_rank=rank) for rank, run in enumerate(runs[1:])])
     frame["protocol"], frame["baseline"] = base.tag, base.name
     frame["condition_rank"] = frame["condition"].map({name: rank for rank, name in enumerate(condition_info.index)})
+    frame["alignment"] = frame["condition"].map(condition_info["alignment"])
+    frame["training"] = [_exposure(runs, model, condition) for model, condition in zip(frame["model"], frame["condition"])]
     return frame.sort_values(["model_rank", "condition_rank"], kind="stable")[DIFFERENCE_COLUMNS].reset_index(drop=True)
+
+
+def _exposure(runs: Sequence[ModelRun], model: str, condition: str) -> str:
+    """``seen`` / ``unseen`` in ``model``'s training for the probe level of ``condition`` (``""``: HQ, or not trained here)."""
+    run = next(run for run in runs if run.name == model)
+    level = next(c.probe for c in run_conditions(run) if c.name == condition)
+    return exposure(level, trained_families(run))
 
 
 def non_inferiority(differences: pd.DataFrame, endpoint: Endpoint) -> pd.DataFrame:
@@ -147,16 +157,19 @@ def _table_row(entry: dict) -> dict[str, Any]:
             f"{statistic.key}_estimable": found.get("estimable", True),
         }
     row["threshold"] = entry["operating"]["threshold"]
-    failures = entry["detector_failures"]
+    failures, acquired = entry["detector_failures"], entry.get("acquisition")
+    row |= {"fta_images": acquired["failed"] if acquired else 0, "fta_rate": acquired["rate"] if acquired else 0.0}
     return row | failures | {"no_face_images": failures["no_face_excluded"] + failures["no_face_centre_crop"]}
 
 
 def comparison_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame) -> pd.DataFrame:
-    """One row per condition and model: pair counts, every statistic with its 95% CI, the operating point, detector failures."""
+    """One row per condition and model: alignment, pair counts, every statistic with its 95% CI, the operating point,
+    failures to acquire (end-to-end) and HQ detector failures."""
     role = roles(runs)
     return pd.DataFrame(
         [
-            {"protocol": run.tag, "condition": name, "model": run.name, "role": role[run.name], "resolution": info["resolution"]}
+            {"protocol": run.tag, "condition": name, "alignment": info["alignment"], "model": run.name, "role": role[run.name]}
+            | {"resolution": info["resolution"]}
             | _table_row(run.conditions[name])
             for name, info in condition_info.iterrows()
             for run in runs
@@ -172,13 +185,16 @@ def not_estimable(n_impostor: int) -> str:
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """The comparison table for reading: ``value [95% CI]`` per statistic, indexed by condition and model."""
-    out = table[["protocol", "condition", "model", "pairs", "genuine", "impostor"]].copy()
+    out = table[["protocol", "condition", "model", "alignment", "pairs", "genuine", "impostor"]].copy()
     for statistic in ALL:
         key = statistic.key
         out[statistic.label] = [
             format_interval(value, low, high, statistic.digits) if estimable else not_estimable(n)
             for value, low, high, estimable, n in table[[key, f"{key}_low", f"{key}_high", f"{key}_estimable", "impostor"]].to_numpy()
         ]
+    out["failed to acquire"] = [
+        f"{n} ({rate:.1%})" if alignment == ALIGNMENT[END_TO_END] else "" for n, rate, alignment in table[["fta_images", "fta_rate", "alignment"]].to_numpy()
+    ]
     out["no-face images"] = table["no_face_images"]
     return out.set_index(["condition", "model"])
 
@@ -189,9 +205,12 @@ def model_table(run: ModelRun) -> pd.DataFrame:
 
 
 def detector_failure_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Images without a detected face (excluded or kept as centre crops) per model and condition."""
-    counts = table.pivot(index=["protocol", "model"], columns="condition", values="no_face_images")
-    return counts[list(dict.fromkeys(table["condition"]))]
+    """Per condition: HQ images without a detected face (excluded or kept as centre crops), and test images whose degraded
+    photo yielded no face or another face (end-to-end conditions; the same for every model)."""
+    first = table.drop_duplicates("condition").set_index("condition")
+    return first[["alignment", "no_face_images", "fta_images", "fta_rate"]].rename(
+        columns={"no_face_images": "HQ no-face images", "fta_images": "failed to acquire", "fta_rate": "FTA rate"}
+    )
 
 
 # --- Notebook 04's metrics.json and CSV files ------------------------------------------------------
@@ -209,6 +228,8 @@ def _difference_entry(row: pd.Series) -> dict[str, Any]:
         "p_value": metrics.finite_or_none(row["p_value"]),
         "p_holm": metrics.finite_or_none(row["p_holm"]),
         "role": row["role"],
+        "alignment": row["alignment"],
+        "training": row["training"],
     }
     return entry | ({"fallback_for": row["fallback_for"]} if row.get("fallback_for") else {})
 
@@ -270,7 +291,8 @@ def comparison_report(
         },
         "condition_order": list(condition_info.index),
         "condition_info": {
-            name: {"family": info["family"], "resolution": int(info["resolution"]), "description": info["description"]}
+            name: {key: info[key] for key in ("family", "mode", "alignment", "description", "level", "factors", "factor")}
+            | {"resolution": int(info["resolution"]), "factor_value": metrics.finite_or_none(info["factor_value"])}
             for name, info in condition_info.iterrows()
         },
         "primary": _primary(runs, differences, endpoint),
@@ -283,6 +305,8 @@ def comparison_report(
             "models": {row["model"]: _verdict_entry(row) for _, row in verdicts.iterrows()},
         },
         "detector_failures": {run.name: {name: entry["detector_failures"] for name, entry in run.conditions.items()} for run in runs},
+        "acquisition": {"settings": protocol.acquisition, "conditions": {name: entry.get("acquisition") for name, entry in runs[0].conditions.items()}},
+        "exposure": {key: exposure_summary(differences, key).to_dict(orient="records") for key in dict.fromkeys(("auc", endpoint.statistic))},
         "bootstrap": {
             "method": METHOD,
             "p_values": TEST,

@@ -1,4 +1,4 @@
-"""Batched embeddings of aligned crops at every quality level, with an on-disk cache.
+"""Batched embeddings of aligned crops at every quality level and alignment mode, with an on-disk cache.
 
 The cache key of one embedding is the recogniser (weights sha256,
 preprocessing, flip test) plus the crop (source content hash, crop file) plus
@@ -18,8 +18,13 @@ import pandas as pd
 
 from helpers.core.files import atomic_path, read_png_rgb
 from helpers.core.progress import progress
+from helpers.data.acquire import ACQUIRED
 from helpers.data.degrade import HQ, Degradation, degrade, image_seed
+from helpers.evaluation.conditions import ORACLE
 from helpers.models.recognisers import Recogniser
+
+View = tuple[Degradation, str]
+"""One side of a condition: a level and the mode its faces were found by (HQ is always ``(HQ, oracle)``)."""
 
 
 def recogniser_key(recogniser: Recogniser, flip: bool) -> str:
@@ -62,6 +67,12 @@ class EmbeddingStore:
         with atomic_path(target) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, keys=np.asarray(keys), vectors=vectors.astype(np.float32))
         self._index.update(zip(keys, vectors.astype(np.float32)))
+
+    def width(self) -> int:
+        """Length of the stored embeddings."""
+        if not self._index:
+            raise ValueError(f"{self.folder} holds no embedding yet")
+        return int(next(iter(self._index.values())).shape[0])
 
     def get(self, keys: list[str] | pd.Series) -> np.ndarray:
         """Embeddings for ``keys`` as one N x D array."""
@@ -119,3 +130,59 @@ def embed_images(
 def _crop(processed_dir: Path, row, level: Degradation, seed: int) -> np.ndarray:
     hq = read_png_rgb(Path(processed_dir) / row.crop_path)
     return degrade(hq, level, image_seed(row.sha256, level, seed))
+
+
+def view_of(level: Degradation, mode: str) -> View:
+    """The view of one side of a condition; the HQ side is the same crop in every mode."""
+    return (level, ORACLE if level.is_identity else mode)
+
+
+def view_items(images: pd.DataFrame, view: View, seed: int, acquisition: pd.DataFrame | None) -> pd.DataFrame:
+    """:func:`embedding_items` of ``images`` at one view, in their order, with ``acquired`` (False: failure to acquire, no key)
+    and the acquisition ``status``.
+
+    Oracle crops are the HQ crop degraded in memory; end-to-end crops are the files
+    notebook 01 wrote (``acquisition.csv``), embedded as they are.
+    """
+    level, mode = view
+    if mode == ORACLE:
+        return embedding_items(images, [level], seed).assign(acquired=True, status=ACQUIRED)
+    if acquisition is None:
+        raise ValueError("end-to-end conditions need notebook 01's acquisition.csv: rerun notebook 01 with end_to_end=True")
+    found = acquisition[acquisition["level"] == level.name].set_index("path")
+    if missing := sorted(set(images["path"]) - set(found.index)):
+        raise ValueError(f"acquisition.csv has no end-to-end outcome for {len(missing)} image(s) at level {level.name} (e.g. {missing[0]}): rerun notebook 01")
+    outcome = found.loc[images["path"].to_numpy()]
+    acquired = (outcome["status"] == ACQUIRED).to_numpy()
+    lq_paths = outcome["lq_path"].to_numpy()
+    keys = [item_key(sha, lq, HQ, seed) if ok else "" for sha, lq, ok in zip(images["sha256"], lq_paths, acquired)]
+    frame = pd.DataFrame({"path": images["path"].to_numpy(), "sha256": images["sha256"].to_numpy(), "crop_path": lq_paths, "level": HQ.name, "key": keys})
+    return frame.assign(acquired=acquired, status=outcome["status"].to_numpy())
+
+
+def view_embeddings(store: EmbeddingStore, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings of ``items`` (zeros where the face was not acquired) and the acquired mask."""
+    acquired = items["acquired"].to_numpy(dtype=bool)
+    found = store.get(items.loc[acquired, "key"].tolist()) if acquired.any() else None
+    width = found.shape[1] if found is not None else store.width()
+    vectors = np.zeros((len(items), width), dtype=np.float32)
+    if found is not None:
+        vectors[acquired] = found
+    return vectors, acquired
+
+
+def embed_views(
+    images: pd.DataFrame,
+    views: list[View],
+    seed: int,
+    processed_dir: Path,
+    recogniser: Recogniser,
+    store: EmbeddingStore,
+    flip: bool,
+    acquisition: pd.DataFrame | None,
+) -> tuple[dict[View, pd.DataFrame], int]:
+    """Items of ``images`` at every view and how many embeddings had to be computed (the rest were cached)."""
+    items = {view: view_items(images, view, seed, acquisition) for view in views}
+    todo = pd.concat([frame[frame["acquired"]] for frame in items.values()], ignore_index=True)
+    levels = list(dict.fromkeys([HQ, *(level for level, mode in views if mode == ORACLE)]))
+    return items, compute_embeddings(todo, levels, seed, processed_dir, recogniser, store, flip)

@@ -6,6 +6,7 @@ comparison tables, drawn with :mod:`helpers.evaluation.plots`, saved as PNG.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,13 +14,28 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from helpers.data.chains import PRESETS
+from helpers.data.faces import CROP_SIZE
 from helpers.evaluation import metrics, plots
-from helpers.evaluation.conditions import HQ_CONDITION, HQ_GALLERY, LQ_BOTH
-from helpers.evaluation.model_runs import ModelRun, condition_frame, run_conditions
+from helpers.evaluation.conditions import END_TO_END, HQ_CONDITION, HQ_GALLERY, LQ_BOTH
+from helpers.evaluation.model_runs import ModelRun, condition_frame
 from helpers.evaluation.scores import conditions_of
 from helpers.evaluation.statistics import AUC, BY_KEY, FMR, FNMR, TAR_1E3, Statistic
 
 CURVE_GROUPS = {"hq_vs_lq": HQ_GALLERY, "lq_vs_lq": LQ_BOTH}
+FACTOR_AXES = {
+    "resolution": ("bicubic resolution (face px)", True, True),
+    "realistic": ("realistic chain (face px)", True, True),
+    "surveillance": ("surveillance preset (face px)", True, True),
+    "blur": ("Gaussian blur (sigma, crop px)", False, False),
+    "motion_blur": ("motion blur (length, crop px)", False, False),
+    "noise": ("Gaussian noise (sigma, grey levels)", False, False),
+    "jpeg": ("JPEG quality", False, True),
+    "light": ("light level (brightness factor)", False, True),
+}
+"""Per factor: the x axis label, log scale, and whether the axis is inverted so that worse lies to the right."""
+CLEAN = {"blur": 0.0, "motion_blur": 0.0, "noise": 0.0, "jpeg": 100.0, "light": 1.0}
+"""Each factor's value at HQ (the clean end of its curve); resolution ladders start at 112 px."""
 
 
 def roc_by_condition(scores: pd.DataFrame) -> dict[str, metrics.Roc]:
@@ -28,41 +44,58 @@ def roc_by_condition(scores: pd.DataFrame) -> dict[str, metrics.Roc]:
     return {name: metrics.roc(scores[name].to_numpy(), same) for name in conditions_of(scores)}
 
 
-def curve_figures(runs: Sequence[ModelRun], condition_info: pd.DataFrame, kind: str = "roc") -> dict[str, Figure]:
-    """ROC (``kind="roc"``) or DET (``"det"``) curves for HQ gallery vs LQ probe and for LQ vs LQ, one figure each.
+def curve_conditions(condition_info: pd.DataFrame, family: str, mode: str) -> list[str]:
+    """The conditions a ROC or DET figure shows for one family and alignment mode: HQ-HQ as the reference,
+    then the levels that lower resolution (the plain ladder and the presets), not the full-resolution sweeps."""
+    rows = condition_info[(condition_info["family"] == family) & (condition_info["mode"] == mode) & (condition_info["resolution"] < CROP_SIZE)]
+    return [n for n in condition_info.index if condition_info.loc[n, "family"] == HQ_CONDITION] + list(rows.index)
 
-    One model: its conditions overlaid on one axis (HQ-HQ as the reference in both).
-    Several: one panel per condition, the models overlaid (HQ-HQ with the HQ-gallery panels).
+
+def curve_figures(runs: Sequence[ModelRun], condition_info: pd.DataFrame, kind: str = "roc") -> dict[str, Figure]:
+    """ROC (``kind="roc"``) or DET (``"det"``) curves for HQ gallery vs LQ probe and for LQ vs LQ, one figure per alignment mode.
+
+    One model: its conditions overlaid on one axis (HQ-HQ as the reference in each).
+    Several: one panel per condition, the models overlaid.
     DET figures mark each model's operating point (its val-fixed threshold) on every curve.
     """
     tag, curves = runs[0].tag, {run.name: roc_by_condition(run.scores) for run in runs}
     marks = {run.name: run.threshold for run in runs} if kind == "det" else {}
     figures = {}
-    for key, group in CURVE_GROUPS.items():
-        if len(runs) == 1:
-            names = [n for n in condition_info.index if condition_info.loc[n, "family"] in (HQ_CONDITION, group)]
-            title = f"{runs[0].name}: {kind.upper()}, {group} ({tag})"
-            figures[f"{kind}_{key}"] = plots.curve_grid({title: {n: curves[runs[0].name][n] for n in names}}, title, kind, marks.get(runs[0].name))
+    for (key, group), mode in itertools.product(CURVE_GROUPS.items(), dict.fromkeys(condition_info["mode"])):
+        names = curve_conditions(condition_info, group, mode)
+        if len(names) < 2:
             continue
-        families = (HQ_CONDITION, group) if group == HQ_GALLERY else (group,)
-        names = [n for n in condition_info.index if condition_info.loc[n, "family"] in families]
-        if names:
-            panels = {n: {model: found[n] for model, found in curves.items() if n in found} for n in names}
-            figures[f"{kind}_{key}"] = plots.curve_grid(panels, f"{kind.upper()}, {group}: {', '.join(curves)} ({tag})", kind, marks or None)
+        suffix, words = ("_e2e", ", end-to-end") if mode == END_TO_END else ("", ", oracle alignment")
+        if len(runs) == 1:
+            title = f"{runs[0].name}: {kind.upper()}, {group}{words} ({tag})"
+            figures[f"{kind}_{key}{suffix}"] = plots.curve_grid({title: {n: curves[runs[0].name][n] for n in names}}, title, kind, marks.get(runs[0].name))
+            continue
+        panels = {n: {model: found[n] for model, found in curves.items() if n in found} for n in names}
+        figures[f"{kind}_{key}{suffix}"] = plots.curve_grid(panels, f"{kind.upper()}, {group}{words}: {', '.join(curves)} ({tag})", kind, marks or None)
     return figures
 
 
-def resolution_table(runs: Sequence[ModelRun], statistic: Statistic) -> pd.DataFrame:
-    """Rows of (model, series, resolution, value, low, high) of ``statistic`` for every model; HQ-HQ starts both series."""
+def sweep_table(runs: Sequence[ModelRun], statistic: Statistic, condition_info: pd.DataFrame, factors: Sequence[str], families: Sequence[str]) -> pd.DataFrame:
+    """Rows of (panel, factor, model, mode, x, value, low, high) of ``statistic``: every condition that varies one of
+    ``factors`` (a preset counts as a factor over resolution), in one of ``families``; HQ-HQ is each curve's clean end."""
+    chosen = condition_info[condition_info["factor"].isin(factors) & condition_info["family"].isin(families)]
     rows = []
     for run in runs:
-        for condition in run_conditions(run):
-            entry = statistic.entry(run.conditions[condition.name])
-            low, high = entry["ci"] or (np.nan, np.nan)
-            value = np.nan if entry["value"] is None else entry["value"]
-            series = [HQ_GALLERY, LQ_BOTH] if condition.family == HQ_CONDITION else [condition.family]
-            rows += [{"model": run.name, "series": s, "resolution": condition.resolution, "value": value, "low": low, "high": high} for s in series]
-    return pd.DataFrame(rows)
+        hq = _value(statistic, run.conditions[HQ_CONDITION])
+        for (factor, family, mode), group in chosen.groupby(["factor", "family", "mode"], sort=False):
+            panel = factor.replace("_", " ") + (f": {family}" if len(families) > 1 else "")
+            base = {"panel": panel, "factor": factor, "model": run.name, "mode": mode}
+            rows.append(base | {"x": CLEAN.get(factor, CROP_SIZE)} | hq)
+            rows += [
+                base | {"x": float(info["factor_value"])} | _value(statistic, run.conditions[name]) for name, info in group.iterrows() if name in run.conditions
+            ]
+    return pd.DataFrame(rows, columns=["panel", "factor", "model", "mode", "x", "value", "low", "high"])
+
+
+def _value(statistic: Statistic, entry: dict) -> dict[str, float]:
+    found = statistic.entry(entry)
+    low, high = found["ci"] or (np.nan, np.nan)
+    return {"value": np.nan if found["value"] is None else found["value"], "low": low, "high": high}
 
 
 def file_key(statistic: Statistic) -> str:
@@ -70,25 +103,54 @@ def file_key(statistic: Statistic) -> str:
     return statistic.key.replace("@", "_at_")
 
 
+def _resolution_factors(condition_info: pd.DataFrame) -> list[str]:
+    return [f for f in dict.fromkeys(condition_info["factor"]) if f == "resolution" or f in PRESETS]
+
+
+def _sweep_factors(condition_info: pd.DataFrame) -> list[str]:
+    return [f for f in dict.fromkeys(condition_info["factor"]) if f and f not in _resolution_factors(condition_info)]
+
+
 def resolution_figures(runs: Sequence[ModelRun], statistic: Statistic = TAR_1E3) -> dict[str, Figure]:
-    """AUC and ``statistic`` (the primary one) against face resolution, all models on one figure each."""
-    tag = runs[0].tag
+    """AUC and ``statistic`` (the primary one) against face resolution, per ladder (bicubic, each preset) and family;
+    all models overlaid, oracle and end-to-end as line styles."""
+    info, tag = condition_frame(runs), runs[0].tag
+    factors = _resolution_factors(info)
     return {
-        f"{file_key(s)}_vs_resolution": plots.models_vs_resolution(resolution_table(runs, s), s.label, f"{s.label} vs face resolution ({tag})")
+        f"{file_key(s)}_vs_resolution": plots.sweep_panels(
+            sweep_table(runs, s, info, factors, (HQ_GALLERY, LQ_BOTH)), s.label, f"{s.label} vs face resolution ({tag})", FACTOR_AXES
+        )
         for s in dict.fromkeys((AUC, statistic))
     }
 
 
 def operating_figures(runs: Sequence[ModelRun]) -> dict[str, Figure]:
     """FMR and FNMR at each model's one operating threshold against face resolution: what a deployed threshold does on LQ faces."""
-    target, tag = runs[0].protocol.pairs.operating_fmr, runs[0].tag
+    info, target, tag = condition_frame(runs), runs[0].protocol.pairs.operating_fmr, runs[0].tag
+    factors = _resolution_factors(info)
+    table = {s: sweep_table(runs, s, info, factors, (HQ_GALLERY, LQ_BOTH)) for s in (FMR, FNMR)}
     return {
-        "fmr_vs_resolution": plots.models_vs_resolution(
-            resolution_table(runs, FMR), "FMR at the operating threshold", f"FMR at the threshold fixed on val HQ-HQ (target {target:g}) ({tag})", target
+        "fmr_vs_resolution": plots.sweep_panels(
+            table[FMR], "FMR at the operating threshold", f"FMR at the threshold fixed on val HQ-HQ (target {target:g}) ({tag})", FACTOR_AXES, target
         ),
-        "fnmr_vs_resolution": plots.models_vs_resolution(
-            resolution_table(runs, FNMR), "FNMR at the operating threshold", f"FNMR at the threshold fixed on val HQ-HQ (FMR {target:g}) ({tag})"
+        "fnmr_vs_resolution": plots.sweep_panels(
+            table[FNMR], "FNMR at the operating threshold", f"FNMR at the threshold fixed on val HQ-HQ (FMR {target:g}) ({tag})", FACTOR_AXES
         ),
+    }
+
+
+def factor_figures(runs: Sequence[ModelRun]) -> dict[str, Figure]:
+    """Per-factor sweeps (one factor varied, the rest clean), HQ gallery vs degraded probe: AUC and FNMR at the operating
+    threshold, a panel per factor, all models overlaid, oracle and end-to-end as line styles."""
+    info, tag = condition_frame(runs), runs[0].tag
+    factors = _sweep_factors(info)
+    if not factors:
+        return {}
+    return {
+        f"{file_key(s)}_by_factor": plots.sweep_panels(
+            sweep_table(runs, s, info, factors, (HQ_GALLERY,)), label, f"{label} per degradation factor, HQ gallery vs degraded probe ({tag})", FACTOR_AXES
+        )
+        for s, label in ((AUC, AUC.label), (FNMR, "FNMR at the operating threshold"))
     }
 
 
@@ -102,8 +164,9 @@ def difference_figures(differences: pd.DataFrame, tag: str) -> dict[str, Figure]
 
 
 def histogram_figures(run: ModelRun, condition_info: pd.DataFrame) -> dict[str, Figure]:
-    """One model's genuine and impostor score distributions, one panel per condition."""
-    return {"score_histograms": plots.score_histograms(run.scores, list(condition_info.index), f"{run.name}: genuine vs impostor scores ({run.tag})")}
+    """One model's genuine and impostor score distributions, one panel per lower-resolution condition (and HQ-HQ)."""
+    names = [n for n in condition_info.index if condition_info.loc[n, "resolution"] < CROP_SIZE or condition_info.loc[n, "family"] == HQ_CONDITION]
+    return {"score_histograms": plots.score_histograms(run.scores, names, f"{run.name}: genuine vs impostor scores ({run.tag})")}
 
 
 def model_figures(run: ModelRun, statistic: Statistic = TAR_1E3) -> dict[str, Figure]:
@@ -116,6 +179,7 @@ def model_figures(run: ModelRun, statistic: Statistic = TAR_1E3) -> dict[str, Fi
         | histogram_figures(run, info)
         | resolution_figures([run], statistic)
         | operating_figures([run])
+        | factor_figures([run])
     )
 
 

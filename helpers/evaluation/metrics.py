@@ -80,6 +80,8 @@ class RankedScores:
         self.genuine = self.same[self.order]
         self.ends = np.flatnonzero(np.r_[self.values[1:] != self.values[:-1], True])  # the last pair of each distinct score
         self.thresholds = np.r_[np.inf, self.values[self.ends]]
+        self._genuine_at = np.flatnonzero(self.genuine)  # ranks of the genuine pairs
+        self._genuine_up_to = np.searchsorted(self._genuine_at, self.ends, side="right")  # genuine pairs ranked at or above each end
 
     @property
     def n_impostor(self) -> int:
@@ -93,11 +95,14 @@ class RankedScores:
         """:meth:`roc` with whole-number weights already in rank order (``weights[k]`` for pair ``order[k]``)."""
         w = np.ones(self.order.size, dtype=np.int64) if weights is None else weights.astype(np.int64, copy=False)
         total = np.cumsum(w)[self.ends]
-        genuine = np.cumsum(w * self.genuine)[self.ends]
+        genuine = np.concatenate(([0], np.cumsum(w[self._genuine_at])))[self._genuine_up_to]  # genuine pairs are few: sum them apart
         impostor = total - genuine
         if genuine[-1] <= 0 or impostor[-1] <= 0:
             return None
-        return Roc(np.r_[0.0, impostor / impostor[-1]], np.r_[0.0, genuine / genuine[-1]], self.thresholds)
+        far, tar = np.zeros(impostor.size + 1), np.zeros(genuine.size + 1)
+        np.divide(impostor, impostor[-1], out=far[1:])
+        np.divide(genuine, genuine[-1], out=tar[1:])
+        return Roc(far, tar, self.thresholds)
 
 
 def auc_of(curve: Roc) -> float:

@@ -16,7 +16,7 @@ import pandas as pd
 from helpers.core.sources import project_path
 from helpers.data.degrade import Degradation
 from helpers.data.manifest import CLOSED_SET, OPEN_SET
-from helpers.evaluation.conditions import FAMILIES, Condition, conditions
+from helpers.evaluation.conditions import FAMILIES, MODES, Condition, conditions
 from helpers.evaluation.reports import ModelReport, Protocol, read_report
 from helpers.evaluation.scores import read_scores
 
@@ -149,13 +149,34 @@ def models_frame(runs: Sequence[ModelRun]) -> pd.DataFrame:
 def run_conditions(run: ModelRun) -> list[Condition]:
     """The conditions ``run`` reports, rebuilt from the level definitions in its protocol."""
     levels = [Degradation(**spec) for spec in run.protocol.levels.values()]
-    return [condition for condition in conditions(levels) if condition.name in run.conditions]
+    return [condition for condition in conditions(levels, run.protocol.modes) if condition.name in run.conditions]
 
 
 def condition_frame(runs: Sequence[ModelRun]) -> pd.DataFrame:
-    """Every condition any model reports, in reading order (HQ-HQ, HQ-LQ, LQ-LQ; sharper first): family, resolution, description."""
+    """Every condition any model reports, in reading order (HQ-HQ, HQ-LQ, LQ-LQ; oracle before end-to-end; sharper first):
+    family, alignment, resolution, description, the probe's level, its corruption families, and its sweep: the one factor
+    varied and its value (a preset: the preset's name and the resolution)."""
     found = {condition.name: condition for run in runs for condition in run_conditions(run)}
-    rows = [{"condition": name, "family": c.family, "resolution": c.resolution, "description": c.describe()} for name, c in found.items()]
+    rows = [_condition_row(name, condition) for name, condition in found.items()]
     frame = pd.DataFrame(rows)
     frame["rank"] = frame["family"].map(FAMILIES.index)
-    return frame.sort_values(["rank", "resolution", "condition"], ascending=[True, False, True]).drop(columns="rank").set_index("condition")
+    frame["mode_rank"] = frame["mode"].map(MODES.index)
+    order = ["rank", "mode_rank", "resolution", "condition"]
+    return frame.sort_values(order, ascending=[True, True, False, True]).drop(columns=["rank", "mode_rank"]).set_index("condition")
+
+
+def _condition_row(name: str, condition: Condition) -> dict:
+    probe = condition.probe
+    factor, value = (probe.preset, probe.resolution) if probe.preset else (probe.sweep or ("", None))
+    return {
+        "condition": name,
+        "family": condition.family,
+        "mode": condition.mode,
+        "alignment": condition.alignment,
+        "resolution": condition.resolution,
+        "description": condition.describe(),
+        "level": "" if probe.is_identity else probe.name,
+        "factors": ", ".join(sorted(probe.factors)),
+        "factor": factor,
+        "factor_value": value,
+    }

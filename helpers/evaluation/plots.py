@@ -178,40 +178,6 @@ def training_curves(history: pd.DataFrame, title: str, selected_on: dict | None 
     return figure
 
 
-def models_vs_resolution(table: pd.DataFrame, metric: str, title: str, reference: float | None = None) -> Figure:
-    """A metric (with CI bars) against face resolution: one panel per series, one line per model, a colour per model.
-
-    ``table`` columns: ``model``, ``series``, ``resolution``, ``value``, ``low``, ``high``. Models are dodged
-    sideways by a few percent of the resolution so that equal values do not hide each other. ``reference``
-    draws a dashed horizontal line (e.g. the FMR the operating threshold was set for).
-    """
-    series = list(dict.fromkeys(table["series"]))
-    models = list(dict.fromkeys(table["model"]))
-    dodge = {model: 2 ** (0.04 * (i - (len(models) - 1) / 2)) for i, model in enumerate(models)}
-    ticks = sorted(table["resolution"].unique())
-    figure, axes = plt.subplots(1, len(series), figsize=(5.2 * len(series), 4), squeeze=False, sharey=True)
-    for axis, name in zip(axes[0], series):
-        for model, group in table[table["series"] == name].groupby("model", sort=False):
-            group = group.sort_values("resolution")
-            err = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])
-            axis.errorbar(
-                group["resolution"] * dodge[model], group["value"], yerr=np.nan_to_num(err), marker="o", capsize=3, color=f"C{models.index(model)}", label=model
-            )
-        _say_if_empty(axis, table.loc[table["series"] == name, "value"])
-        if reference is not None:
-            axis.axhline(reference, color="grey", ls="--", lw=1, label=f"target {reference:g}")
-        axis.set_xscale("log", base=2)
-        axis.set_xticks(ticks, [str(t) for t in ticks])
-        axis.set_xlabel("face resolution (px)")
-        axis.grid(True, alpha=0.3)
-        axis.legend(fontsize=8)
-        axis.set_title(name, fontsize=10)
-    axes[0, 0].set_ylabel(metric)
-    figure.suptitle(title, fontsize=11)
-    figure.tight_layout()
-    return figure
-
-
 def difference_forest(table: pd.DataFrame, statistic: str, title: str) -> Figure:
     """Differences from the baseline of one statistic per condition with 95% CIs, one marker colour per model.
 
@@ -234,6 +200,92 @@ def difference_forest(table: pd.DataFrame, statistic: str, title: str) -> Figure
     axis.invert_yaxis()
     axis.set_xlabel(f"{statistic}: model minus baseline (95% paired two-way identity-bootstrap CI)")
     axis.grid(True, axis="x", alpha=0.3)
+    axis.legend(fontsize=8)
+    axis.set_title(title, fontsize=10)
+    return figure
+
+
+def sweep_panels(table: pd.DataFrame, metric: str, title: str, axes_info: dict[str, tuple[str, bool, bool]], reference: float | None = None) -> Figure:
+    """A metric (with CI bars) against one degradation factor per panel; a colour per model, a line style per alignment mode.
+
+    ``table`` columns: ``panel``, ``factor``, ``model``, ``mode``, ``x``, ``value``, ``low``, ``high``.
+    ``axes_info[factor]`` = (x label, log scale, inverted: worse to the right). ``reference`` draws a dashed line.
+    """
+    panels = list(dict.fromkeys(table["panel"]))
+    models = list(dict.fromkeys(table["model"]))
+    modes = list(dict.fromkeys(table["mode"]))
+    columns = min(3, len(panels)) or 1
+    rows = -(-len(panels) // columns) or 1
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.8 * rows), squeeze=False, sharey=True)
+    for axis, panel in zip(axes.flat, panels):
+        rows_of = table[table["panel"] == panel]
+        label, log_x, inverted = axes_info[rows_of["factor"].iloc[0]]
+        for (model, mode), group in rows_of.groupby(["model", "mode"], sort=False):
+            group = group.sort_values("x")
+            err = np.vstack([group["value"] - group["low"], group["high"] - group["value"]])
+            style = ("-", "--", ":")[modes.index(mode) % 3]
+            axis.errorbar(
+                group["x"],
+                group["value"],
+                yerr=np.nan_to_num(err),
+                marker="o",
+                ms=4,
+                capsize=2,
+                ls=style,
+                color=f"C{models.index(model)}",
+                label=f"{model}, {mode}",
+            )
+        _say_if_empty(axis, rows_of["value"])
+        if reference is not None:
+            axis.axhline(reference, color="grey", ls="--", lw=1, label=f"target {reference:g}")
+        if log_x:
+            axis.set_xscale("log", base=2)
+            ticks = sorted(rows_of["x"].unique())
+            axis.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        if inverted:
+            axis.invert_xaxis()
+        axis.set_xlabel(label)
+        axis.grid(True, alpha=0.3)
+        axis.set_title(panel, fontsize=10)
+    for axis in list(axes.flat)[len(panels) :]:
+        axis.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(metric)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 4), 1, 1))
+    return figure
+
+
+def faces_vs_scale(table: pd.DataFrame, title: str) -> Figure:
+    """Faces found against photo scale (log x), one line per detector setting: a colour per input size, a line style per detector.
+
+    ``table`` is :func:`helpers.data.detection_sweep.faces_vs_scale`'s (several detectors' tables may be
+    concatenated). The top axis reads each scale as a face height: the median height of the faces found
+    in the full-size photo by the setting that found the most there, times the scale.
+    """
+    sizes = list(dict.fromkeys(table["input_size"]))
+    detectors = list(dict.fromkeys(table["detector"]))
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    for (detector, size), group in table.groupby(["detector", "input_size"], sort=False):
+        group = group.sort_values("scale")
+        style = ("-", "--", ":", "-.")[detectors.index(detector) % 4]
+        axis.plot(group["scale"], group["faces"], marker="o", ms=4, ls=style, color=f"C{sizes.index(size)}", label=f"{detector}, input {size}")
+    scales = sorted(table["scale"].unique())
+    axis.set_xscale("log")
+    axis.set_xticks(scales, [f"{s:g}" for s in scales])
+    axis.set_xticks([], minor=True)
+    axis.set_xlabel("photo scale (downscaled with area averaging)")
+    axis.set_ylabel("faces found")
+    full = table[table["scale"] == scales[-1]]
+    per_scale = full["median_face_px"].to_numpy()[full["faces"].to_numpy().argmax()] / scales[-1]
+    if np.isfinite(per_scale):
+        top = axis.secondary_xaxis("top", functions=(lambda s: s * per_scale, lambda px: px / per_scale))
+        top.set_xticks([s * per_scale for s in scales], [f"{s * per_scale:.0f}" for s in scales])
+        top.set_xticks([], minor=True)
+        top.set_xlabel("median face height at that scale (px; full-size median × scale)", fontsize=9)
+    axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8)
     axis.set_title(title, fontsize=10)
     return figure

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.files import write_json_atomic
+from helpers.evaluation.conditions import MODES, ORACLE
 
 METRICS = "metrics.json"
 THRESHOLDS_FROM = "val"
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class PairSettings:
 
 @dataclass(frozen=True)
 class Protocol:
-    """How pairs were formed and scored: split, protocol label, pair settings and seeds, level definitions, the operating threshold."""
+    """How pairs were formed and scored: split, protocol label, pair settings and seeds, level definitions, the operating threshold,
+    and how end-to-end faces were acquired."""
 
     split: str
     label: str
@@ -47,8 +49,14 @@ class Protocol:
     level_seed: int
     levels: dict[str, dict] = field(default_factory=dict)
     operating: dict[str, Any] = field(default_factory=dict)
+    acquisition: dict[str, Any] | None = None  # notebook 01's end-to-end settings (acquisition.json); None: oracle alignment only
     version: int = PROTOCOL_VERSION
     thresholds_from: str = THRESHOLDS_FROM
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The alignment modes scored: oracle, and end-to-end when notebook 01 acquired faces on degraded photos."""
+        return (ORACLE,) if self.acquisition is None else MODES
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +72,7 @@ class Protocol:
             level_seed=int(data["level_seed"]),
             levels=dict(data["levels"]),
             operating=dict(data["operating"]),
+            acquisition=data.get("acquisition"),
             thresholds_from=data.get("thresholds_from", THRESHOLDS_FROM),
         )
 

@@ -82,17 +82,32 @@ def _shown(report: dict[str, Any]) -> tuple[Statistic, ...]:
 
 
 def results_markdown(report: dict[str, Any], conditions: Sequence[str] | None = None) -> str:
-    """Markdown table: per model its AUC and primary statistic per condition, then each model's gain over the baseline (95% CIs)."""
+    """Markdown table, one row per condition: alignment, exposure in training, then per model AUC and the primary statistic,
+    and each compared model's paired gain over the baseline (95% CIs)."""
     names = list(conditions or report["condition_order"])
-    base = report["baseline"]
-    lines = [f"| model ({report['protocol']['tag']}) | statistic | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for model in report["model_order"]:
-        lines += [f"| {model} | {s.label} | " + " | ".join(_model_cell(report, c, model, s) for c in names) + " |" for s in _shown(report)]
-    for model in report["model_order"][1:]:
-        lines += [
-            f"| gain of {model} over {base} | {s.label} | " + " | ".join(_gain_cell(report, c, model, s.key) for c in names) + " |" for s in _shown(report)
-        ]
+    others, shown = report["model_order"][1:], _shown(report)
+    header = [f"condition ({report['protocol']['tag']})", "alignment", "failed to acquire"]
+    header += [f"{model}: {s.label}" for model in report["model_order"] for s in shown]
+    header += [f"gain of {model}: {s.label}" for model in others for s in shown] + ([f"{model}: corruption" for model in others])
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for condition in names:
+        info = report["condition_info"][condition]
+        cells = [condition, info["alignment"], _fta_cell(report, condition)]
+        cells += [_model_cell(report, condition, model, s) for model in report["model_order"] for s in shown]
+        cells += [_gain_cell(report, condition, model, s.key) for model in others for s in shown]
+        cells += [_exposure_cell(report, condition, model) for model in others]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _fta_cell(report: dict[str, Any], condition: str) -> str:
+    entry = report.get("acquisition", {}).get("conditions", {}).get(condition)
+    return "" if entry is None else f"{entry['failed']} of {entry['images']} ({entry['rate']:.1%})"
+
+
+def _exposure_cell(report: dict[str, Any], condition: str, model: str) -> str:
+    entries = report["differences"].get(model, {}).get(condition, {})
+    return next((entry.get("training", "") for entry in entries.values()), "")
 
 
 def headline_markdown(report: dict[str, Any], conditions: Sequence[str], statistic: Statistic | None = None) -> str:
@@ -331,9 +346,58 @@ def _stand_in(entry: dict) -> str:
 
 
 def _failures(report: dict[str, Any]) -> list[str]:
-    lines = ["## Detector failures", ""]
+    lines = ["## Detector failures", "", "On the HQ photos (notebook 01):", ""]
     lines += [f"- **{model}**: {failures_sentence(report['detector_failures'][model])}." for model in report["model_order"]]
+    found = report.get("acquisition", {}).get("conditions", {})
+    acquired = {name: found[name] for name in report["condition_order"] if found.get(name) is not None}
+    if not acquired:
+        return [*lines, ""]
+    settings = report["acquisition"]["settings"]
+    lines += [
+        "",
+        f"End to end, on the degraded photos ({settings['upscaling']}; a face counts as acquired when its box overlaps the HQ box "
+        f"by IoU >= {settings['min_iou']}). A failed image enters every pair it is in as a non-match, so FNMR includes it (NIST's convention):",
+        "",
+        "| condition | test images | failed to acquire | no face | another face | rate | genuine pairs failed | impostor pairs failed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {e['images']} | {e['failed']} | {e['no_face']} | {e['other_face']} | {e['rate']:.1%} | {e['genuine_pairs_failed']} | {e['impostor_pairs_failed']} |"
+        for name, e in acquired.items()
+        if report["condition_info"][name]["family"] != "LQ vs LQ"
+    ]
     return [*lines, ""]
+
+
+def exposure_markdown(report: dict[str, Any]) -> str:
+    """Markdown table: per compared model, statistic and alignment, the gains on corruptions seen in training and on unseen ones."""
+    lines = [
+        "| model | statistic | alignment | corruptions | conditions | mean gain | median gain | better | worse |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, rows in report.get("exposure", {}).items():
+        statistic = BY_KEY[key]
+        lines += [
+            f"| {r['model']} | {statistic.label} | {r['alignment']} | {r['training']} | {r['conditions']} | "
+            f"{format_number(r['mean_gain'], statistic.digits, True)} | {format_number(r['median_gain'], statistic.digits, True)} | {r['better']} | {r['worse']} |"
+            for r in rows
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _exposure(report: dict[str, Any]) -> list[str]:
+    """Gains on corruptions seen in training against held-out ones, per compared model and alignment."""
+    if not any(report.get("exposure", {}).values()):
+        return []
+    return [
+        "## Seen and unseen corruptions",
+        "",
+        "A condition is *seen* when every corruption family of its low-quality side was in the model's training augmentation, "
+        "else *unseen* (held out). Per group: the mean and median paired gain over its conditions, and how many gains have a "
+        "95% interval wholly above (better) or below (worse) zero; the mean has no interval of its own.",
+        "",
+        exposure_markdown(report),
+    ]
 
 
 def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str:
@@ -345,13 +409,15 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str
         + _across_seeds(report)
         + _non_inferiority(report)
         + _operating(report)
-        + _secondaries(report)
+        + _exposure(report)
         + _failures(report)
+        + _secondaries(report)
     )
     lines += [
         "## Results",
         "",
-        "AUC and the primary statistic with 95% intervals; gains are paired differences from the baseline.",
+        "AUC and the primary statistic with 95% intervals; gains are paired differences from the baseline; "
+        "*corruption*: seen or unseen in the compared model's training.",
         "",
         results_markdown(report),
         "## Files",

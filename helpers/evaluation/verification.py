@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.progress import progress
+from helpers.data.acquire import ACQUIRED, FAILURES, load_acquisition
 from helpers.data.degrade import HQ, Degradation
 from helpers.data.levels import LevelSet
 from helpers.data.manifest import CENTRE_CROP, NO_FACE, protocol_of, split_images
 from helpers.evaluation import metrics, statistics
 from helpers.evaluation.bootstrap import METHOD, People, interval, interval_entry, resample
-from helpers.evaluation.conditions import HQ_CONDITION, Condition, conditions
-from helpers.evaluation.embeddings import EmbeddingStore, embed_images, embedding_store, image_keys
+from helpers.evaluation.conditions import HQ_CONDITION, MODES, ORACLE, Condition, conditions
+from helpers.evaluation.embeddings import EmbeddingStore, View, embed_views, embedding_store, image_keys, view_embeddings, view_of
 from helpers.evaluation.model_runs import ModelRun, model_run
 from helpers.evaluation.pairs import PairSet, sample_pairs
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
@@ -73,16 +74,49 @@ def pair_scores(gallery: np.ndarray, probe: np.ndarray, a: np.ndarray, b: np.nda
     return scores
 
 
-def score_pairs(pairs: PairSet, images: pd.DataFrame, store: EmbeddingStore, conditions_: list[Condition], seed: int) -> pd.DataFrame:
-    """Cosine similarity of every pair under every condition, in the ``scores.parquet`` format."""
-    info = images.set_index("image_id").loc[pairs.images["image_id"].to_numpy()]
-    embedded: dict[Degradation, np.ndarray] = {}
-    for level in {level for condition in conditions_ for level in (condition.level_a, condition.level_b)}:
-        embedded[level] = store.get(image_keys(info, level, seed))
+FAILED_SCORE = np.float32(-2.0)
+"""The score of a pair with a side the detector failed to acquire: below every cosine similarity, so rejected at any
+threshold (a false non-match when genuine, a true non-match when impostor), as NIST counts a failure to enrol."""
+
+
+def score_pairs(pairs: PairSet, items: dict[View, pd.DataFrame], store: EmbeddingStore, conditions_: list[Condition]) -> pd.DataFrame:
+    """Cosine similarity of every pair under every condition, in the ``scores.parquet`` format.
+
+    ``items`` holds each view's :func:`~helpers.evaluation.embeddings.view_items` in ``pairs.images`` order;
+    a pair with an unacquired side scores :data:`FAILED_SCORE`.
+    """
+    embedded = {view: view_embeddings(store, frame) for view, frame in items.items()}
     frame = pairs.frame().rename(columns={"image_a": "path_a", "image_b": "path_b"})
     for condition in conditions_:
-        frame[condition.name] = pair_scores(embedded[condition.level_a], embedded[condition.level_b], pairs.a, pairs.b)
+        (gallery, ok_a), (probe, ok_b) = (embedded[view_of(level, condition.mode)] for level in (condition.level_a, condition.level_b))
+        values = pair_scores(gallery, probe, pairs.a, pairs.b)
+        values[~(ok_a[pairs.a] & ok_b[pairs.b])] = FAILED_SCORE
+        frame[condition.name] = values
     return frame
+
+
+def condition_views(conditions_: list[Condition]) -> list[View]:
+    """Every view the conditions' sides need, each once."""
+    return list(dict.fromkeys(view_of(level, c.mode) for c in conditions_ for level in (c.level_a, c.level_b)))
+
+
+def acquisition_report(items: dict[View, pd.DataFrame], condition: Condition, pairs: PairSet) -> dict[str, Any] | None:
+    """Failures to acquire behind an end-to-end condition: images per outcome, the rate, and the pairs they enter
+    (scored as non-matches); None for oracle and HQ-HQ conditions, where every face is acquired by construction."""
+    if condition.mode == ORACLE or condition.family == HQ_CONDITION:
+        return None
+    sides = [items[view_of(level, condition.mode)]["acquired"].to_numpy(dtype=bool) for level in (condition.level_a, condition.level_b)]
+    failed = ~(sides[0][pairs.a] & sides[1][pairs.b])
+    status = items[view_of(condition.probe, condition.mode)]["status"]
+    lost = (status != ACQUIRED).to_numpy()
+    return {
+        "images": int(lost.size),
+        "failed": int(lost.sum()),
+        **{kind: int((status == kind).sum()) for kind in FAILURES},
+        "rate": float(lost.mean()) if lost.size else 0.0,
+        "genuine_pairs_failed": int((failed & pairs.same).sum()),
+        "impostor_pairs_failed": int((failed & ~pairs.same).sum()),
+    }
 
 
 def operating_point(val_scores: pd.DataFrame, fmr: float) -> dict[str, Any]:
@@ -140,12 +174,12 @@ def condition_report(values: np.ndarray, same: np.ndarray, people: People, thres
     }
 
 
-def condition_metrics(scores: pd.DataFrame, threshold: float, failures: dict[str, int], n_boot: int, seed: int) -> dict[str, dict]:
-    """Per condition: :func:`condition_report` and the detector failures behind the pairs."""
+def condition_metrics(scores: pd.DataFrame, threshold: float, extras: dict[str, dict], n_boot: int, seed: int) -> dict[str, dict]:
+    """Per condition: :func:`condition_report` merged with ``extras[condition]`` (detector failures, acquisition)."""
     same = scores["same"].to_numpy().astype(bool)
     people = People.of(same, scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy())
     return {
-        name: condition_report(scores[name].to_numpy(), same, people, threshold, n_boot, seed) | {"detector_failures": failures}
+        name: condition_report(scores[name].to_numpy(), same, people, threshold, n_boot, seed) | extras[name]
         for name in progress(conditions_of(scores), "conditions")
     }
 
@@ -169,23 +203,26 @@ def evaluate(
     flip: bool,
     settings: PairSettings,
     n_boot: int,
+    acquisition: pd.DataFrame | None = None,
 ) -> Evaluation:
     """The workbench protocol for one recogniser: test-split scores and per-condition metrics.
 
-    Embeds the val and test crops at HQ and every level (cached), scores each
-    split's balanced genuine pairs and every impostor pair (up to the cap) under
-    every condition, fixes the operating threshold on val HQ-HQ at the target
-    FMR, and reports on test. Every model the workbench compares goes through this one function.
+    Embeds the val crops at HQ and the test crops at HQ and every level, oracle and (with
+    notebook 01's ``acquisition`` table) end to end (cached); fixes the operating threshold on the
+    val split's HQ-HQ impostors at the target FMR; scores the test split's balanced genuine pairs
+    and every impostor pair (up to the cap) under every condition and reports on them. Every
+    model the workbench compares goes through this one function.
     """
     store = embedding_store(processed_dir, recogniser, flip)
-    scores, summaries = {}, {}
-    for split in ("val", "test"):
-        images = split_images(manifest, split)
-        computed = embed_images(images, levels, level_seed, processed_dir, recogniser, store, flip)
+    test_conditions = conditions(levels, MODES if acquisition is not None else (ORACLE,))
+    scores, summaries, items = {}, {}, {}
+    for split, split_conditions in (("val", test_conditions[:1]), ("test", test_conditions)):
         pairs = split_pairs(manifest, split, settings)
-        scores[split], summaries[split] = score_pairs(pairs, images, store, conditions(levels), level_seed), pair_summary(pairs)
+        images = split_images(manifest, split).set_index("image_id").loc[pairs.images["image_id"].to_numpy()].reset_index()
+        items[split], computed = embed_views(images, condition_views(split_conditions), level_seed, processed_dir, recogniser, store, flip, acquisition)
+        scores[split], summaries[split] = score_pairs(pairs, items[split], store, split_conditions), pair_summary(pairs)
         print(
-            f"{split}: {len(images)} images x {1 + len(levels)} levels ({computed} embeddings computed, the rest cached); "
+            f"{split}: {len(images)} images x {len(items[split])} views ({computed} embeddings computed, the rest cached); "
             f"{pairs.n_genuine:,} genuine + {pairs.n_impostor:,} impostor pairs (of {pairs.available_impostors:,}) "
             f"of {summaries[split]['people']} people; the largest person gives {summaries[split]['largest_genuine_share']:.1%} of genuine pairs"
         )
@@ -194,7 +231,9 @@ def evaluate(
         f"operating threshold {operating['threshold']:.4f}: FMR {operating['val_fmr']:.2e} on {operating['val_impostors']:,} val HQ-HQ impostors"
         + ("" if operating["estimable"] else " (fewer than 30 false matches expected at the target: the threshold is loosely set)")
     )
-    report = condition_metrics(scores["test"], operating["threshold"], detector_failures(manifest, "test"), n_boot, settings.seed)
+    failures, test_pairs = detector_failures(manifest, "test"), split_pairs(manifest, "test", settings)
+    extras = {c.name: {"detector_failures": failures, "acquisition": acquisition_report(items["test"], c, test_pairs)} for c in test_conditions}
+    report = condition_metrics(scores["test"], operating["threshold"], extras, n_boot, settings.seed)
     return Evaluation(scores["test"], report, summaries, operating)
 
 
@@ -225,8 +264,18 @@ def score_model(
     sections (``lfw_view2``, ``training``). Notebooks 02 and 03 both save their
     results through here, so their files cannot differ in form.
     """
-    found = evaluate(manifest, processed_dir, recogniser, list(levels.levels), levels.seed, flip, settings, n_boot)
-    protocol = Protocol(split="test", label=protocol_of(manifest), pairs=settings, level_seed=levels.seed, levels=levels.specs(), operating=found.operating)
+    loaded = load_acquisition(processed_dir)
+    table, acquisition = loaded if loaded is not None else (None, None)
+    found = evaluate(manifest, processed_dir, recogniser, list(levels.levels), levels.seed, flip, settings, n_boot, table)
+    protocol = Protocol(
+        split="test",
+        label=protocol_of(manifest),
+        pairs=settings,
+        level_seed=levels.seed,
+        levels=levels.specs(),
+        operating=found.operating,
+        acquisition=acquisition,
+    )
     report = ModelReport(model=model, protocol=protocol, conditions=found.conditions, pairs=found.pairs, **extras)
     write_scores(run_dir, found.scores)
     write_report(run_dir, report)

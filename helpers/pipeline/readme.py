@@ -4,11 +4,12 @@
 
 Replaces the block between the ``demo-results`` markers in ``README.md`` with the
 run's date, hardware, command and wall time (from ``pipeline.json`` and
-``hardware.json``), the three-row headline (the primary statistic before and after at
-HQ-HQ, HQ gallery vs 16 px, 16 px on both sides; :func:`helpers.evaluation.summary.headline_markdown`),
-the primary endpoint in words, notebook 04's full results table and the FMR/FNMR at
-the one operating threshold (:mod:`helpers.evaluation.summary`), and its
-AUC-versus-resolution plot, copied to ``docs/``.
+``hardware.json``), the headline (the primary statistic before and after at HQ-HQ and HQ
+gallery vs realistic-chain probes found end to end; :func:`helpers.evaluation.summary.headline_markdown`),
+the primary endpoint in words, the gains on corruptions seen and unseen in training, the
+end-to-end realistic results table with failures to acquire (:mod:`helpers.evaluation.summary`),
+and its AUC-versus-resolution plot, copied to ``docs/``. The oracle-alignment and bicubic results
+stay in the run's ``summary.md`` and ``docs/demo.md``.
 """
 
 from __future__ import annotations
@@ -22,15 +23,36 @@ from typing import Any
 
 from helpers.core.files import write_text_atomic
 from helpers.core.sources import PROJECT_ROOT, project_path
-from helpers.evaluation.summary import headline_markdown, operating_markdown, primary_lines, read_comparison, results_markdown
+from helpers.evaluation.summary import exposure_markdown, headline_markdown, primary_lines, read_comparison, results_markdown
 from helpers.pipeline.folders import COMPLETED, read_state
 
 README = PROJECT_ROOT / "README.md"
 START, END = "<!-- demo-results:start -->", "<!-- demo-results:end -->"
 PLOT = "auc_vs_resolution.png"
 COMPARE_NOTEBOOK = "04_compare.ipynb"
-HEADLINE = ("HQ-HQ", "HQ-px16", "px16-px16")  # the first screen's rows
-CONDITIONS = ("HQ-HQ", "HQ-px32", "HQ-px24", "HQ-px16", "px24-px24", "px16-px16")  # the full table's columns
+
+
+def headline_conditions(report: dict[str, Any]) -> list[str]:
+    """HQ-HQ, then the primary endpoint's ladder: every condition of its family, alignment and factor (e.g. the
+    realistic chain found end to end, HQ gallery vs LQ probe), sharpest first."""
+    info = report["condition_info"]
+    primary = info[report["endpoint"]["condition"]]
+    same = [name for name in report["condition_order"] if all(info[name][key] == primary[key] for key in ("family", "mode", "factor"))]
+    return ["HQ-HQ", *sorted(same, key=lambda name: -info[name]["resolution"])]
+
+
+def detail_conditions(report: dict[str, Any]) -> list[str]:
+    """The details table: the primary endpoint's factor in both families, then every one-factor sweep, all in its alignment."""
+    info = report["condition_info"]
+    primary = info[report["endpoint"]["condition"]]
+    sweeps = {"", "resolution", primary["factor"]}
+    rows = [name for name in report["condition_order"] if info[name]["mode"] == primary["mode"] and info[name]["factor"] == primary["factor"]]
+    rows += [
+        name
+        for name in report["condition_order"]
+        if info[name]["mode"] == primary["mode"] and info[name]["factor"] not in sweeps and info[name]["resolution"] == 112
+    ]
+    return ["HQ-HQ", *rows]
 
 
 def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
@@ -67,11 +89,10 @@ def results_block(run: Path, docs: Path) -> str:
     shutil.copyfile(Path(step["parameters"]["run_dir"]) / PLOT, plot)
     seconds = sum(s["seconds"] or 0 for s in state["steps"])
     report = read_comparison(step["parameters"]["run_dir"])
-    found = set(report["condition_order"])
     return "\n".join(
         [
             START,
-            headline_markdown(report, [c for c in HEADLINE if c in found]).strip(),
+            headline_markdown(report, headline_conditions(report)).strip(),
             "",
             *[line.replace("## Primary endpoint", "**Primary endpoint.**") for line in primary_lines(report) if line],
             "",
@@ -80,16 +101,22 @@ def results_block(run: Path, docs: Path) -> str:
             "",
             f"![AUC versus face resolution, demo run](docs/{plot.name})",
             "",
-            "<details><summary>AUC and the primary statistic under every condition; FMR and FNMR at one threshold</summary>",
+            *exposure_lines(report),
+            "<details><summary>AUC and the primary statistic on the primary endpoint's ladder and every one-factor sweep</summary>",
             "",
-            results_markdown(report, [c for c in CONDITIONS if c in found]).strip(),
-            "",
-            operating_markdown(report).strip(),
+            results_markdown(report, detail_conditions(report)).strip(),
             "",
             "</details>",
             END,
         ]
     )
+
+
+def exposure_lines(report: dict[str, Any]) -> list[str]:
+    """The seen/unseen gains table with its lead-in, or nothing when no compared model was trained here."""
+    if not any(report.get("exposure", {}).values()):
+        return []
+    return ["Gains on corruptions seen in training and on held-out (unseen) ones:", "", exposure_markdown(report).strip(), ""]
 
 
 def replace_block(text: str, block: str) -> str:

@@ -28,8 +28,10 @@ from helpers.core.parameters import (
     text,
 )
 from helpers.core.sources import project_path
+from helpers.data.chains import PRESETS
 from helpers.data.crops import NO_FACE_POLICIES
 from helpers.data.datasets import DATASET_NAMES
+from helpers.data.degrade import SWEEPS
 from helpers.data.faces import CROP_SIZE
 from helpers.data.split import SPLITS
 from helpers.evaluation.statistics import BY_KEY, TABLE
@@ -47,6 +49,8 @@ LEVEL_FIELDS = {
     "noise_sigma": number(0),
     "light": number(0, 1, low_open=True),
     "gamma": number(0, low_open=True),
+    "motion_length": number(0),
+    "preset": optional(text(tuple(PRESETS))),
 }
 """The parameters of a :class:`~helpers.data.degrade.Degradation` (its ``name`` is the level's key)."""
 _LEVEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
@@ -119,6 +123,13 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "closed_set": boolean(),
         "levels": _levels(),
         "lq_splits": list_of(text(SPLITS)),
+        "sweeps": list_of(text(tuple(SWEEPS))),
+        "end_to_end": boolean(),
+        "min_iou": number(0, 1, low_open=True),
+        "e2e_detector_input": optional(integer(64)),
+        "detector_input": integer(64),
+        "detector_sweep": boolean(),
+        "crowd_photo": PATH,
         "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES), files=(".onnx",)),
         "det_threshold": number(0, 1, low_open=True),
         "no_face_policy": text(NO_FACE_POLICIES),

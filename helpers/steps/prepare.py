@@ -14,8 +14,11 @@ import pandas as pd
 
 from helpers.core.cache import JsonlCache
 from helpers.core.files import read_png_rgb, write_csv_atomic, write_json_atomic
+from helpers.core.sources import in_mirror, project_path
+from helpers.data.faces import CROP_SIZE
+from helpers.data.levels import LevelSet
 from helpers.data.manifest import OK, protocol_of
-from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, scan_dataset
+from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb, scan_dataset
 
 STATUS_COUNTS, SPLIT_SUMMARY, RUN_SUMMARY = "status_counts.csv", "split_summary.csv", "prepare_summary.json"
 
@@ -57,8 +60,28 @@ def save_run_summary(run_dir: Path, manifest: pd.DataFrame, lq: pd.DataFrame, se
     write_json_atomic(run_dir / RUN_SUMMARY, json.loads(json.dumps(summary, default=str)))
 
 
-def montage_rows(manifest: pd.DataFrame, processed_dir: Path, lq: pd.DataFrame, n: int = 6, seed: int = 0) -> tuple[list[str], list[list[np.ndarray]]]:
-    """Level names and, for ``n`` seeded test images, their HQ crop followed by every LQ level."""
+def montage_groups(levels: LevelSet) -> dict[str, list[str]]:
+    """Level names per montage: ``montage`` the levels that lower resolution, ``montage_sweeps`` the full-resolution sweeps."""
+    groups = {
+        "montage": [lv.name for lv in levels.levels if lv.resolution < CROP_SIZE],
+        "montage_sweeps": [lv.name for lv in levels.levels if lv.resolution == CROP_SIZE],
+    }
+    return {name: names for name, names in groups.items() if names}
+
+
+def _crop_or_black(processed_dir: Path, lq_path: str) -> np.ndarray:
+    return read_png_rgb(Path(processed_dir) / lq_path) if lq_path else np.zeros((CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
+
+
+def montage_rows(
+    manifest: pd.DataFrame, processed_dir: Path, lq: pd.DataFrame, levels: list[str], n: int = 6, seed: int = 0
+) -> tuple[list[str], list[list[np.ndarray]]]:
+    """Level names and, for ``n`` seeded images, their HQ crop followed by each of ``levels``.
+
+    ``lq`` is a table of (path, level, lq_path): the oracle images of :func:`~helpers.data.levels.synthesise_lq`
+    or the end-to-end crops of ``acquisition.csv``, where an empty ``lq_path`` (not acquired) shows black.
+    """
+    lq = lq[lq["level"].isin(levels)]
     with_lq = lq["path"].drop_duplicates()
     picks = with_lq.sample(min(n, len(with_lq)), random_state=seed) if len(with_lq) else with_lq
     levels = list(dict.fromkeys(lq["level"]))
@@ -66,5 +89,23 @@ def montage_rows(manifest: pd.DataFrame, processed_dir: Path, lq: pd.DataFrame, 
     grid = []
     for path in picks:
         images = lq[lq["path"] == path].set_index("level")["lq_path"]
-        grid.append([read_png_rgb(Path(processed_dir) / crops[path])] + [read_png_rgb(Path(processed_dir) / images[lv]) for lv in levels])
+        grid.append([read_png_rgb(Path(processed_dir) / crops[path])] + [_crop_or_black(processed_dir, images[lv]) for lv in levels])
     return ["HQ (112 px)", *levels], grid
+
+
+CROWD_SCALES = (1.0, 0.75, 0.5, 0.35, 0.25, 0.18, 0.125)
+"""Photo scales of notebook 01's detection sweep (each a downscale of the whole crowd photo)."""
+
+
+def crowd_photo(name: str) -> np.ndarray | None:
+    """The crowd photo named ``name`` (a project path, or a path inside the mirror) as RGB, or None when neither holds it."""
+    if not name:
+        return None
+    path = project_path(name)
+    found = path if path.is_file() else in_mirror(name)
+    return None if found is None else load_rgb(found, DEFAULT_MAX_MEGAPIXELS)
+
+
+def crowd_inputs(detector_input: int) -> tuple[int | None, ...]:
+    """Detector settings the sweep compares: the notebook's input size, twice it, and an input sized to the photo."""
+    return (detector_input, 2 * detector_input, None)

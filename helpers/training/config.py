@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from helpers.data.degrade import FAMILIES, TRAIN_FAMILIES
 from helpers.evaluation.statistics import TABLE
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.losses import HEADS
@@ -34,6 +35,7 @@ class TrainConfig:
     distill_weight: float = 0.0  # pack arm: weight of the HQ-teacher -> LQ-student cosine loss
     lq_prob: float = 0.5  # share of training images degraded on the fly
     lq_resolutions: tuple[int, ...] = (48, 32, 24, 16)
+    lq_families: tuple[str, ...] = TRAIN_FAMILIES  # corruption families of the augmentation; evaluation labels each condition seen / unseen by them
     epochs: int = 5
     batch_size: int = 64
     lr: float = 0.01  # backbone learning rate (SGD, momentum 0.9)
@@ -64,6 +66,8 @@ class TrainConfig:
             raise ValueError("epochs must be >= 1 and batch_size >= 2 (batch norm needs batches of two or more)")
         if self.select_statistic not in SELECT_STATISTICS:
             raise ValueError(f"select_statistic must be one of {SELECT_STATISTICS}, not {self.select_statistic!r}")
+        if unknown := sorted(set(self.lq_families) - set(FAMILIES)):
+            raise ValueError(f"lq_families {unknown} are not corruption families; valid: {list(FAMILIES)}")
         if self.val_genuine_per_identity < 1 or self.val_max_impostors < 1:
             raise ValueError(f"val_genuine_per_identity and val_max_impostors must be >= 1, got {self.val_genuine_per_identity} and {self.val_max_impostors}")
 
@@ -72,9 +76,8 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         if unknown := set(values) - names:
             raise ValueError(f"unknown training settings {sorted(unknown)}; valid: {sorted(names)}")
-        if "lq_resolutions" in values:
-            values = {**values, "lq_resolutions": tuple(values["lq_resolutions"])}
+        values = {**values, **{key: tuple(values[key]) for key in ("lq_resolutions", "lq_families") if key in values}}
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "lq_resolutions": list(self.lq_resolutions)}
+        return {**dataclasses.asdict(self), "lq_resolutions": list(self.lq_resolutions), "lq_families": list(self.lq_families)}

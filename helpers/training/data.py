@@ -21,11 +21,12 @@ from torch.utils.data import Dataset, Sampler
 from helpers.core.files import read_png_rgb
 from helpers.core.progress import progress
 from helpers.core.sources import project_path
-from helpers.data.degrade import HQ, Degradation, degrade, image_seed, random_degradation
+from helpers.data.acquire import load_acquisition
+from helpers.data.degrade import HQ, TRAIN_FAMILIES, Degradation, degrade, image_seed, random_degradation
 from helpers.data.levels import load_levels
 from helpers.data.manifest import load_manifest, protocol_of, split_images
-from helpers.evaluation.conditions import Condition, conditions
-from helpers.evaluation.embeddings import embed_images, embedding_store, image_keys
+from helpers.evaluation.conditions import MODES, ORACLE, Condition, conditions
+from helpers.evaluation.embeddings import View, embed_images, embedding_store, image_keys, view_items, view_of
 from helpers.evaluation.pairs import PairSet
 from helpers.evaluation.reports import PairSettings
 from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
@@ -52,18 +53,26 @@ class TrainingFaces(Dataset):
     """Crops with labels, each returned as a uint8 CHW tensor after a seeded flip and optional degradation.
 
     ``lq_prob``: share of images degraded by :func:`helpers.data.degrade.random_degradation`
-    at one of ``lq_resolutions`` (the rest stay HQ). Call :meth:`set_epoch` before each epoch.
+    at one of ``lq_resolutions``, with corruptions of ``lq_families`` only (the rest stay HQ).
+    Call :meth:`set_epoch` before each epoch.
     """
 
     def __init__(
-        self, crops: np.ndarray, labels: np.ndarray, seed: int, lq_prob: float = 0.0, lq_resolutions: Sequence[int] = (48, 32, 24, 16), flip: bool = True
+        self,
+        crops: np.ndarray,
+        labels: np.ndarray,
+        seed: int,
+        lq_prob: float = 0.0,
+        lq_resolutions: Sequence[int] = (48, 32, 24, 16),
+        lq_families: Sequence[str] = TRAIN_FAMILIES,
+        flip: bool = True,
     ) -> None:
         if len(crops) != len(labels):
             raise ValueError(f"{len(crops)} crops but {len(labels)} labels")
         if not 0.0 <= lq_prob <= 1.0:
             raise ValueError(f"lq_prob must be in [0, 1], not {lq_prob}")
         self.crops, self.labels = crops, labels
-        self.seed, self.lq_prob, self.lq_resolutions, self.flip = seed, lq_prob, tuple(lq_resolutions), flip
+        self.seed, self.lq_prob, self.lq_resolutions, self.lq_families, self.flip = seed, lq_prob, tuple(lq_resolutions), tuple(lq_families), flip
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -79,7 +88,7 @@ class TrainingFaces(Dataset):
         if self.flip and rng.random() < 0.5:
             image = image[:, ::-1]
         if rng.random() < self.lq_prob:
-            image = degrade(np.ascontiguousarray(image), random_degradation(rng, self.lq_resolutions), int(rng.integers(2**63)))
+            image = degrade(np.ascontiguousarray(image), random_degradation(rng, self.lq_resolutions, self.lq_families), int(rng.integers(2**63)))
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), int(self.labels[index]), index
 
 
@@ -158,7 +167,8 @@ class TrainingData:
     classes: list[str]
     teacher: np.ndarray | None
     val_pairs: PairSet
-    val_crops: dict[Degradation, np.ndarray]  # HQ and both sides of the val condition, rows in ``val_pairs.images`` order
+    val_crops: dict[View, np.ndarray]  # HQ and both sides of the val condition, rows in ``val_pairs.images`` order
+    val_acquired: dict[View, np.ndarray]  # per view: whether each image's face was acquired (always, for oracle views)
     selection: Selection
     protocol: str
     notes: list[str] = field(default_factory=list)
@@ -173,8 +183,8 @@ def teacher_embeddings(processed: Path, pack: ModelPack, images: pd.DataFrame, l
 
 
 def named_condition(name: str, levels: Sequence[Degradation]) -> Condition:
-    """The condition called ``name`` among those of ``levels`` (HQ-HQ, HQ-<level>, <level>-<level>)."""
-    by_name = {condition.name: condition for condition in conditions(levels)}
+    """The condition called ``name`` among those of ``levels`` (HQ-HQ, HQ-<level>, <level>-<level>, and their ``e2e:`` forms)."""
+    by_name = {condition.name: condition for condition in conditions(levels, MODES)}
     if name not in by_name:
         raise ValueError(f"val_condition {name!r} is not a condition of notebook 01's levels; valid: {list(by_name)}")
     return by_name[name]
@@ -204,10 +214,31 @@ def degraded(crops: np.ndarray, sha256: Sequence[str], level: Degradation, level
     return np.stack([degrade(crop, level, image_seed(sha, level, level_seed)) for crop, sha in zip(crops, sha256)])
 
 
-def val_crops(processed: Path, images: pd.DataFrame, condition: Condition, level_seed: int) -> dict[Degradation, np.ndarray]:
-    """The crops of ``images`` at HQ and at the level of each side of ``condition``."""
+def view_crops(
+    processed: Path, images: pd.DataFrame, hq: np.ndarray, view: View, level_seed: int, acquisition: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The crops of ``images`` at one view (black where an end-to-end face was not acquired) and the acquired mask."""
+    level, mode = view
+    if mode == ORACLE:
+        return degraded(hq, images["sha256"], level, level_seed), np.ones(len(images), dtype=bool)
+    items = view_items(images, view, level_seed, acquisition)
+    acquired = items["acquired"].to_numpy(dtype=bool)
+    crops = np.zeros_like(hq)
+    if acquired.any():
+        crops[acquired] = load_crops(processed, items[acquired])
+    return crops, acquired
+
+
+def val_crops(
+    processed: Path, images: pd.DataFrame, condition: Condition, level_seed: int, acquisition: pd.DataFrame | None
+) -> tuple[dict[View, np.ndarray], dict[View, np.ndarray]]:
+    """The crops of ``images`` at HQ and at each side of ``condition``, and per view the acquired mask."""
     hq = load_crops(processed, images)
-    return {HQ: hq} | {level: degraded(hq, images["sha256"], level, level_seed) for level in {condition.level_a, condition.level_b} - {HQ}}
+    crops, acquired = {view_of(HQ, ORACLE): hq}, {view_of(HQ, ORACLE): np.ones(len(images), dtype=bool)}
+    for level in {condition.level_a, condition.level_b} - {HQ}:
+        view = view_of(level, condition.mode)
+        crops[view], acquired[view] = view_crops(processed, images, hq, view, level_seed, acquisition)
+    return crops, acquired
 
 
 def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingData:
@@ -215,10 +246,13 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
     processed = project_path(config.processed_dir)
     manifest = load_manifest(processed)
     level_set = load_levels(processed)
+    loaded = load_acquisition(processed)
+    acquisition = loaded[0] if loaded is not None else None
     condition = named_condition(config.val_condition, level_set.levels)
     train = train_images(config, manifest, processed)
     labels, classes = identity_labels(train["identity"].tolist())
     pairs, val = val_pairs(config, manifest, processed)
+    crops, acquired = val_crops(processed, val, condition, level_set.seed, acquisition)
     teacher = teacher_embeddings(processed, pack, train, level_set.seed) if pack is not None else None
     return TrainingData(
         train=train,
@@ -227,7 +261,8 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
         classes=classes,
         teacher=teacher,
         val_pairs=pairs,
-        val_crops=val_crops(processed, val, condition, level_set.seed),
+        val_crops=crops,
+        val_acquired=acquired,
         selection=Selection.of(condition, config.select_statistic, pairs.n_impostor),
         protocol=protocol_of(manifest),
     )

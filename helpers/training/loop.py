@@ -139,7 +139,7 @@ def _session(config: TrainConfig, place: Distributed) -> Session:
     model, init = build_trainer(config, data, pack)
     use_amp, amp_dtype = _amp(config, device)
     model = model.to(device, memory_format=torch.channels_last if use_amp else torch.contiguous_format)
-    dataset = TrainingFaces(data.crops, data.labels, config.seed, config.lq_prob, config.lq_resolutions)
+    dataset = TrainingFaces(data.crops, data.labels, config.seed, config.lq_prob, config.lq_resolutions, config.lq_families)
     loader, sampler = _loader(config, dataset, place)
     optimiser, scheduler = _optimiser(config, model, len(loader))
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)

@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from helpers.core.progress import progress
-from helpers.data.degrade import HQ, Degradation
+from helpers.data.degrade import HQ
 from helpers.evaluation import metrics
 from helpers.evaluation.conditions import HQ_CONDITION, Condition
+from helpers.evaluation.embeddings import View, view_of
 from helpers.evaluation.statistics import Statistic
-from helpers.evaluation.verification import pair_scores
+from helpers.evaluation.verification import FAILED_SCORE, pair_scores
 from helpers.training.data import Selection, TrainingData
 
 HQ_HQ = Condition(HQ_CONDITION, HQ, HQ)
@@ -38,10 +39,13 @@ def embed_crops(embedder: nn.Module, crops: np.ndarray, device: torch.device, ba
     return np.concatenate(out)
 
 
-def _condition_values(embedded: dict[Degradation, np.ndarray], data: TrainingData, condition: Condition) -> dict[str, float]:
-    """AUC, TAR@FAR=1e-3 (NaN when not estimable) and the selection statistic of the val pairs seen under ``condition``."""
+def _condition_values(embedded: dict[View, np.ndarray], data: TrainingData, condition: Condition) -> dict[str, float]:
+    """AUC, TAR@FAR=1e-3 (NaN when not estimable) and the selection statistic of the val pairs seen under ``condition``
+    (a pair with a face not acquired scores :data:`~helpers.evaluation.verification.FAILED_SCORE`, as on test)."""
     pairs = data.val_pairs
-    scores = pair_scores(embedded[condition.level_a], embedded[condition.level_b], pairs.a, pairs.b)
+    a, b = (view_of(level, condition.mode) for level in (condition.level_a, condition.level_b))
+    scores = pair_scores(embedded[a], embedded[b], pairs.a, pairs.b)
+    scores[~(data.val_acquired[a][pairs.a] & data.val_acquired[b][pairs.b])] = FAILED_SCORE
     curve = metrics.RankedScores(scores, pairs.same).roc()
     if curve is None:
         return dict.fromkeys(("auc", "tar", "select"), math.nan)
@@ -51,7 +55,7 @@ def _condition_values(embedded: dict[Degradation, np.ndarray], data: TrainingDat
 def validate(embedder: nn.Module, data: TrainingData, device: torch.device) -> dict[str, float]:
     """Val AUC and TAR@FAR=1e-3 at HQ-HQ (``_hq``) and at the val condition (``_lq``), and ``val_select``, the
     selection statistic at the val condition. NaN where undefined (TAR: fewer impostors than the rule of 30 needs)."""
-    embedded = {level: embed_crops(embedder, crops, device) for level, crops in data.val_crops.items()}
+    embedded = {view: embed_crops(embedder, crops, device) for view, crops in data.val_crops.items()}
     hq, lq = (_condition_values(embedded, data, condition) for condition in (HQ_HQ, data.selection.condition))
     return {"val_auc_hq": hq["auc"], "val_tar_hq": hq["tar"], "val_auc_lq": lq["auc"], "val_tar_lq": lq["tar"], "val_select": lq["select"]}
 

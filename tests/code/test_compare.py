@@ -20,19 +20,23 @@ from helpers.data.manifest import CLOSED_SET, OPEN_SET
 from helpers.evaluation import comparison as compare
 from helpers.evaluation import figures, model_runs, plots, summary
 from helpers.evaluation.endpoints import Endpoint
+from helpers.evaluation.exposure import exposure_summary
 from helpers.evaluation.pairs import PairSet, sample_pairs
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
 from helpers.evaluation.scores import SCORES, write_scores
 from helpers.evaluation.seeds import across_seeds
 from helpers.evaluation.statistics import AUC, TAR_1E3
-from helpers.evaluation.verification import condition_metrics, operating_point, pair_summary
+from helpers.evaluation.verification import FAILED_SCORE, condition_metrics, operating_point, pair_summary
 
 matplotlib.use("Agg")
 
 LEVELS = {name: Degradation(name, resolution=r).spec() for name, r in (("px24", 24), ("px16", 16))}
 # Genuine-minus-impostor score separation (in noise standard deviations) per condition.
-BASELINE = {"HQ-HQ": 4.0, "HQ-px24": 3.0, "HQ-px16": 1.5, "px16-px16": 1.0}
-BETTER_AT_LOW_RES = {"HQ-HQ": 4.0, "HQ-px24": 3.5, "HQ-px16": 3.0, "px16-px16": 2.5}
+BASELINE = {"HQ-HQ": 4.0, "HQ-px24": 3.0, "HQ-px16": 1.5, "px16-px16": 1.0, "e2e:HQ-px16": 1.2}
+BETTER_AT_LOW_RES = {"HQ-HQ": 4.0, "HQ-px24": 3.5, "HQ-px16": 3.0, "px16-px16": 2.5, "e2e:HQ-px16": 2.4}
+E2E = "e2e:HQ-px16"
+LOST = {f"person_{p:02d}/0.jpg" for p in range(4)}  # probes whose degraded photo yielded no face (end to end)
+ACQUISITION = {"detector": "synthetic", "min_iou": 0.5, "upscaling": "bicubic to the photo's size", "splits": ["test"]}
 FAILURES = {"images": 240, "no_face_excluded": 1, "no_face_centre_crop": 2}
 N_BOOT = 100
 SETTINGS = PairSettings(genuine_per_identity=10, seed=0, operating_fmr=1e-2)
@@ -60,9 +64,14 @@ def write_step(folder: Path, name: str, separation: dict[str, float], label: str
     """A step folder as notebooks 02/03 write it: ``scores.parquet`` and ``metrics.json`` from the same scoring code."""
     pairs = synthetic_pairs(n_people, seed=pair_seed)
     scores = synthetic_scores(pairs, separation)
+    failed = scores["path_b"].isin(LOST).to_numpy()
+    scores.loc[failed, E2E] = FAILED_SCORE
     operating = operating_point(synthetic_scores(synthetic_pairs(20, seed=pair_seed), separation, seed=1), SETTINGS.operating_fmr)
-    report = condition_metrics(scores, operating["threshold"], FAILURES, N_BOOT, seed=0)
-    protocol = Protocol(split="test", label=label, pairs=SETTINGS, level_seed=0, levels=LEVELS, operating=operating)
+    lost = {"images": 240, "failed": len(LOST), "no_face": len(LOST), "other_face": 0, "no_reference": 0, "rate": len(LOST) / 240}
+    lost |= {"genuine_pairs_failed": int((failed & pairs.same).sum()), "impostor_pairs_failed": int((failed & ~pairs.same).sum())}
+    extras = {name: {"detector_failures": FAILURES, "acquisition": lost if name == E2E else None} for name in separation}
+    report = condition_metrics(scores, operating["threshold"], extras, N_BOOT, seed=0)
+    protocol = Protocol(split="test", label=label, pairs=SETTINGS, level_seed=0, levels=LEVELS, operating=operating, acquisition=ACQUISITION)
     write_scores(folder, scores)
     write_report(folder, ModelReport({"name": name}, protocol, report, pairs={"test": pair_summary(pairs)}))
     return folder
@@ -154,16 +163,19 @@ def test_scores_file_is_readable_by_an_independent_script(folders: dict[str, Pat
 
 def test_conditions_read_in_order_with_plain_descriptions(compared: dict) -> None:
     info = compared["info"]
-    assert list(info.index) == ["HQ-HQ", "HQ-px24", "HQ-px16", "px16-px16"]
-    assert list(info["resolution"]) == [112, 24, 16, 16]
-    assert info.loc["HQ-px16", "description"] == "HQ gallery vs 16 px probes"
-    assert info.loc["px16-px16", "description"] == "16 px faces on both sides"
-    assert list(info["family"]) == ["HQ-HQ", "HQ gallery vs LQ probe", "HQ gallery vs LQ probe", "LQ vs LQ"]
+    assert list(info.index) == ["HQ-HQ", "HQ-px24", "HQ-px16", "e2e:HQ-px16", "px16-px16"]
+    assert list(info["resolution"]) == [112, 24, 16, 16, 16]
+    assert info.loc["HQ-px16", "description"] == "HQ gallery vs 16 px probes (oracle)"
+    assert info.loc["e2e:HQ-px16", "description"] == "HQ gallery vs 16 px probes (end-to-end)"
+    assert info.loc["px16-px16", "description"] == "16 px faces on both sides (oracle)"
+    assert list(info["family"]) == ["HQ-HQ", "HQ gallery vs LQ probe", "HQ gallery vs LQ probe", "HQ gallery vs LQ probe", "LQ vs LQ"]
+    assert list(info["alignment"]) == ["HQ detection"] + ["oracle (HQ landmarks)"] * 2 + ["end-to-end (detected on the LQ photo)", "oracle (HQ landmarks)"]
+    assert (info.loc["HQ-px16", "factor"], info.loc["HQ-px16", "factor_value"]) == ("resolution", 16)
 
 
 def test_table_numbers_are_those_of_each_models_metrics_json(compared: dict, folders: dict[str, Path]) -> None:
     table = compared["table"]
-    assert len(table) == 4 * 3 and set(table["protocol"]) == {"open-set"}
+    assert len(table) == 5 * 3 and set(table["protocol"]) == {"open-set"}
     written = json.loads((folders["better"] / "metrics.json").read_text())["conditions"]["HQ-px16"]
     better = table[(table["model"] == "better") & (table["condition"] == "HQ-px16")].iloc[0]
     assert better["auc"] == written["auc"]["value"] and [better["auc_low"], better["auc_high"]] == written["auc"]["ci"]
@@ -174,7 +186,21 @@ def test_table_numbers_are_those_of_each_models_metrics_json(compared: dict, fol
     shown = compare.display_table(table)
     assert shown.loc[("HQ-px16", "better"), "TAR@FAR=1e-3"] == "not estimable (28,080 impostors)"  # 30,000 needed
     assert shown.loc[("HQ-px16", "better"), "AUC"].startswith(f"{written['auc']['value']:.4f} [")
-    assert compare.detector_failure_counts(table).loc[("open-set", "twin"), "px16-px16"] == 3
+    counts = compare.detector_failure_counts(table)
+    assert counts.loc["px16-px16", "HQ no-face images"] == 3 and counts.loc["px16-px16", "failed to acquire"] == 0
+    assert counts.loc[E2E, "failed to acquire"] == len(LOST) and counts.loc[E2E, "FTA rate"] == pytest.approx(len(LOST) / 240)
+    assert shown.loc[(E2E, "base"), "failed to acquire"] == "4 (1.7%)" and shown.loc[("HQ-px16", "base"), "failed to acquire"] == ""
+
+
+def test_failures_to_acquire_count_as_non_matches(compared: dict, folders: dict[str, Path]) -> None:
+    base = compared["runs"][0]
+    scores, threshold = base.scores, base.threshold
+    failed = scores["path_b"].isin(LOST) & scores["same"]
+    assert (scores.loc[failed, E2E] < threshold).all() and (scores.loc[scores["path_b"].isin(LOST), E2E] == FAILED_SCORE).all()
+    written = json.loads((folders["base"] / "metrics.json").read_text())["conditions"][E2E]
+    fnmr = written["operating"]["fnmr"]
+    assert fnmr["false_non_matches"] >= int(failed.sum()) == written["acquisition"]["genuine_pairs_failed"] > 0
+    assert "FTA" in summary.summary_markdown(compared["report"]) or "failed to acquire" in summary.summary_markdown(compared["report"])
 
 
 def test_a_model_better_at_low_resolution_gains_with_ci_above_zero(compared: dict) -> None:
@@ -189,7 +215,7 @@ def test_a_model_better_at_low_resolution_gains_with_ci_above_zero(compared: dic
 def test_identical_scores_give_an_interval_containing_zero(compared: dict) -> None:
     twin = compared["differences"][compared["differences"]["model"] == "twin"]
     auc = twin[twin["statistic"] == "auc"]
-    assert len(auc) == 4 and (auc["diff"] == 0).all() and (auc["low"] <= 0).all() and (auc["high"] >= 0).all()
+    assert len(auc) == 5 and (auc["diff"] == 0).all() and (auc["low"] <= 0).all() and (auc["high"] >= 0).all()
     assert twin["pairs"].eq(28_480).all() and twin["baseline"].eq("base").all() and (twin["p_value"] == 1).all()
 
 
@@ -200,7 +226,7 @@ def test_primary_comparison_is_unadjusted_and_every_other_is_holm_adjusted(compa
     assert list(primary[["condition", "statistic", "fallback_for"]].itertuples(index=False, name=None)) == [("px16-px16", "tar@1e-2", "tar@1e-3")]
     assert primary["p_holm"].equals(primary["p_value"])
     secondary = better[better["role"] == "secondary"]
-    assert len(secondary) == 4 * 3 - 1 and (secondary["p_holm"] >= secondary["p_value"]).all()
+    assert len(secondary) == 5 * 3 - 1 and (secondary["p_holm"] >= secondary["p_value"]).all()
     ordered = secondary.sort_values("p_value")
     assert ordered["p_holm"].is_monotonic_increasing and ordered["p_holm"].iloc[0] == min(1.0, len(secondary) * ordered["p_value"].iloc[0])
 
@@ -256,15 +282,17 @@ def test_summary_leads_with_the_primary_endpoint(compared: dict) -> None:
 
 def test_results_table_has_models_and_gain_rows(compared: dict, tmp_path: Path) -> None:
     (tmp_path / "metrics.json").write_text(json.dumps(compared["report"]))
-    table = summary.results_table(tmp_path, ["HQ-HQ", "HQ-px16"])
+    table = summary.results_table(tmp_path, ["HQ-HQ", "HQ-px16", E2E])
     lines = table.strip().splitlines()
-    assert lines[0] == "| model (open-set) | statistic | HQ-HQ | HQ-px16 |"
-    assert len(lines) == 2 + 3 * 2 + 2 * 2
+    assert lines[0].startswith("| condition (open-set) | alignment | failed to acquire | base: AUC | base: TAR@FAR=1e-3 | better: AUC |")
+    assert len(lines) == 2 + 3
+    hq16, e2e = (next(line for line in lines if line.startswith(f"| {name} |")) for name in ("HQ-px16", E2E))
     entry = compared["report"]["conditions"]["HQ-px16"]["base"]["auc"]
-    assert "| base | AUC | " in table and f"{entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]" in table
+    assert f"| oracle (HQ landmarks) |  | {entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]" in hq16
     gain = compared["report"]["differences"]["better"]["HQ-px16"]["auc"]
-    assert f"| gain of better over base | AUC | +0.0000 [degenerate: every resample gave this value] | {gain['diff']:+.4f} [" in table
-    assert "not estimable (28,080 impostors)" in table and "| gain of twin over base | TAR@FAR=1e-3 | – | – |" in table
+    assert f"| {gain['diff']:+.4f} [" in hq16 and "not estimable (28,080 impostors)" in hq16
+    assert "| – |" in hq16  # twin's TAR@FAR=1e-3 gain: not estimable, so not compared
+    assert "| end-to-end (detected on the LQ photo) | 4 of 240 (1.7%) |" in e2e
 
 
 def test_closed_set_is_marked_in_tables_titles_and_summary(folders: dict[str, Path]) -> None:
@@ -279,15 +307,16 @@ def test_closed_set_is_marked_in_tables_titles_and_summary(folders: dict[str, Pa
         figures.curve_figures(runs, info) | figures.resolution_figures(runs) | figures.operating_figures(runs) | figures.difference_figures(differences, tag)
     )
     titles = [figure._suptitle.get_text() if figure._suptitle else figure.axes[0].get_title() for figure in drawn.values()]
-    assert len(titles) == 2 + 2 + 2 + 3 and all("closed-set" in title for title in titles)
+    assert len(titles) == 3 + 2 + 2 + 3 and all("closed-set" in title for title in titles)
     assert "> **Closed-set result.**" in summary.summary_markdown(report)
-    assert summary.results_markdown(report).startswith("| model (closed-set) |")
+    assert summary.results_markdown(report).startswith("| condition (closed-set) |")
 
 
 def test_figures_overlay_every_model(compared: dict, tmp_path: Path) -> None:
     runs, info = compared["runs"], compared["info"]
     curves = figures.curve_figures(runs, info) | figures.curve_figures(runs, info, "det")
-    assert set(curves) == {"roc_hq_vs_lq", "roc_lq_vs_lq", "det_hq_vs_lq", "det_lq_vs_lq"}
+    assert set(curves) == {"roc_hq_vs_lq", "roc_lq_vs_lq", "det_hq_vs_lq", "det_lq_vs_lq", "roc_hq_vs_lq_e2e", "det_hq_vs_lq_e2e"}
+    assert [axis.get_title() for axis in curves["roc_hq_vs_lq_e2e"].axes if axis.get_title()] == ["HQ-HQ", E2E]
     hq_panels = [axis for axis in curves["roc_hq_vs_lq"].axes if axis.get_title()]
     assert [axis.get_title() for axis in hq_panels] == ["HQ-HQ", "HQ-px24", "HQ-px16"]
     assert all(len(axis.get_lines()) == 3 and axis.get_xscale() == "log" for axis in hq_panels)
@@ -295,22 +324,26 @@ def test_figures_overlay_every_model(compared: dict, tmp_path: Path) -> None:
     assert all(len(axis.get_lines()) == 3 + 3 for axis in det)  # a curve and an operating-point dot per model
     assert det[0].get_xlabel() == "false match rate (normal deviate scale)"
     resolution = figures.resolution_figures(runs)["auc_vs_resolution"]
-    assert [axis.get_title() for axis in resolution.axes] == ["HQ gallery vs LQ probe", "LQ vs LQ"]
-    assert [text.get_text() for text in resolution.axes[0].get_legend().get_texts()] == ["base", "better", "twin"]
+    shown = [axis for axis in resolution.axes if axis.get_visible()]
+    assert [axis.get_title() for axis in shown] == ["resolution: HQ gallery vs LQ probe", "resolution: LQ vs LQ"]
+    legend = [text.get_text() for text in resolution.legends[0].get_texts()]
+    assert legend == ["base, oracle", "base, end-to-end", "better, oracle", "better, end-to-end", "twin, oracle", "twin, end-to-end"]
     fmr = figures.operating_figures(runs)["fmr_vs_resolution"]
-    assert "target 0.01" in [text.get_text() for text in fmr.axes[0].get_legend().get_texts()]
+    assert "target 0.01" in [text.get_text() for text in fmr.legends[0].get_texts()]
     forest = figures.difference_figures(compared["differences"], "open-set")["difference_auc"]
     assert [label.get_text() for label in forest.axes[0].get_yticklabels()] == list(info.index)
     saved = figures.save_figures(tmp_path, curves)
-    assert sorted(path.name for path in saved) == ["det_hq_vs_lq.png", "det_lq_vs_lq.png", "roc_hq_vs_lq.png", "roc_lq_vs_lq.png"]
+    assert sorted(path.name for path in saved) == sorted(f"{name}.png" for name in curves)
     assert all(path.stat().st_size > 0 for path in saved)
 
 
-def test_resolution_table_places_each_model_at_its_face_sizes(compared: dict) -> None:
-    table = figures.resolution_table(compared["runs"], AUC)
-    base = table[(table["model"] == "base") & (table["series"] == "HQ gallery vs LQ probe")].set_index("resolution")
-    assert sorted(base.index) == [16, 24, 112]
+def test_sweep_table_places_each_model_at_its_face_sizes(compared: dict) -> None:
+    table = figures.sweep_table(compared["runs"], AUC, compared["info"], ["resolution"], ["HQ gallery vs LQ probe"])
+    base = table[(table["model"] == "base") & (table["mode"] == "oracle")].set_index("x")
+    assert sorted(base.index) == [16, 24, 112]  # HQ-HQ is the clean end of the curve
     assert base.loc[16, "value"] == compared["report"]["conditions"]["HQ-px16"]["base"]["auc"]["value"]
+    e2e = table[(table["model"] == "base") & (table["mode"] == "end-to-end")].set_index("x")
+    assert sorted(e2e.index) == [16, 112] and e2e.loc[16, "value"] == compared["report"]["conditions"][E2E]["base"]["auc"]["value"]
 
 
 @pytest.mark.parametrize(
@@ -352,7 +385,7 @@ def test_headline_has_one_row_per_condition_with_each_models_gain(compared: dict
     report = compared["report"]
     lines = summary.headline_markdown(report, ["HQ-HQ", "HQ-px16"], AUC).strip().splitlines()
     assert lines[0] == "| condition (open-set) | base: AUC | better | gain of better (paired 95% CI) | twin | gain of twin (paired 95% CI) |"
-    assert len(lines) == 2 + 2 and lines[3].startswith("| HQ gallery vs 16 px probes (HQ-px16) | ")
+    assert len(lines) == 2 + 2 and lines[3].startswith("| HQ gallery vs 16 px probes (oracle) (HQ-px16) | ")
     gain = report["differences"]["better"]["HQ-px16"]["auc"]
     assert f" | {gain['diff']:+.4f} [{gain['ci'][0]:+.4f}, {gain['ci'][1]:+.4f}] | " in lines[3]
     assert "not estimable (28,080 impostors)" in summary.headline_markdown(report, ["HQ-px16"])  # the primary statistic, TAR@FAR=1e-3
@@ -360,7 +393,7 @@ def test_headline_has_one_row_per_condition_with_each_models_gain(compared: dict
 
 def test_figures_say_when_nothing_is_estimable(compared: dict) -> None:
     tar = figures.resolution_figures(compared["runs"], TAR_1E3)["tar_at_1e-3_vs_resolution"]
-    assert all(plots.NOT_ESTIMABLE in [text.get_text() for text in axis.texts] for axis in tar.axes)
+    assert all(plots.NOT_ESTIMABLE in [text.get_text() for text in axis.texts] for axis in tar.axes if axis.get_visible())
     auc = figures.resolution_figures(compared["runs"])["auc_vs_resolution"]
     assert not any(axis.texts for axis in auc.axes)
 
@@ -379,3 +412,22 @@ def test_split_seeds_give_the_primary_endpoints_mean_and_spread(compared: dict) 
     assert "## Across 2 split seeds" in text and "- **gain of better**: mean +" in text
     with pytest.raises(ValueError, match="cannot be pooled"):
         across_seeds([first, second | {"model_order": ["base", "better"]}])
+
+
+def test_exposure_summary_counts_gains_on_seen_and_unseen_conditions_apart() -> None:
+    rows = [
+        ("ft", "oracle", "seen", 0.02, 0.01, 0.03),
+        ("ft", "oracle", "seen", 0.04, -0.01, 0.09),
+        ("ft", "oracle", "unseen", -0.03, -0.05, -0.01),
+        ("ft", "end-to-end", "unseen", 0.00, -0.02, 0.02),
+        ("ft", "HQ detection", "", 0.0, 0.0, 0.0),  # HQ-HQ: neither seen nor unseen
+    ]
+    differences = pd.DataFrame(
+        [{"model": m, "alignment": a, "training": t, "statistic": "auc", "diff": d, "low": lo, "high": hi} for m, a, t, d, lo, hi in rows]
+        + [{"model": "ft", "alignment": "oracle", "training": "seen", "statistic": "fnmr", "diff": 1.0, "low": 1.0, "high": 1.0}]
+    )
+    found = exposure_summary(differences, "auc").set_index(["alignment", "training"])
+    assert list(found.index) == [("oracle", "seen"), ("oracle", "unseen"), ("end-to-end", "unseen")]
+    seen = found.loc[("oracle", "seen")]
+    assert (seen["conditions"], seen["better"], seen["worse"]) == (2, 1, 0) and seen["mean_gain"] == pytest.approx(0.03)
+    assert found.loc[("oracle", "unseen"), "worse"] == 1 and found.loc[("end-to-end", "unseen"), "median_gain"] == 0.0

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.core.files import write_png_atomic
-from helpers.data.degrade import HQ, Degradation
+from helpers.core.files import read_png_rgb, write_png_atomic
+from helpers.data.acquire import ACQUIRED, NO_FACE
+from helpers.data.degrade import HQ, Degradation, degrade
 from helpers.evaluation import verification
-from helpers.evaluation.embeddings import EmbeddingStore, compute_embeddings, embedding_items, image_keys
+from helpers.evaluation.conditions import MODES
+from helpers.evaluation.embeddings import EmbeddingStore, compute_embeddings, embed_views, embedding_items, image_keys
 from helpers.evaluation.pairs import sample_pairs
 from helpers.evaluation.scores import conditions_of
 from helpers.models.recognisers import l2_normalise
@@ -69,21 +71,47 @@ def test_warm_cache_computes_nothing_and_resumes(images: pd.DataFrame, tmp_path:
     assert len(reloaded) == len(items) and reloaded.get(items["key"]).shape == (len(items), 192)
 
 
+def acquisition_table(images: pd.DataFrame, root: Path, lost: str) -> pd.DataFrame:
+    """An ``acquisition.csv`` for px16: every image acquired (its crop, blurred, written under lq-e2e/) but ``lost``."""
+    rows = []
+    for row in images.itertuples():
+        if row.path == lost:
+            rows.append({"path": row.path, "level": "px16", "status": NO_FACE, "iou": None, "lq_path": ""})
+            continue
+        target = f"lq-e2e/{row.crop_path}"
+        write_png_atomic(root / target, degrade(read_png_rgb(root / row.crop_path), LEVELS[0], 1))
+        rows.append({"path": row.path, "level": "px16", "status": ACQUIRED, "iou": 0.9, "lq_path": target})
+    return pd.DataFrame(rows)
+
+
 def test_conditions_score_the_same_pairs(images: pd.DataFrame, tmp_path: Path) -> None:
     store = EmbeddingStore(tmp_path / "store")
-    levels = [HQ, *LEVELS]
-    compute_embeddings(embedding_items(images, levels, 0), levels, 0, tmp_path, FakeRecogniser(), store)
     pairs = sample_pairs(images[["image_id", "identity", "split"]], 10, 2_000_000, seed=0)
-    conditions = verification.conditions(LEVELS)
-    scores = verification.score_pairs(pairs, images, store, conditions, 0)
-    assert [c.name for c in conditions] == ["HQ-HQ", "HQ-px16", "px16-px16"] == conditions_of(scores)
+    info = images.set_index("image_id").loc[pairs.images["image_id"]].reset_index()
+    lost = "p0/0.jpg"
+    conditions = verification.conditions(LEVELS, MODES)
+    views = verification.condition_views(conditions)
+    items, computed = embed_views(info, views, 0, tmp_path, FakeRecogniser(), store, False, acquisition_table(images, tmp_path, lost))
+    assert computed == 3 * len(images) - 1  # HQ, oracle px16, and every acquired end-to-end crop
+    scores = verification.score_pairs(pairs, items, store, conditions)
+    assert [c.name for c in conditions] == ["HQ-HQ", "HQ-px16", "px16-px16", "e2e:HQ-px16", "e2e:px16-px16"] == conditions_of(scores)
     assert len(scores) == pairs.same.size and all(scores[c.name].dtype == np.float32 for c in conditions)
-    embedded = {level: store.get(image_keys(images.set_index("image_id").loc[pairs.images["image_id"]], level, 0)) for level in levels}
+    embedded = {level: store.get(image_keys(info, level, 0)) for level in (HQ, *LEVELS)}
     expected = np.einsum("ij,ij->i", embedded[HQ][pairs.a], embedded[LEVELS[0]][pairs.b])  # the matrix product, pair by pair
     assert np.allclose(scores["HQ-px16"], expected, atol=1e-6)
+    probe_lost, either_lost = scores["path_b"] == lost, (scores["path_a"] == lost) | (scores["path_b"] == lost)
+    assert (scores.loc[probe_lost, "e2e:HQ-px16"] == verification.FAILED_SCORE).all() and (scores.loc[~probe_lost, "e2e:HQ-px16"] > -1.0001).all()
+    assert (scores.loc[either_lost, "e2e:px16-px16"] == verification.FAILED_SCORE).all() and either_lost.any()
+    e2e = next(c for c in conditions if c.name == "e2e:px16-px16")
+    report = verification.acquisition_report(items, e2e, pairs)
+    assert (report["images"], report["failed"], report["no_face"]) == (len(info), 1, 1)
+    assert report["genuine_pairs_failed"] + report["impostor_pairs_failed"] == int(either_lost.sum())
+    assert verification.acquisition_report(items, conditions[1], pairs) is None  # oracle: acquired by construction
     hq = scores["HQ-HQ"]
     assert hq[scores["same"]].mean() > hq[~scores["same"]].mean()
     threshold = verification.operating_point(scores, 0.1)["threshold"]
-    report = verification.condition_metrics(scores, threshold, {"images": 12}, n_boot=20, seed=0)
+    extras = {c.name: {"detector_failures": {"images": 12}} for c in conditions}
+    report = verification.condition_metrics(scores, threshold, extras, n_boot=20, seed=0)
     assert set(report) == set(conditions_of(scores))
     assert all(0 <= entry["operating"]["fnmr"]["value"] <= 1 for entry in report.values())
+    assert report["e2e:px16-px16"]["operating"]["fnmr"]["false_non_matches"] >= int((either_lost & scores["same"]).sum())

@@ -55,7 +55,7 @@ def test_a_saturated_val_metric_is_reported_with_the_epoch_kept() -> None:
 
 def test_a_bad_val_condition_or_select_statistic_is_refused_with_the_valid_ones() -> None:
     assert named_condition("HQ-px16", [PX16]).level_b == PX16
-    with pytest.raises(ValueError, match=r"'px24-px24'.*valid: \['HQ-HQ', 'HQ-px16', 'px16-px16'\]"):
+    with pytest.raises(ValueError, match=r"'px24-px24'.*valid: \['HQ-HQ', 'HQ-px16', 'px16-px16', 'e2e:HQ-px16', 'e2e:px16-px16'\]"):
         named_condition("px24-px24", [PX16])
     with pytest.raises(ValueError, match="select_statistic must be one of"):
         TrainConfig(processed_dir="p", run_dir="r", select_statistic="accuracy")

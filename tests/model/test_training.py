@@ -27,6 +27,7 @@ from helpers.core.sources import PROJECT_ROOT
 from helpers.data.degrade import HQ, degrade, image_seed
 from helpers.data.levels import load_levels
 from helpers.data.manifest import load_manifest
+from helpers.evaluation.conditions import ORACLE
 from helpers.models import checkpoints
 from helpers.training import TrainConfig, train
 from helpers.training import loop as training
@@ -81,15 +82,17 @@ def test_val_crops_sit_at_the_pair_positions(synthetic_processed: Path, tmp_path
     (px16,) = levels.levels
     ids = data.val_pairs.images["image_id"]
     assert list(ids) != list(manifest.index[manifest["split"] == "val"])  # the orders differ, so the mapping is tested
-    assert set(data.val_crops) == {HQ, px16}
+    assert set(data.val_crops) == set(data.val_acquired) == {(HQ, ORACLE), (px16, ORACLE)}  # the views of HQ-HQ and px16-px16
+    assert all(acquired.all() for acquired in data.val_acquired.values())  # oracle crops: acquired by construction
     for k, image_id in enumerate(ids):
         hq = read_png_rgb(synthetic_processed / manifest.loc[image_id, "crop_path"])
-        assert np.array_equal(data.val_crops[HQ][k], hq)
-        assert np.array_equal(data.val_crops[px16][k], degrade(hq, px16, image_seed(manifest.loc[image_id, "sha256"], px16, levels.seed)))
+        assert np.array_equal(data.val_crops[(HQ, ORACLE)][k], hq)
+        expected = degrade(hq, px16, image_seed(manifest.loc[image_id, "sha256"], px16, levels.seed))
+        assert np.array_equal(data.val_crops[(px16, ORACLE)][k], expected)
 
 
 def test_a_val_condition_outside_notebook_01s_levels_is_refused(synthetic_processed: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"val_condition 'HQ-px8'.*valid: \['HQ-HQ', 'HQ-px16', 'px16-px16'\]"):
+    with pytest.raises(ValueError, match=r"val_condition 'HQ-px8'.*valid: \['HQ-HQ', 'HQ-px16', 'px16-px16', 'e2e:HQ-px16', 'e2e:px16-px16'\]"):
         train(config(synthetic_processed, tmp_path, val_condition="HQ-px8"))
 
 

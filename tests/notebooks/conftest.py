@@ -64,6 +64,7 @@ def nb01_run(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict:
         run_dir=str(run["run"] / "01_prepare_dataset"),
         split_fractions={"train": 0.3, "val": 0.3, "test": 0.4},
         levels=[32, 16],
+        sweeps=["jpeg"],  # three full-resolution JPEG levels beside the resolution ladder; end to end as well (the default)
     )
     run["checksums_unchanged"] = tree_checksums(dataset) == before
     return run

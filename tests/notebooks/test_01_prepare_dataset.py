@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from helpers.data.acquire import ACQUIRED, NO_FACE, NO_REFERENCE, OTHER_FACE, load_acquisition
 from helpers.data.manifest import COLUMNS
 
 
@@ -30,10 +31,20 @@ def test_manifest_accounts_for_every_file(nb01_run: dict) -> None:
 def test_lq_levels_and_figures_were_written(nb01_run: dict) -> None:
     processed, run = nb01_run["processed"], nb01_run["run"] / "01_prepare_dataset"
     levels = json.loads((processed / "levels.json").read_text())
-    assert set(levels["levels"]) == {"px32", "px16"}
+    assert set(levels["levels"]) == {"px32", "px16", "jpeg50", "jpeg20", "jpeg10"}
     for spec in levels["levels"].values():
         assert any((processed / spec["folder"]).rglob("*.png"))
-    for name in ("montage.png", "status_counts.png", "status_counts.csv", "split_summary.csv", "prepare_summary.json"):
+    for name in (
+        "montage.png",
+        "montage_sweeps.png",
+        "montage_e2e.png",
+        "montage_sweeps_e2e.png",
+        "faces_vs_scale.png",
+        "status_counts.png",
+        "status_counts.csv",
+        "split_summary.csv",
+        "prepare_summary.json",
+    ):
         assert (run / name).stat().st_size > 0, name
     summary = json.loads((run / "prepare_summary.json").read_text())
     assert summary["files"] == sum(summary["by_status"].values())
@@ -44,3 +55,18 @@ def test_lq_levels_and_figures_were_written(nb01_run: dict) -> None:
     assert people == usable.groupby("split")["identity"].nunique().to_dict() and min(people.values()) >= 2
     assert {w.split(" split")[0] for w in summary["warnings"]} == {"the val", "the test"}  # 18 usable people: both are small
     assert json.loads((processed / "source.json").read_text())["detector"].startswith("detector:")
+
+
+def test_every_image_is_acquired_end_to_end_or_counted(nb01_run: dict) -> None:
+    """One row per (val or test image, level); a crop on disk for every acquisition, a reason for every failure."""
+    processed = nb01_run["processed"]
+    manifest = pd.read_csv(processed / "manifest.csv", dtype=str, keep_default_na=False)
+    evaluated = manifest[(manifest["status"] == "ok") & manifest["split"].isin(["val", "test"])]
+    table, settings = load_acquisition(processed)
+    assert len(table) == len(evaluated) * 5 and set(table["path"]) == set(evaluated["path"])
+    assert set(table["status"]) <= {ACQUIRED, NO_FACE, OTHER_FACE, NO_REFERENCE}
+    acquired = table[table["status"] == ACQUIRED]
+    assert all((processed / path).is_file() for path in acquired["lq_path"]) and (table.loc[table["status"] != ACQUIRED, "lq_path"] == "").all()
+    assert (acquired["iou"].astype(float) >= settings["min_iou"]).all() and settings["input_size"] is None
+    jpeg50 = table[table["level"] == "jpeg50"]
+    assert (jpeg50["status"] == ACQUIRED).mean() > 0.9  # mild compression at full resolution: the detector still finds the face

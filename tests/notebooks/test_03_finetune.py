@@ -46,7 +46,8 @@ def nb03_run(nb01_run: dict, nb02_run: dict) -> dict:
         epochs=2,
         batch_size=8,
         lr=0.001,
-        primary_condition="HQ-px16",  # selects the best epoch on val
+        primary_condition="e2e:HQ-px16",  # selects the best epoch on val, on faces found end to end
+        train_options={"lq_families": ["resolution", "blur", "noise"]},  # JPEG held out
         n_boot=50,  # the pair settings come from the baseline
     )
     return {
@@ -75,7 +76,7 @@ def test_scores_use_notebook_02s_pairs_and_format(nb03_run: dict) -> None:
         settings["genuine_per_identity"],
         settings["seed"],
     )
-    assert nb03_run["metrics"]["training"]["selected_on"]["condition"] == "HQ-px16"
+    assert nb03_run["metrics"]["training"]["selected_on"]["condition"] == "e2e:HQ-px16"
     assert list(scores.columns) == list(baseline.columns)
     assert scores[PAIR_COLUMNS].equals(baseline[PAIR_COLUMNS])  # identical pairs, in the same order
 
@@ -92,3 +93,6 @@ def test_metrics_record_the_model_and_training_and_differences_the_comparison(nb
     assert (rows["pairs"] == len(nb03_run["scores"])).all()
     auc = rows[rows["statistic"] == "auc"]
     assert ((auc["low"] <= auc["diff"]) & (auc["diff"] <= auc["high"])).all()
+    training = auc.set_index("condition")["training"].fillna("")
+    assert training["HQ-HQ"] == "" and training["HQ-px16"] == training["e2e:px32-px32"] == "seen"
+    assert training["HQ-jpeg10"] == training["e2e:HQ-jpeg50"] == "unseen"  # JPEG was held out of training
