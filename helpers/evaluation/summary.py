@@ -15,6 +15,7 @@ from typing import Any
 
 from helpers.core.files import write_text_atomic
 from helpers.core.sources import project_path
+from helpers.evaluation.conditions import LQ_BOTH
 from helpers.evaluation.endpoints import PRIMARY
 from helpers.evaluation.reports import METRICS
 from helpers.evaluation.statistics import AUC, BY_KEY, FMR, FNMR, Statistic
@@ -364,7 +365,7 @@ def _failures(report: dict[str, Any]) -> list[str]:
     lines += [
         f"| {name} | {e['images']} | {e['failed']} | {e['no_face']} | {e['other_face']} | {e['rate']:.1%} | {e['genuine_pairs_failed']} | {e['impostor_pairs_failed']} |"
         for name, e in acquired.items()
-        if report["condition_info"][name]["family"] != "LQ vs LQ"
+        if report["condition_info"][name]["family"] != LQ_BOTH
     ]
     return [*lines, ""]
 

@@ -215,15 +215,15 @@ def evaluate(
     """
     store = embedding_store(processed_dir, recogniser, flip)
     test_conditions = conditions(levels, MODES if acquisition is not None else (ORACLE,))
-    scores, summaries, items = {}, {}, {}
+    scores, summaries, items, pairs = {}, {}, {}, {}
     for split, split_conditions in (("val", test_conditions[:1]), ("test", test_conditions)):
-        pairs = split_pairs(manifest, split, settings)
-        images = split_images(manifest, split).set_index("image_id").loc[pairs.images["image_id"].to_numpy()].reset_index()
+        pairs[split] = split_pairs(manifest, split, settings)
+        images = split_images(manifest, split).set_index("image_id").loc[pairs[split].images["image_id"].to_numpy()].reset_index()
         items[split], computed = embed_views(images, condition_views(split_conditions), level_seed, processed_dir, recogniser, store, flip, acquisition)
-        scores[split], summaries[split] = score_pairs(pairs, items[split], store, split_conditions), pair_summary(pairs)
+        scores[split], summaries[split] = score_pairs(pairs[split], items[split], store, split_conditions), pair_summary(pairs[split])
         print(
             f"{split}: {len(images)} images x {len(items[split])} views ({computed} embeddings computed, the rest cached); "
-            f"{pairs.n_genuine:,} genuine + {pairs.n_impostor:,} impostor pairs (of {pairs.available_impostors:,}) "
+            f"{pairs[split].n_genuine:,} genuine + {pairs[split].n_impostor:,} impostor pairs (of {pairs[split].available_impostors:,}) "
             f"of {summaries[split]['people']} people; the largest person gives {summaries[split]['largest_genuine_share']:.1%} of genuine pairs"
         )
     operating = operating_point(scores["val"], settings.operating_fmr)
@@ -231,8 +231,8 @@ def evaluate(
         f"operating threshold {operating['threshold']:.4f}: FMR {operating['val_fmr']:.2e} on {operating['val_impostors']:,} val HQ-HQ impostors"
         + ("" if operating["estimable"] else " (fewer than 30 false matches expected at the target: the threshold is loosely set)")
     )
-    failures, test_pairs = detector_failures(manifest, "test"), split_pairs(manifest, "test", settings)
-    extras = {c.name: {"detector_failures": failures, "acquisition": acquisition_report(items["test"], c, test_pairs)} for c in test_conditions}
+    failures = detector_failures(manifest, "test")
+    extras = {c.name: {"detector_failures": failures, "acquisition": acquisition_report(items["test"], c, pairs["test"])} for c in test_conditions}
     report = condition_metrics(scores["test"], operating["threshold"], extras, n_boot, settings.seed)
     return Evaluation(scores["test"], report, summaries, operating)
 

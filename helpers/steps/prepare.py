@@ -60,6 +60,10 @@ def save_run_summary(run_dir: Path, manifest: pd.DataFrame, lq: pd.DataFrame, se
     write_json_atomic(run_dir / RUN_SUMMARY, json.loads(json.dumps(summary, default=str)))
 
 
+NOT_ACQUIRED_RGB = (170, 30, 30)
+"""The montage tile of an end-to-end face that was not acquired."""
+
+
 def montage_groups(levels: LevelSet) -> dict[str, list[str]]:
     """Level names per montage: ``montage`` the levels that lower resolution, ``montage_sweeps`` the full-resolution sweeps."""
     groups = {
@@ -69,8 +73,9 @@ def montage_groups(levels: LevelSet) -> dict[str, list[str]]:
     return {name: names for name, names in groups.items() if names}
 
 
-def _crop_or_black(processed_dir: Path, lq_path: str) -> np.ndarray:
-    return read_png_rgb(Path(processed_dir) / lq_path) if lq_path else np.zeros((CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
+def _crop_or_marker(processed_dir: Path, lq_path: str) -> np.ndarray:
+    """The crop at ``lq_path``, or a plain red square where no face was acquired (a dark face is never mistaken for one)."""
+    return read_png_rgb(Path(processed_dir) / lq_path) if lq_path else np.full((CROP_SIZE, CROP_SIZE, 3), NOT_ACQUIRED_RGB, dtype=np.uint8)
 
 
 def montage_rows(
@@ -79,7 +84,7 @@ def montage_rows(
     """Level names and, for ``n`` seeded images, their HQ crop followed by each of ``levels``.
 
     ``lq`` is a table of (path, level, lq_path): the oracle images of :func:`~helpers.data.levels.synthesise_lq`
-    or the end-to-end crops of ``acquisition.csv``, where an empty ``lq_path`` (not acquired) shows black.
+    or the end-to-end crops of ``acquisition.csv``, where an empty ``lq_path`` (not acquired) shows a red square.
     """
     lq = lq[lq["level"].isin(levels)]
     with_lq = lq["path"].drop_duplicates()
@@ -89,7 +94,7 @@ def montage_rows(
     grid = []
     for path in picks:
         images = lq[lq["path"] == path].set_index("level")["lq_path"]
-        grid.append([read_png_rgb(Path(processed_dir) / crops[path])] + [_crop_or_black(processed_dir, images[lv]) for lv in levels])
+        grid.append([read_png_rgb(Path(processed_dir) / crops[path])] + [_crop_or_marker(processed_dir, images[lv]) for lv in levels])
     return ["HQ (112 px)", *levels], grid
 
 
