@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers.core.files import read_png_rgb
@@ -97,3 +98,18 @@ def test_detector_tag_keeps_the_sha_and_threshold_of_a_long_pack_path() -> None:
     detector = FakeDetector()
     detector.model = ModelFile("/" + "x" * 300 + "/buffalo_l/det_10g.onnx", Path("det_10g.onnx"), "ab" * 32, "test")
     assert detector_tag(detector) == "det_10g-abababab-t0.5"
+
+
+def test_montages_split_the_levels_and_mark_faces_not_acquired(tmp_path: Path) -> None:
+    levels = LevelSet(tuple(parse_levels({"px16": {"resolution": 16}, "jpeg10": {"jpeg_quality": 10}})), seed=0)
+    assert prepare.montage_groups(levels) == {"montage": ["px16"], "montage_sweeps": ["jpeg10"]}
+    crop = face_like(3, size=112)
+    save(tmp_path / "aligned" / "a.png", crop)
+    save(tmp_path / "lq-e2e" / "a.png", crop[::-1])
+    manifest = pd.DataFrame({"path": ["p/a.jpg"], "crop_path": ["aligned/a.png"]})
+    table = pd.DataFrame({"path": ["p/a.jpg"] * 2, "level": ["px16", "jpeg10"], "lq_path": ["lq-e2e/a.png", ""]})
+    titles, grid = prepare.montage_rows(manifest, tmp_path, table, ["px16", "jpeg10"], n=6)
+    assert titles == ["HQ (112 px)", "px16", "jpeg10"] and len(grid) == 1
+    hq, found, lost = grid[0]
+    assert np.array_equal(hq, crop) and np.array_equal(found, crop[::-1])
+    assert (lost == prepare.NOT_ACQUIRED_RGB).all()  # the face of jpeg10 was not acquired: a red tile, not a dark face
