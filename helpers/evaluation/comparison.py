@@ -112,15 +112,15 @@ def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, en
     frame["protocol"], frame["baseline"] = base.tag, base.name
     frame["condition_rank"] = frame["condition"].map({name: rank for rank, name in enumerate(condition_info.index)})
     frame["alignment"] = frame["condition"].map(condition_info["alignment"])
-    frame["training"] = [_exposure(runs, model, condition) for model, condition in zip(frame["model"], frame["condition"])]
+    labels = {run.name: _exposures(run) for run in runs[1:]}
+    frame["training"] = [labels[model][condition] for model, condition in zip(frame["model"], frame["condition"])]
     return frame.sort_values(["model_rank", "condition_rank"], kind="stable")[DIFFERENCE_COLUMNS].reset_index(drop=True)
 
 
-def _exposure(runs: Sequence[ModelRun], model: str, condition: str) -> str:
-    """``seen`` / ``unseen`` in ``model``'s training for the probe level of ``condition`` (``""``: HQ, or not trained here)."""
-    run = next(run for run in runs if run.name == model)
-    level = next(c.probe for c in run_conditions(run) if c.name == condition)
-    return exposure(level, trained_families(run))
+def _exposures(run: ModelRun) -> dict[str, str]:
+    """Per condition, ``seen`` / ``unseen`` in ``run``'s training for its probe level (``""``: HQ, or not trained here)."""
+    families = trained_families(run)
+    return {condition.name: exposure(condition.probe, families) for condition in run_conditions(run)}
 
 
 def non_inferiority(differences: pd.DataFrame, endpoint: Endpoint) -> pd.DataFrame:
