@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo test test-fast lint format bench bench-train bench-coverage clean-venv
+.PHONY: install demo test test-fast lint format bench bench-train bench-coverage bench-search clean-venv
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -c "import torch, torchvision, onnxruntime, cv2, insightface; torchvision.ops.nms; print('installed: torch', torch.__version__, '| torchvision', torchvision.__version__, '| onnxruntime', onnxruntime.__version__)"
 	touch $(STAMP)
 
-# Notebooks 01-04 headlessly (configs/demo.yaml); re-running resumes an unfinished run.
+# Notebooks 01-05 headlessly (configs/demo.yaml); re-running resumes an unfinished run.
 demo: $(STAMP)
 	$(PY) -m helpers.pipeline $(CONFIG)
 
@@ -54,6 +54,10 @@ bench-train: $(STAMP)
 # Coverage of the two-way identity bootstrap by simulation (docs/benchmarks.md); a few minutes on 2 cores.
 bench-coverage: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bootstrap_coverage.py --replicates 1000 --people 20 40 120 --boot 200 --out results/bench/bootstrap_coverage.json
+
+# Open-set search with 150,000 distractors, time per probe (docs/benchmarks.md).
+bench-search: $(STAMP)
+	$(PY) benchmarks/identification_search.py --distractors 150000 --probes 2000 --out results/bench/identification_search.json
 
 clean-venv:
 	rm -rf $(VENV)

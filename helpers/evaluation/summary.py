@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.files import write_text_atomic
+from helpers.core.markdown import table
 from helpers.core.sources import project_path
 from helpers.evaluation.conditions import LQ_BOTH
 from helpers.evaluation.endpoints import PRIMARY
 from helpers.evaluation.reports import METRICS
 from helpers.evaluation.statistics import AUC, BY_KEY, FMR, FNMR, Statistic
+from helpers.identification import report as identification
 
 SUMMARY = "summary.md"
 MISSING = "–"
@@ -90,15 +92,14 @@ def results_markdown(report: dict[str, Any], conditions: Sequence[str] | None = 
     header = [f"condition ({report['protocol']['tag']})", "alignment", "failed to acquire"]
     header += [f"{model}: {s.label}" for model in report["model_order"] for s in shown]
     header += [f"gain of {model}: {s.label}" for model in others for s in shown] + ([f"{model}: corruption" for model in others])
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = []
     for condition in names:
         info = report["condition_info"][condition]
         cells = [condition, info["alignment"], _fta_cell(report, condition)]
         cells += [_model_cell(report, condition, model, s) for model in report["model_order"] for s in shown]
         cells += [_gain_cell(report, condition, model, s.key) for model in others for s in shown]
-        cells += [_exposure_cell(report, condition, model) for model in others]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells + [_exposure_cell(report, condition, model) for model in others])
+    return table(header, rows)
 
 
 def _fta_cell(report: dict[str, Any], condition: str) -> str:
@@ -118,24 +119,21 @@ def headline_markdown(report: dict[str, Any], conditions: Sequence[str], statist
     header = [f"condition ({report['protocol']['tag']})", f"{base}: {statistic.label}"]
     for model in others:
         header += [f"{model}", f"gain of {model} (paired 95% CI)"]
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    rows = []
     for condition in conditions:
         cells = [f"{report['condition_info'][condition]['description']} ({condition})", _model_cell(report, condition, base, statistic)]
         for model in others:
             cells += [_model_cell(report, condition, model, statistic), _gain_cell(report, condition, model, statistic.key)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return table(header, rows)
 
 
 def operating_markdown(report: dict[str, Any]) -> str:
     """Markdown table: per condition, each model's FMR and FNMR at its one operating threshold (95% CIs)."""
     models = report["model_order"]
     header = [f"condition ({report['protocol']['tag']})"] + [f"{model}: {s}" for model in models for s in ("FMR", "FNMR")]
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    for condition in report["condition_order"]:
-        cells = [condition] + [_model_cell(report, condition, model, s) for model in models for s in (FMR, FNMR)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    rows = ([condition] + [_model_cell(report, condition, model, s) for model in models for s in (FMR, FNMR)] for condition in report["condition_order"])
+    return table(header, rows)
 
 
 def results_table(step_dir: str | Path, conditions: Sequence[str] | None = None) -> str:
@@ -401,6 +399,20 @@ def _exposure(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _identification(report: dict[str, Any]) -> list[str]:
+    rows = report.get("identification")
+    if not rows:
+        return []
+    return [
+        "## Identification (notebook 05)",
+        "",
+        "Closed-set accuracy (trained on HQ only, or on HQ plus degraded copies) and open-set rank-1, DIR and FPIR at the "
+        "threshold set on HQ val probes; intervals and every view are in each notebook 05's `summary.md`.",
+        "",
+        identification.headline_markdown(rows),
+    ]
+
+
 def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str:
     """``summary.md`` for notebook 04's ``metrics.json`` dict: primary endpoint, HQ non-inferiority, operating point,
     every comparison, detector failures, the results table."""
@@ -413,6 +425,7 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str
         + _exposure(report)
         + _failures(report)
         + _secondaries(report)
+        + _identification(report)
     )
     lines += [
         "## Results",

@@ -35,6 +35,8 @@ from helpers.data.degrade import SWEEPS
 from helpers.data.faces import CROP_SIZE
 from helpers.data.split import SPLITS
 from helpers.evaluation.statistics import BY_KEY, TABLE
+from helpers.identification.closedset import CLASSIFIERS
+from helpers.identification.realsets import BENCHMARKS
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.packs import OFFLINE_PACK, SCRFD_FILES
 from helpers.training.config import LOSSES, TrainConfig
@@ -189,6 +191,29 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "primary_statistic": text(tuple(BY_KEY)),
         "non_inferiority_margin": number(0, 0.5),
         "seed_runs": list_of(text()),
+        "identification": list_of(text()),
+    },
+    "05_identify": {
+        "processed_dir": PATH,
+        "model_dir": text(),
+        "run_dir": PATH,
+        "levels": optional(list_of(text(), min_length=1)),
+        "end_to_end": boolean(),
+        "min_images": integer(2),
+        "eval_fraction": number(0, 1, low_open=True),
+        "classifiers": list_of(text(tuple(CLASSIFIERS)), min_length=1),
+        "mixed_levels": optional(list_of(text(), min_length=1)),
+        "mixed_copies": integer(1),
+        "enrol_fraction": number(0, 1, low_open=True),
+        "gallery_per_person": integer(1),
+        "target_fpir": number(0, 0.5, low_open=True),
+        "primary_condition": text(),
+        "highlight_views": optional(list_of(text(), min_length=1)),
+        "top_confusions": integer(1),
+        "benchmarks": mapping({name: optional(text()) for name in BENCHMARKS}),
+        "batch_size": integer(1),
+        "n_boot": integer(1),
+        "seed": integer(0),
     },
 }
 

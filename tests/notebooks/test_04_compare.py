@@ -35,7 +35,28 @@ PLOTS = (
     "difference_tar_at_1e-3.png",
     "difference_fnmr.png",
 )
+IDENTIFIED = {"HQ": (0.9, 0.95, 0.012), "px16": (0.4, 0.55, 0.03)}  # a synthetic notebook 05 run: accuracy, rank-1, FPIR per view
 PAIRS = 450 + 35_640  # 45 people x 6 images: 10 genuine pairs a person, and every impostor pair (enough for TAR@FAR=1e-3)
+
+
+def write_identification(folder: Path, model: str) -> Path:
+    """A notebook 05 ``metrics.json`` with the fields notebook 04's headline reads, from :data:`IDENTIFIED`."""
+    closed = [
+        {"regime": regime, "classifier": "linear_svm", "view": view, "accuracy": accuracy + (0.1 if regime == "mixed" and view != "HQ" else 0)}
+        for view, (accuracy, _, _) in IDENTIFIED.items()
+        for regime in ("hq", "mixed")
+    ]
+    opened = [{"view": view, "rank1": rank1, "dir_fixed": rank1 - 0.05, "fpir_fixed": fpir} for view, (_, rank1, fpir) in IDENTIFIED.items()]
+    folder.mkdir(parents=True)
+    report = {
+        "model": {"name": model},
+        "headline_view": "px16",
+        "headline_classifier": "linear_svm",
+        "closed_set": {"results": closed},
+        "open_set": {"results": opened, "target_fpir": 0.01},
+    }
+    (folder / "metrics.json").write_text(json.dumps(report))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +75,7 @@ def nb04_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
         n_boot=N_BOOT,
         seed=0,
         primary_condition="px16-px16",
+        identification=[str(write_identification(root / "05_identify", "pretrained"))],
     )
     return step
 
@@ -91,6 +113,15 @@ def test_the_summary_leads_with_the_declared_primary_endpoint(nb04_step: Path, r
     assert "## One operating threshold" in text and "| HQ-HQ | " in text
 
 
+def test_notebook_05s_headline_is_carried_into_the_report(report: dict, nb04_step: Path) -> None:
+    (row,) = report["identification"]
+    assert (row["model"], row["view"], row["classifier"]) == ("pretrained", "px16", "linear_svm")
+    assert row["accuracy HQ (HQ-trained)"] == 0.9 and row["accuracy (HQ-trained)"] == 0.4 and row["accuracy (mixed-trained)"] == pytest.approx(0.5)
+    assert (row["rank-1 HQ"], row["rank-1"], row["DIR (fixed threshold)"], row["FPIR HQ"], row["FPIR target"]) == (0.95, 0.55, 0.5, 0.012, 0.01)
+    section = (nb04_step / "summary.md").read_text().split("## Identification (notebook 05)")[1]
+    assert "| pretrained | linear_svm | px16 | 0.900 | 0.400 | 0.500 | 0.950 | 0.550 | 0.500 | 0.012 | 0.010 |" in section
+
+
 def test_identical_score_files_give_intervals_containing_zero(nb04_step: Path, report: dict) -> None:
     differences = pd.read_csv(nb04_step / "differences.csv")
     twin = differences[differences["model"] == "twin"]
@@ -106,7 +137,18 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
     tagged = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
     assert len(tagged) == 1
     names = [target.id for node in ast.parse(tagged[0].source).body for target in node.targets]
-    assert names == ["models", "baseline", "run_dir", "n_boot", "seed", "primary_condition", "primary_statistic", "non_inferiority_margin", "seed_runs"]
+    assert names == [
+        "models",
+        "baseline",
+        "run_dir",
+        "n_boot",
+        "seed",
+        "primary_condition",
+        "primary_statistic",
+        "non_inferiority_margin",
+        "seed_runs",
+        "identification",
+    ]
     assert all("=" not in line.split("#", 1)[1] for line in tagged[0].source.splitlines() if "#" in line)
 
 
