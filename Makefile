@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo test test-fast lint format bench bench-train bench-coverage bench-search clean-venv
+.PHONY: install demo app test test-fast lint format bench bench-train bench-coverage bench-search clean-venv
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 # Notebooks 01-05 headlessly (configs/demo.yaml); re-running resumes an unfinished run.
 demo: $(STAMP)
 	$(PY) -m helpers.pipeline $(CONFIG)
+
+# The try-it app (docs/tryit.md) on http://127.0.0.1:7860: verify, degrade, identify with any pack or run.
+app: $(STAMP)
+	$(PY) -m helpers.tryit.app
 
 # Lint and format check first, then every test (notebooks and the mirror's real data included).
 test: lint

@@ -40,6 +40,7 @@ from helpers.identification.realsets import BENCHMARKS
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.packs import OFFLINE_PACK, SCRFD_FILES
 from helpers.training.config import LOSSES, TrainConfig
+from helpers.tryit.faces import LEVELS
 
 PACK_NAMES = ("auto", OFFLINE_PACK, "buffalo_l")
 SELECTABLE = tuple(statistic.key for statistic in TABLE)
@@ -214,6 +215,14 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "batch_size": integer(1),
         "n_boot": integer(1),
         "seed": integer(0),
+    },
+    "06_try_it": {
+        "photo_a": text(),
+        "photo_b": text(),
+        "model": text(),
+        "level": optional(text(tuple(LEVELS))),
+        "results": PATH,
+        "run_dir": PATH,
     },
 }
 

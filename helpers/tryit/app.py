@@ -1,0 +1,224 @@
+"""The try-it web app (``make app``): verify two photos, search a gallery, and watch the score move as the probe degrades.
+
+Binds to 127.0.0.1 and makes no public share link unless asked; uploads live only in Gradio's
+temporary cache, which it empties every :data:`CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import lru_cache, partial
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from helpers.core.sources import project_path
+from helpers.data.chains import PRESETS
+from helpers.data.degrade import Degradation
+from helpers.data.faces import CROP_SIZE
+from helpers.pipeline.folders import RESULTS
+from helpers.tryit.faces import LEVELS, FoundFace, NoFace, UnreadablePhoto, find_face, read_photo
+from helpers.tryit.figures import annotate, score_plot
+from helpers.tryit.identify import enrol_folder, identify
+from helpers.tryit.models import TryModel, load_model
+from helpers.tryit.verify import Verification, verify
+
+CACHE_SECONDS = 600
+NONE = "none"
+
+
+def model_choices(results: str | Path = RESULTS) -> list[str]:
+    """The packs, then every scored step folder (notebook 02 or 03) under ``results``, newest first."""
+    steps = sorted(project_path(results).glob("*/0[23]_*/metrics.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return ["auto", "offline", *(str(path.parent) for path in steps)]
+
+
+@lru_cache(maxsize=4)
+def cached_model(spec: str, results: str) -> TryModel:
+    """Each model is loaded once per app process (a pack's threshold comes from the newest run under ``results``)."""
+    return load_model(spec, results=results)
+
+
+def decision_markdown(model: TryModel, result: Verification) -> str:
+    """Score, threshold (with its FMR and source) and decision, in plain words."""
+    lines = [f"**{model.name}**: cosine score **{result.score:.4f}**"]
+    if result.operating is None:
+        lines.append("no operating threshold for this model yet: run notebook 02 on it (`make demo`) to decide")
+    else:
+        fmr = "" if result.operating.fmr is None else f" (set at FMR {result.operating.fmr:g} on val impostor pairs)"
+        lines.append(f"threshold {result.operating.threshold:.4f}{fmr} → **{'match' if result.match else 'no match'}**")
+    lines += [f"{side}: {face.note}" for side, face in zip(("photo A", "photo B"), result.faces, strict=True) if face.note]
+    return "  \n".join(lines)
+
+
+def read_pair(file_a: str | None, cam_a: str | None, file_b: str | None, cam_b: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Photos A and B (an uploaded file as it is, else a webcam shot) through notebook 01's decoder (EXIF, CMYK, 16-bit,
+    size limit); the error says which is missing or bad."""
+    path_a, path_b = file_a or cam_a, file_b or cam_b
+    if not path_a or not path_b:
+        raise UnreadablePhoto("Upload two photos (A and B), or take them with the webcam.")
+    return read_photo(path_a), read_photo(path_b)
+
+
+def run_verify(
+    file_a: str | None, cam_a: str | None, file_b: str | None, cam_b: str | None, spec: str, level_name: str, other: str, results: str = RESULTS
+) -> tuple:
+    """The Verify tab: both photos annotated, the aligned crops, and the decision of one model (or two side by side)."""
+    try:
+        photo_a, photo_b = read_pair(file_a, cam_a, file_b, cam_b)
+    except UnreadablePhoto as error:
+        return None, None, [], f"**{error}**"
+    level = None if level_name == NONE else LEVELS[level_name]
+    texts, result = [], None
+    for choice in [spec] + ([other] if other != NONE else []):
+        model = cached_model(choice, results)
+        try:
+            result = verify(model, photo_a, photo_b, ("photo A", "photo B"), level)
+        except NoFace as error:
+            return *_no_face(photo_a, photo_b, model, str(error)), [], f"**{error}**"
+        texts.append(decision_markdown(model, result))
+    crops = [(result.faces[0].crop, "photo A, aligned"), (result.faces[1].crop, f"photo B, aligned{'' if level is None else ' at ' + level.name}")]
+    return annotate(photo_a, result.faces[0]), annotate(photo_b, result.faces[1]), crops, "\n\n".join(texts)
+
+
+def _no_face(photo_a: np.ndarray, photo_b: np.ndarray, model: TryModel, message: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both photos annotated when one of them has no face (the message names which)."""
+
+    def found(photo: np.ndarray) -> FoundFace | None:
+        try:
+            return find_face(photo, model.detector, "")
+        except NoFace:
+            return None
+
+    return annotate(photo_a, found(photo_a)), annotate(photo_b, None if "photo B" in message else found(photo_b))
+
+
+def custom_level(resolution: int, blur: float, jpeg: int, noise: float, light: float, preset: str) -> Degradation:
+    """The Degrade tab's sliders as one level (JPEG quality 100 means no JPEG step); a preset takes only the resolution."""
+    if preset != NONE:
+        return Degradation("custom", resolution=int(resolution), preset=preset)
+    return Degradation(
+        "custom",
+        resolution=int(resolution),
+        blur_sigma=float(blur),
+        jpeg_quality=None if jpeg >= 100 else int(jpeg),
+        noise_sigma=float(noise),
+        light=float(light),
+    )
+
+
+def run_degrade(
+    file_a: str | None,
+    cam_a: str | None,
+    file_b: str | None,
+    cam_b: str | None,
+    spec: str,
+    resolution: int,
+    blur: float,
+    jpeg: int,
+    noise: float,
+    light: float,
+    preset: str,
+    results: str = RESULTS,
+) -> tuple:
+    """The Degrade tab: the probe degraded by the sliders, re-detected, scored; and the score against resolution."""
+    try:
+        photo_a, photo_b = read_pair(file_a, cam_a, file_b, cam_b)
+    except UnreadablePhoto as error:
+        return None, f"**{error}**", None
+    model, level = cached_model(spec, results), custom_level(resolution, blur, jpeg, noise, light, preset)
+    try:
+        result = verify(model, photo_a, photo_b, ("photo A", "photo B"), level)
+    except NoFace as error:
+        return None, f"**{error}** (the detector ran on the degraded photo)", score_plot(model, photo_a, photo_b, level)
+    return result.faces[1].crop, decision_markdown(model, result), score_plot(model, photo_a, photo_b, level)
+
+
+def run_identify(file_b: str | None, cam_b: str | None, gallery: str, spec: str, top: int, results: str = RESULTS) -> tuple:
+    """The Identify tab: the probe annotated, the top matches, and the decision ("unknown" below the threshold)."""
+    path = file_b or cam_b
+    if not path or not gallery:
+        return None, None, "Upload photo B (the probe) and name a gallery folder (one sub-folder per person)."
+    model = cached_model(spec, results)
+    try:
+        probe = read_photo(path)
+    except UnreadablePhoto as error:
+        return None, None, f"**{error}**"
+    try:
+        enrolled = enrol_folder(model, project_path(gallery))
+        found = identify(model, enrolled, probe, "the probe", int(top))
+    except (NoFace, FileNotFoundError) as error:
+        return annotate(probe, None) if isinstance(error, NoFace) else probe, None, f"**{error}**"
+    table = pd.DataFrame({"rank": range(1, len(found.people) + 1), "person": found.people, "score": np.round(found.scores, 4)})
+    verdict = "no threshold yet" if found.accepted is None else (found.people[0] if found.accepted else "unknown")
+    text = f"**{verdict}** ({len(enrolled.gallery)} people, {enrolled.images} photos; {len(enrolled.skipped)} skipped)"
+    return annotate(probe, found.face), table, text
+
+
+def build(results: str | Path = RESULTS) -> gr.Blocks:
+    """The app: Verify, Degrade and Identify tabs over the packs and the runs under ``results``."""
+    choices, levels, where = model_choices(results), [NONE, *LEVELS], {"results": str(results)}
+    with gr.Blocks(title="LQFace Workbench: try it", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
+        gr.Markdown("# LQFace Workbench: try it\nA model with its run's operating threshold, on your photos.")
+        with gr.Row():
+            file_a = gr.File(label="photo A (gallery)", file_types=["image"], elem_id="photo-a")
+            file_b = gr.File(label="photo B (probe)", file_types=["image"], elem_id="photo-b")
+        with gr.Accordion("or take them with the webcam", open=False), gr.Row():
+            cam_a = gr.Image(label="photo A, webcam", type="filepath", sources=["webcam"])
+            cam_b = gr.Image(label="photo B, webcam", type="filepath", sources=["webcam"])
+        photos = [file_a, cam_a, file_b, cam_b]
+        model = gr.Dropdown(choices, value=choices[2] if len(choices) > 2 else choices[0], label="model (pack or run)", allow_custom_value=True)
+        with gr.Tab("Verify"):
+            with gr.Row():
+                level = gr.Dropdown(levels, value=NONE, label="degrade photo B (notebook 01's levels)")
+                other = gr.Dropdown([NONE, *choices], value=NONE, label="second model, side by side", allow_custom_value=True)
+            button = gr.Button("Verify", variant="primary", elem_id="verify")
+            result = gr.Markdown(elem_id="verify-result")
+            with gr.Row():
+                shown_a, shown_b = gr.Image(label="photo A: face used"), gr.Image(label="photo B: face used")
+                crops = gr.Gallery(label="aligned crops", columns=2, height=CROP_SIZE * 2)
+            button.click(partial(run_verify, **where), [*photos, model, level, other], [shown_a, shown_b, crops, result], api_name="verify")
+        with gr.Tab("Degrade"):
+            with gr.Row():
+                resolution = gr.Slider(8, CROP_SIZE, value=CROP_SIZE, step=1, label="face resolution (px)")
+                blur = gr.Slider(0, 6, value=0, step=0.5, label="Gaussian blur (sigma)")
+                jpeg = gr.Slider(5, 100, value=100, step=5, label="JPEG quality (100: none)")
+            with gr.Row():
+                noise = gr.Slider(0, 40, value=0, step=1, label="noise (sigma, grey levels)")
+                light = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label="light (brightness factor)")
+                preset = gr.Dropdown([NONE, *PRESETS], value=NONE, label="preset chain")
+            degrade_button = gr.Button("Degrade photo B and score", variant="primary")
+            degraded_text = gr.Markdown()
+            with gr.Row():
+                degraded_crop, plot = gr.Image(label="photo B: aligned after degrading"), gr.Plot(label="score against resolution")
+            degrade_inputs, degrade_outputs = [*photos, model, resolution, blur, jpeg, noise, light, preset], [degraded_crop, degraded_text, plot]
+            degrade_button.click(partial(run_degrade, **where), degrade_inputs, degrade_outputs, api_name="degrade")
+            for slider in (resolution, blur, jpeg, noise, light):  # the score follows the sliders as they are let go
+                slider.release(partial(run_degrade, **where), degrade_inputs, degrade_outputs, api_name=False)
+            preset.change(partial(run_degrade, **where), degrade_inputs, degrade_outputs, api_name=False)
+        with gr.Tab("Identify"):
+            with gr.Row():
+                gallery = gr.Textbox(label="gallery folder (GALLERY/<person>/<photo>)")
+                top = gr.Slider(1, 20, value=5, step=1, label="top matches")
+            identify_button = gr.Button("Identify photo B", variant="primary")
+            verdict = gr.Markdown()
+            with gr.Row():
+                probe_shown, matches = gr.Image(label="photo B: face used"), gr.Dataframe(label="matches")
+            identify_button.click(partial(run_identify, **where), [file_b, cam_b, gallery, model, top], [probe_shown, matches, verdict], api_name="identify")
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    parser.add_argument("--results", default=RESULTS, help="folder of pipeline runs whose models are offered")
+    args = parser.parse_args()
+    build(args.results).launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

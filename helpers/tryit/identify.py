@@ -1,0 +1,65 @@
+"""Who is this? A probe photo searched against a folder-per-identity gallery, with "unknown" below the threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from helpers.core.progress import progress
+from helpers.identification.search import Gallery, search
+from helpers.tryit.faces import FoundFace, NoFace, UnreadablePhoto, find_face, read_photo
+from helpers.tryit.models import Operating, TryModel
+from helpers.tryit.verify import embed
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A gallery built from a folder, and the files left out with the reason."""
+
+    gallery: Gallery
+    images: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The best people for a probe, best first, and whether the best one passes the threshold."""
+
+    people: list[str]
+    scores: list[float]
+    operating: Operating | None
+    face: FoundFace
+
+    @property
+    def accepted(self) -> bool | None:
+        """The best score at or above the threshold; ``None`` without a threshold."""
+        return None if self.operating is None else self.scores[0] >= self.operating.threshold
+
+
+def enrol_folder(model: TryModel, folder: str | Path) -> Enrolled:
+    """Every photo of ``folder/<person>/`` with a face, embedded; unreadable or faceless photos are skipped and listed."""
+    root = Path(folder)
+    photos = sorted(p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+    if not photos:
+        raise FileNotFoundError(f"{root}: no photos in person folders; lay the gallery out as {root}/<person>/<photo>.jpg")
+    crops, labels, skipped = [], [], []
+    for path in progress(photos, "enrol gallery", total=len(photos)):
+        try:
+            crops.append(find_face(read_photo(path), model.detector, str(path)).crop)
+            labels.append(path.parent.name)
+        except (NoFace, UnreadablePhoto) as error:
+            skipped.append((str(path), str(error)))
+    if not crops:
+        raise NoFace(f"{root}: no face found in any of its {len(photos)} photos")
+    return Enrolled(Gallery.of(embed(model, crops), np.array(labels)), len(crops), skipped)
+
+
+def identify(model: TryModel, enrolled: Enrolled, photo: np.ndarray, name: str = "probe", top: int = 5) -> Identification:
+    """The ``top`` enrolled people closest to the face in ``photo`` (each person's best gallery image)."""
+    face = find_face(photo, model.detector, name)
+    matches = search(enrolled.gallery, embed(model, [face.crop]), top_k=top)
+    return Identification([str(p) for p in matches.people[0]], [float(s) for s in matches.scores[0]], model.operating, face)
