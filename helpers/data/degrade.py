@@ -116,6 +116,11 @@ class Degradation:
         }
         return {family: value for family, value in values.items() if value is not None}
 
+    @property
+    def curve_point(self) -> tuple[str, float | int] | None:
+        """``(curve, x)`` this level is plotted at: a preset's ``(preset, resolution)``, else :attr:`sweep`; ``None`` for mixes and HQ."""
+        return (self.preset, self.resolution) if self.preset else self.sweep
+
     def spec(self) -> dict:
         """JSON-ready description (also the cache key of images it produced)."""
         return asdict(self)

@@ -167,7 +167,7 @@ def condition_frame(runs: Sequence[ModelRun]) -> pd.DataFrame:
 
 def _condition_row(name: str, condition: Condition) -> dict:
     probe = condition.probe
-    factor, value = (probe.preset, probe.resolution) if probe.preset else (probe.sweep or ("", None))
+    factor, value = probe.curve_point or ("", None)
     return {
         "condition": name,
         "family": condition.family,

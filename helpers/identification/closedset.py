@@ -26,7 +26,6 @@ from helpers.data.split import stable_unit
 
 TRAIN, EVAL = "train", "eval"
 HQ_ONLY, MIXED = "hq", "mixed"
-REGIMES = (HQ_ONLY, MIXED)
 REGIME_TITLES = {HQ_ONLY: "HQ only", MIXED: "HQ + degraded copies"}
 NO_FACE = "(no face)"
 """The prediction for an eval image whose face was not acquired: always wrong."""

@@ -19,13 +19,6 @@ TICK_LIMIT = 40
 """Above this many people a confusion heatmap drops its name ticks (the top-confusions table names them)."""
 
 
-def view_factor(level: Degradation) -> tuple[str, float] | None:
-    """The curve a view lies on and its x value: ``("realistic", 24)`` for a preset, ``("blur", 2.0)`` for a one-factor level."""
-    if level.preset:
-        return level.preset, level.resolution
-    return level.sweep
-
-
 def factor_table(levels: dict[str, Degradation], series: dict[str, str], frame_of: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Rows for :func:`helpers.evaluation.plots.sweep_panels`: each series' value (and interval) along every factor, HQ as each curve's clean end.
 
@@ -37,7 +30,7 @@ def factor_table(levels: dict[str, Degradation], series: dict[str, str], frame_o
         frame = frame_of[label].set_index("view")
         hq = _point(frame.loc["HQ"], column)
         for _, row in frame.drop(index="HQ").iterrows():
-            found = view_factor(levels[row["level"]])
+            found = levels[row["level"]].curve_point
             if found is None:
                 continue
             factor, x = found

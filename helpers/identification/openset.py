@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from helpers.data.split import stable_unit
-from helpers.identification.search import Gallery, Matches, search, true_ranks
+from helpers.identification.search import Gallery, ranks_and_scores, search
 
 GALLERY, KNOWN, UNKNOWN = "gallery", "known", "unknown"
 RANKS = (1, 5, 10, 20)
@@ -61,10 +61,10 @@ class Probes:
 
 @dataclass(frozen=True)
 class Searched:
-    """One view's open-set search: ranks of known probes and best scores of both kinds."""
+    """One view's open-set search: known probes' own-person ranks and scores, and unknown probes' best scores."""
 
     known_ranks: np.ndarray
-    known_top: Matches
+    known_own: np.ndarray
     unknown_top: np.ndarray
     known_people: np.ndarray
     unknown_people: np.ndarray
@@ -74,7 +74,7 @@ class Searched:
     @property
     def identified_scores(self) -> np.ndarray:
         """Each known probe's own-person score where it ranks first, else -inf (never a correct identification)."""
-        return np.where(self.known_ranks == 1, self.known_top.scores[:, 0], -np.inf)
+        return np.where(self.known_ranks == 1, self.known_own, -np.inf)
 
 
 def best_scores(gallery: Gallery, probes: Probes) -> np.ndarray:
@@ -82,11 +82,10 @@ def best_scores(gallery: Gallery, probes: Probes) -> np.ndarray:
     return search(gallery, probes.vectors, probes.acquired, 1).scores[:, 0]
 
 
-def run_search(gallery: Gallery, known: Probes, unknown: Probes, top_k: int = max(RANKS)) -> Searched:
+def run_search(gallery: Gallery, known: Probes, unknown: Probes) -> Searched:
     """Search known and unknown probes against ``gallery``."""
-    ranks = true_ranks(gallery, known.vectors, known.people, known.acquired)
-    top = search(gallery, known.vectors, known.acquired, top_k)
-    return Searched(ranks, top, best_scores(gallery, unknown), known.people, unknown.people, known.acquired, unknown.acquired)
+    ranks, own = ranks_and_scores(gallery, known.vectors, known.people, known.acquired)
+    return Searched(ranks, own, best_scores(gallery, unknown), known.people, unknown.people, known.acquired, unknown.acquired)
 
 
 def threshold_at_fpir(unknown_scores: npt.ArrayLike, target: float) -> float:

@@ -71,23 +71,32 @@ def search(gallery: Gallery, probes: npt.ArrayLike, acquired: npt.ArrayLike | No
     return Matches(gallery.people[people], scores)
 
 
-def true_ranks(gallery: Gallery, probes: npt.ArrayLike, labels: npt.ArrayLike, acquired: npt.ArrayLike | None = None, block: int = 256) -> np.ndarray:
-    """The rank (1 = best) of each probe's own person among all enrolled people; ``inf`` for a probe not acquired.
+def ranks_and_scores(
+    gallery: Gallery, probes: npt.ArrayLike, labels: npt.ArrayLike, acquired: npt.ArrayLike | None = None, block: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each probe's own person's rank (1 = best) among all enrolled people, and its score against that person, in one pass;
+    a probe not acquired has rank ``inf`` and score :data:`NO_FACE_SCORE`.
 
     Ties are ranked pessimistically: a person scoring equal to the true one counts as ahead of it.
     """
     probes, labels = np.asarray(probes, dtype=np.float32), np.asarray(labels)
     column = np.searchsorted(gallery.people, labels)
     if np.any(column >= len(gallery)) or np.any(gallery.people[np.minimum(column, len(gallery) - 1)] != labels):
-        raise ValueError("true_ranks needs enrolled probes: some labels are not in the gallery")
-    ranks = np.empty(len(probes))
+        raise ValueError("ranking needs enrolled probes: some labels are not in the gallery")
+    ranks, own = np.empty(len(probes)), np.empty(len(probes), dtype=np.float32)
     for start in range(0, len(probes), block):
         chunk = person_scores(gallery, probes[start : start + block])
-        own = chunk[np.arange(len(chunk)), column[start : start + block]]
-        ranks[start : start + block] = (chunk >= own[:, None]).sum(axis=1)
+        own[start : start + block] = chunk[np.arange(len(chunk)), column[start : start + block]]
+        ranks[start : start + block] = (chunk >= own[start : start + block, None]).sum(axis=1)
     if acquired is not None:
-        ranks[~np.asarray(acquired, dtype=bool)] = np.inf
-    return ranks
+        missing = ~np.asarray(acquired, dtype=bool)
+        ranks[missing], own[missing] = np.inf, NO_FACE_SCORE
+    return ranks, own
+
+
+def true_ranks(gallery: Gallery, probes: npt.ArrayLike, labels: npt.ArrayLike, acquired: npt.ArrayLike | None = None, block: int = 256) -> np.ndarray:
+    """The rank (1 = best) of each probe's own person among all enrolled people; ``inf`` for a probe not acquired (pessimistic ties)."""
+    return ranks_and_scores(gallery, probes, labels, acquired, block)[0]
 
 
 def cmc(ranks: npt.ArrayLike, max_rank: int) -> np.ndarray:

@@ -9,6 +9,7 @@ same cache notebooks 02 and 03 fill, so views they scored cost nothing here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from helpers.core.progress import progress
 from helpers.data.degrade import HQ, Degradation
 from helpers.data.split import stable_unit
 from helpers.evaluation.conditions import E2E_PREFIX, END_TO_END, ORACLE
-from helpers.evaluation.embeddings import View, embed_views, embedding_store, view_embeddings, view_of
+from helpers.evaluation.embeddings import EmbeddingStore, View, embed_views, embedding_store, view_embeddings, view_of
 from helpers.identification import closedset, openset, realsets
 from helpers.identification.intervals import person_rate
 from helpers.identification.search import Gallery, cmc
@@ -50,11 +51,15 @@ class Embedder:
     seed: int
     acquisition: pd.DataFrame | None
 
+    @cached_property
+    def store(self) -> EmbeddingStore:
+        """The recogniser's embedding cache, read from disk once per embedder."""
+        return embedding_store(self.processed_dir, self.recogniser, self.flip)
+
     def vectors(self, images: pd.DataFrame, views: list[View]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{view name: (embeddings, acquired mask)}`` of ``images`` in their order (computed once, then cached)."""
-        store = embedding_store(self.processed_dir, self.recogniser, self.flip)
-        items, _ = embed_views(images, views, self.seed, self.processed_dir, self.recogniser, store, self.flip, self.acquisition)
-        return {view_name(view): view_embeddings(store, items[view]) for view in views}
+        items, _ = embed_views(images, views, self.seed, self.processed_dir, self.recogniser, self.store, self.flip, self.acquisition)
+        return {view_name(view): view_embeddings(self.store, items[view]) for view in views}
 
 
 def view_row(view: View) -> dict[str, Any]:
@@ -205,9 +210,9 @@ def open_set(embedder: Embedder, test: pd.DataFrame, calibration: pd.DataFrame, 
 
 def _open_row(searched: openset.Searched, thresholds: dict[str, float], n_boot: int, seed: int) -> dict[str, Any]:
     row: dict[str, Any] = {}
-    for k in openset.RANKS:
-        rate = person_rate(searched.known_ranks <= k, searched.known_people, n_boot, seed)
-        row |= {f"rank{k}": rate["value"]} | (_interval(f"rank{k}", rate) if k == 1 else {})
+    rank1 = person_rate(searched.known_ranks <= 1, searched.known_people, n_boot, seed)
+    row |= {"rank1": rank1["value"]} | _interval("rank1", rank1)
+    row |= {f"rank{k}": float(np.mean(searched.known_ranks <= k)) for k in openset.RANKS if k > 1}  # without intervals
     for kind, threshold in thresholds.items():
         detected = person_rate(openset.dir_at(searched, threshold), searched.known_people, n_boot, seed)
         alarms = person_rate(searched.unknown_top >= threshold, searched.unknown_people, n_boot, seed)

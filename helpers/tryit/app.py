@@ -7,7 +7,7 @@ temporary cache, which it empties every :data:`CACHE_SECONDS`.
 from __future__ import annotations
 
 import argparse
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -22,7 +22,7 @@ from helpers.pipeline.folders import RESULTS
 from helpers.tryit.faces import LEVELS, FoundFace, NoFace, UnreadablePhoto, find_face, read_photo
 from helpers.tryit.figures import annotate, score_plot
 from helpers.tryit.identify import enrol_folder, identify
-from helpers.tryit.models import TryModel, load_model
+from helpers.tryit.models import TryModel, cached_model
 from helpers.tryit.verify import Verification, verify
 
 CACHE_SECONDS = 600
@@ -33,12 +33,6 @@ def model_choices(results: str | Path = RESULTS) -> list[str]:
     """The packs, then every scored step folder (notebook 02 or 03) under ``results``, newest first."""
     steps = sorted(project_path(results).glob("*/0[23]_*/metrics.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     return ["auto", "offline", *(str(path.parent) for path in steps)]
-
-
-@lru_cache(maxsize=4)
-def cached_model(spec: str, results: str) -> TryModel:
-    """Each model is loaded once per app process (a pack's threshold comes from the newest run under ``results``)."""
-    return load_model(spec, results=results)
 
 
 def decision_markdown(model: TryModel, result: Verification) -> str:

@@ -54,6 +54,16 @@ def face_line(label: str, face: Face, note: str) -> str:
     return f"{label}: face at [{box}], confidence {face.score:.2f}" + (f" ({note})" if note else "")
 
 
+def decide(operating: Operating | None, accepted: bool | None, decision: str, caveat: str = "") -> int:
+    """Print the threshold and the decision and return the exit code; without a threshold, say how to get one (exit 2)."""
+    if operating is None:
+        print(f"error: {NO_THRESHOLD}", file=sys.stderr)
+        return ERROR
+    print(f"threshold: {describe(operating)}{caveat}")
+    print(f"decision: {decision}")
+    return MATCH if accepted else NO_MATCH
+
+
 def run_verify(model: TryModel, args: argparse.Namespace) -> int:
     """Print the verification and return its exit code."""
     level = None if args.degrade is None else level_named(args.degrade)
@@ -61,12 +71,7 @@ def run_verify(model: TryModel, args: argparse.Namespace) -> int:
     print(face_line(args.photo_a, found.faces[0].face, found.faces[0].note))
     print(face_line(args.photo_b + (f" at {found.level}" if found.level else ""), found.faces[1].face, found.faces[1].note))
     print(f"model: {model.name} ({model.source}) | score: {found.score:.4f}")
-    if found.operating is None:
-        print(f"error: {NO_THRESHOLD}", file=sys.stderr)
-        return ERROR
-    print(f"threshold: {describe(found.operating)}")
-    print(f"decision: {'match' if found.match else 'no match'}")
-    return MATCH if found.match else NO_MATCH
+    return decide(found.operating, found.match, "match" if found.match else "no match")
 
 
 def run_identify(model: TryModel, args: argparse.Namespace) -> int:
@@ -79,12 +84,8 @@ def run_identify(model: TryModel, args: argparse.Namespace) -> int:
     print(f"model: {model.name} ({model.source}) | gallery: {len(enrolled.gallery)} people, {enrolled.images} photos")
     for rank, (person, score) in enumerate(zip(found.people, found.scores, strict=True), start=1):
         print(f"{rank:>3}. {person}  {score:.4f}")
-    if found.operating is None:
-        print(f"error: {NO_THRESHOLD}", file=sys.stderr)
-        return ERROR
-    print(f"threshold: {describe(found.operating)} (a 1:1 threshold: a larger gallery raises the chance of a false match)")
-    print(f"decision: {found.people[0] if found.accepted else 'unknown'}")
-    return MATCH if found.accepted else NO_MATCH
+    caveat = " (a 1:1 threshold: a larger gallery raises the chance of a false match)"
+    return decide(found.operating, found.accepted, found.people[0] if found.accepted else "unknown", caveat)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from helpers.data.degrade import Degradation
 from helpers.tryit.faces import FoundFace, NoFace
 from helpers.tryit.models import TryModel
-from helpers.tryit.verify import verify
+from helpers.tryit.verify import scores_by_level
 
 RESOLUTIONS = (112, 64, 48, 32, 24, 16, 12)
 """Face resolutions (px) of the score-against-resolution plot."""
@@ -32,13 +32,11 @@ def annotate(photo: np.ndarray, found: FoundFace | None) -> np.ndarray:
 
 def score_plot(model: TryModel, photo_a: np.ndarray, photo_b: np.ndarray, level: Degradation) -> Figure:
     """This pair's score as the probe's face resolution falls, the other settings fixed; the threshold dashed."""
-    scores = []
-    for resolution in RESOLUTIONS:
-        at = Degradation(**(level.spec() | {"name": f"r{resolution}", "resolution": resolution}))
-        try:
-            scores.append(verify(model, photo_a, photo_b, level=at).score)
-        except NoFace:
-            scores.append(np.nan)
+    ladder = [Degradation(**(level.spec() | {"name": f"r{resolution}", "resolution": resolution})) for resolution in RESOLUTIONS]
+    try:
+        scores = scores_by_level(model, photo_a, photo_b, ladder)
+    except NoFace:  # no face on a full-quality photo: every point is a gap
+        scores = np.full(len(ladder), np.nan)
     figure, axis = plt.subplots(figsize=(5, 3.2))
     axis.plot(RESOLUTIONS, scores, marker="o")
     if model.operating is not None:

@@ -37,7 +37,7 @@ class Identification:
     @property
     def accepted(self) -> bool | None:
         """The best score at or above the threshold; ``None`` without a threshold."""
-        return None if self.operating is None else self.scores[0] >= self.operating.threshold
+        return None if self.operating is None else self.operating.accepts(self.scores[0])
 
 
 def enrol_folder(model: TryModel, folder: str | Path) -> Enrolled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from helpers.core.sources import project_path
@@ -22,6 +23,10 @@ class Operating:
     threshold: float
     fmr: float | None
     source: str
+
+    def accepts(self, score: float) -> bool:
+        """A score at or above the threshold: the same person."""
+        return score >= self.threshold
 
 
 @dataclass(frozen=True)
@@ -72,3 +77,9 @@ def load_model(spec: str = "auto", threshold: float | None = None, results: str 
     if threshold is not None:
         operating = Operating(float(threshold), None, "--threshold")
     return TryModel(name, recogniser, flip, FaceDetector(detector_file, input_size=None), operating, source)
+
+
+@lru_cache(maxsize=4)
+def cached_model(spec: str, results: str = RESULTS) -> TryModel:
+    """:func:`load_model` once per process and model, for the app and notebook 06's panel (no threshold override)."""
+    return load_model(spec, results=results)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers.data.degrade import Degradation
-from helpers.tryit.faces import FoundFace, degrade_photo, find_face
+from helpers.tryit.faces import FoundFace, NoFace, degrade_photo, find_face
 from helpers.tryit.models import Operating, TryModel
 
 
@@ -23,7 +23,7 @@ class Verification:
     @property
     def match(self) -> bool | None:
         """Score at or above the operating threshold; ``None`` without a threshold."""
-        return None if self.operating is None else self.score >= self.operating.threshold
+        return None if self.operating is None else self.operating.accepts(self.score)
 
 
 def embed(model: TryModel, crops: list[np.ndarray]) -> np.ndarray:
@@ -38,7 +38,32 @@ def verify(
     found again on the degraded photo, so the detector sees the low quality (notebook 01's end-to-end mode)."""
     gallery = find_face(photo_a, model.detector, names[0])
     probe = find_face(photo_b, model.detector, names[1])
-    if level is not None and not level.is_identity:
-        probe = find_face(degrade_photo(photo_b, probe, level, seed), model.detector, f"{names[1]} at {level.name}")
+    if level is not None:
+        probe = degraded_face(model, photo_b, probe, level, names[1], seed)
     a, b = embed(model, [gallery.crop, probe.crop])
     return Verification(float(a @ b), model.operating, (gallery, probe), None if level is None else level.name)
+
+
+def degraded_face(model: TryModel, photo: np.ndarray, found: FoundFace, level: Degradation, name: str, seed: int = 0) -> FoundFace:
+    """The face found again on ``photo`` degraded at ``level`` (``found`` itself when the level changes nothing)."""
+    if level.is_identity:
+        return found
+    return find_face(degrade_photo(photo, found, level, seed), model.detector, f"{name} at {level.name}")
+
+
+def scores_by_level(model: TryModel, photo_a: np.ndarray, photo_b: np.ndarray, levels: list[Degradation], seed: int = 0) -> np.ndarray:
+    """The pair's score with photo B degraded at each level (its face found again each time), NaN where none was found;
+    both HQ faces are found once and every crop is embedded in one batch."""
+    gallery = find_face(photo_a, model.detector, "photo A")
+    probe = find_face(photo_b, model.detector, "photo B")
+    crops: dict[int, np.ndarray] = {}
+    for index, level in enumerate(levels):
+        try:
+            crops[index] = degraded_face(model, photo_b, probe, level, "photo B", seed).crop
+        except NoFace:
+            continue
+    scores = np.full(len(levels), np.nan)
+    if crops:
+        vectors = embed(model, [gallery.crop, *crops.values()])
+        scores[list(crops)] = vectors[1:] @ vectors[0]
+    return scores

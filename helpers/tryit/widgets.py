@@ -16,7 +16,7 @@ from helpers.data.degrade import Degradation
 from helpers.data.scan import UndecodableImage, decode_rgb
 from helpers.tryit.faces import LEVELS, NoFace, level_named
 from helpers.tryit.figures import annotate, score_plot
-from helpers.tryit.models import TryModel, load_model
+from helpers.tryit.models import TryModel, cached_model
 from helpers.tryit.verify import Verification, verify
 
 NONE = "none"
@@ -73,7 +73,6 @@ def panel(choices: list[str], results: str | Path) -> widgets.VBox:
     model = widgets.Dropdown(options=choices, value=choices[0], description="model", layout=widgets.Layout(width="90%"))
     level = widgets.Dropdown(options=[NONE, *LEVELS], value=NONE, description="degrade B")
     button, output = widgets.Button(description="Verify", button_style="primary"), widgets.Output()
-    loaded: dict[str, TryModel] = {}
 
     def run(_: widgets.Button) -> None:
         output.clear_output()
@@ -83,7 +82,7 @@ def panel(choices: list[str], results: str | Path) -> widgets.VBox:
                 if photo_a is None or photo_b is None:
                     display(Markdown("Upload two photos first."))
                     return
-                chosen = loaded.setdefault(model.value, load_model(model.value, results=results))
+                chosen = cached_model(model.value, str(results))
                 step: Degradation | None = None if level.value == NONE else level_named(level.value)
                 result = verify(chosen, photo_a, photo_b, ("photo A", "photo B"), step)
             except (NoFace, UndecodableImage, ValueError) as error:
