@@ -34,7 +34,7 @@ from helpers.core.progress import progress
 from helpers.data.chains import CHAIN_LIBRARY
 from helpers.data.crops import detector_tag
 from helpers.data.degrade import Degradation, degrade_image, image_seed
-from helpers.data.faces import FaceDetector, align
+from helpers.data.faces import Detector, align
 from helpers.data.levels import LevelSet, level_folder
 from helpers.data.manifest import LANDMARKS, OK
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
@@ -74,7 +74,7 @@ class Acquisition:
 
 
 def acquire(
-    photo_rgb: np.ndarray, bbox: np.ndarray, kps: np.ndarray, level: Degradation, seed: int, detector: FaceDetector, min_iou: float = MIN_IOU
+    photo_rgb: np.ndarray, bbox: np.ndarray, kps: np.ndarray, level: Degradation, seed: int, detector: Detector, min_iou: float = MIN_IOU
 ) -> Acquisition:
     """Degrade ``photo_rgb`` at ``level`` (face scaled from the HQ keypoints ``kps``), detect, check it is the HQ face, align."""
     degraded = degrade_image(photo_rgb, level, seed, face_scale(kps))
@@ -100,7 +100,7 @@ def acquire_levels(
     dataset_root: Path,
     processed_dir: Path,
     levels: LevelSet,
-    detector: FaceDetector,
+    detector: Detector,
     splits: tuple[str, ...] = ("val", "test"),
     min_iou: float = MIN_IOU,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
@@ -134,7 +134,7 @@ def acquire_levels(
     return table
 
 
-def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: int, detector: FaceDetector, min_iou: float, target: Path) -> dict[str, Any]:
+def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: int, detector: Detector, min_iou: float, target: Path) -> dict[str, Any]:
     """One image at one level: the outcome record (status, iou), the crop written when acquired."""
     if row["crop_method"] != LANDMARKS:
         return {"status": NO_REFERENCE, "iou": None}
@@ -144,7 +144,7 @@ def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: in
     return {"status": found.status, "iou": None if found.iou is None else round(found.iou, 4)}
 
 
-def settings(detector: FaceDetector, min_iou: float, splits: tuple[str, ...]) -> dict[str, Any]:
+def settings(detector: Detector, min_iou: float, splits: tuple[str, ...]) -> dict[str, Any]:
     """What decides the end-to-end crops: detector, input size, overlap rule, upscaling policy, the chain library."""
     return {
         "detector": detector.cache_key(),

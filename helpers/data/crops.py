@@ -15,7 +15,7 @@ import pandas as pd
 from helpers.core.cache import JsonlCache
 from helpers.core.files import path_inside, safe_component, write_png_atomic
 from helpers.core.progress import progress
-from helpers.data.faces import DETECTOR_INPUT, FaceDetector, align, centre_crop
+from helpers.data.faces import DETECTOR_INPUT, Detector, align, centre_crop
 from helpers.data.manifest import CENTRE_CROP, DETECTION_COLUMNS, LANDMARKS, NO_FACE, OK
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
 
@@ -23,7 +23,7 @@ EXCLUDE = "exclude"
 NO_FACE_POLICIES = (EXCLUDE, CENTRE_CROP)
 
 
-def detector_tag(detector: FaceDetector) -> str:
+def detector_tag(detector: Detector) -> str:
     """Folder name that ties aligned crops to the detector file (name, sha256), threshold and input size (when not 640) that made them.
 
     Only the file's own name is kept (a pack folder's path can be long), cut short so the sha256 and threshold always fit.
@@ -42,7 +42,7 @@ def detect_and_align(
     manifest: pd.DataFrame,
     dataset_root: Path,
     processed_dir: Path,
-    detector: FaceDetector,
+    detector: Detector,
     no_face_policy: str = EXCLUDE,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
 ) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from helpers.core.progress import progress
 from helpers.core.sources import ModelFile
-from helpers.data.faces import FaceDetector
+from helpers.data.detectors import open_detector
 
 SIZED_TO_PHOTO = "sized to photo"
 
@@ -52,7 +52,7 @@ def faces_vs_scale(
     a new input size includes ONNX Runtime's set-up).
     """
     photos = {scale: downscale(image_rgb, scale) for scale in scales}
-    detectors = {size: FaceDetector(detector_model, threshold, input_size=size) for size in input_sizes}
+    detectors = {size: open_detector(detector_model, threshold, input_size=size) for size in input_sizes}
     rows = []
     steps = itertools.product(input_sizes, scales)
     for size, scale in progress(steps, f"faces vs scale ({detector_model.name})", total=len(input_sizes) * len(scales)):

@@ -1,4 +1,4 @@
-"""Face detection (SCRFD with 5 keypoints, through InsightFace) and 5-point alignment to 112x112.
+"""Face detection (SCRFD with 5 keypoints, through InsightFace; MTCNN in :mod:`helpers.data.mtcnn`) and 5-point alignment to 112x112.
 
 SCRFD is fully convolutional, so it can run at any input size that is a multiple of 32. The
 standalone SCRFD files declare a fixed 640x640 input; for any other size the detector runs a copy
@@ -120,33 +120,27 @@ def dynamic_input_model(model: ModelFile) -> Path:
     return target
 
 
-class FaceDetector:
-    """SCRFD on ONNX Runtime with an explicitly chosen execution provider and input size.
+class Detector:
+    """What every detector shares: the primary face of a photo, retried once inside a black border.
 
-    ``input_size`` is the side of the square the image is resized into (keeping its aspect ratio,
-    padded with black): an int, or ``None`` for the image's own size (:func:`sized_to_image`), so
-    that small photos are not upscaled to 640 and large ones are not shrunk. A model file whose fixed
-    input is that square is run as is; any other size runs its :func:`dynamic_input_model` copy.
+    A subclass sets ``model``, ``threshold``, ``input_size`` and ``providers`` and implements
+    :meth:`detect_all`, returning boxes and keypoints in the order SCRFD gives them (left eye, right
+    eye, nose tip, left and right mouth corners), so every detector feeds the same 5-point alignment.
     """
 
-    def __init__(self, model: ModelFile, threshold: float = 0.5, providers: list[str] | None = None, input_size: int | None = DETECTOR_INPUT) -> None:
-        self.model = model
-        self.threshold = threshold
-        self.input_size = check_input_size(input_size)
-        path = model.path if fixed_input_size(model.path) == (self.input_size, self.input_size) else dynamic_input_model(model)
-        session = inference_session(path, providers or select_providers())
-        self.providers = session.get_providers()
-        # A fixed size needs one session; sized to the image, one session of dynamic shape serves every size
-        # (InsightFace would otherwise keep one session, with its memory, per size met).
-        self._scrfd = SCRFD(model_file=str(path), session=session, static_shape_sessions=self.input_size is not None)
-        if not self._scrfd.use_kps:
-            raise ValueError(f"{model.name} has no keypoint outputs; FaceDetector needs an SCRFD model with 5 keypoints (*_kps)")
-        self._scrfd.prepare(ctx_id=0 if "CUDAExecutionProvider" in self.providers else -1, det_thresh=threshold)
+    model: ModelFile
+    threshold: float
+    input_size: int | None
+    providers: list[str]
 
     def cache_key(self) -> str:
         """What determines this detector's output: weights, input size policy, threshold and retry rule."""
         policy = "image" if self.input_size is None else self.input_size
         return f"{self.model.sha256[:16]}:{policy}:{self.threshold}:border{RETRY_BORDER}"
+
+    def detect_all(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every face above the threshold (no retry): boxes N x 5 (x1, y1, x2, y2, score) and keypoints N x 5 x 2."""
+        raise NotImplementedError
 
     def detect(self, image_rgb: np.ndarray) -> Face | None:
         """The primary face (large and central, InsightFace's criterion), or ``None``.
@@ -172,11 +166,6 @@ class FaceDetector:
             padded=True,
         )
 
-    def detect_all(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every face above the threshold (no retry): boxes N x 5 (x1, y1, x2, y2, score) and keypoints N x 5 x 2."""
-        side = self.input_size or sized_to_image(image_rgb.shape)
-        return self._scrfd.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), input_size=(side, side))
-
     def _detect(self, image_rgb: np.ndarray) -> Face | None:
         boxes, keypoints = self.detect_all(image_rgb)
         if boxes.shape[0] == 0:
@@ -188,6 +177,35 @@ class FaceDetector:
             kps=tuple(float(v) for v in keypoints[best].ravel()),
             n_faces=int(boxes.shape[0]),
         )
+
+
+class FaceDetector(Detector):
+    """SCRFD on ONNX Runtime with an explicitly chosen execution provider and input size.
+
+    ``input_size`` is the side of the square the image is resized into (keeping its aspect ratio,
+    padded with black): an int, or ``None`` for the image's own size (:func:`sized_to_image`), so
+    that small photos are not upscaled to 640 and large ones are not shrunk. A model file whose fixed
+    input is that square is run as is; any other size runs its :func:`dynamic_input_model` copy.
+    """
+
+    def __init__(self, model: ModelFile, threshold: float = 0.5, providers: list[str] | None = None, input_size: int | None = DETECTOR_INPUT) -> None:
+        self.model = model
+        self.threshold = threshold
+        self.input_size = check_input_size(input_size)
+        path = model.path if fixed_input_size(model.path) == (self.input_size, self.input_size) else dynamic_input_model(model)
+        session = inference_session(path, providers or select_providers())
+        self.providers = session.get_providers()
+        # A fixed size needs one session; sized to the image, one session of dynamic shape serves every size
+        # (InsightFace would otherwise keep one session, with its memory, per size met).
+        self._scrfd = SCRFD(model_file=str(path), session=session, static_shape_sessions=self.input_size is not None)
+        if not self._scrfd.use_kps:
+            raise ValueError(f"{model.name} has no keypoint outputs; FaceDetector needs an SCRFD model with 5 keypoints (*_kps)")
+        self._scrfd.prepare(ctx_id=0 if "CUDAExecutionProvider" in self.providers else -1, det_thresh=threshold)
+
+    def detect_all(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every face above the threshold (no retry): boxes N x 5 (x1, y1, x2, y2, score) and keypoints N x 5 x 2."""
+        side = self.input_size or sized_to_image(image_rgb.shape)
+        return self._scrfd.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), input_size=(side, side))
 
 
 def _centrality(boxes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -30,6 +30,7 @@ from helpers.evaluation.exposure import exposure, exposure_summary, trained_fami
 from helpers.evaluation.metrics import RankedScores
 from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles, run_conditions
 from helpers.evaluation.reports import METRICS
+from helpers.evaluation.robustness import ROBUSTNESS
 from helpers.evaluation.scores import PAIR_COLUMNS, conditions_of
 from helpers.evaluation.statistics import ALL, Statistic, first_estimable, measure
 from helpers.evaluation.summary import format_interval
@@ -318,8 +319,10 @@ def comparison_report(
     }
 
 
-def save_outputs(step_dir: Path, report: dict[str, Any], table: pd.DataFrame, differences: pd.DataFrame) -> None:
-    """Write notebook 04's ``metrics.json``, ``comparison.csv`` and ``differences.csv`` atomically."""
+def save_outputs(step_dir: Path, report: dict[str, Any], table: pd.DataFrame, differences: pd.DataFrame, robust: pd.DataFrame | None = None) -> None:
+    """Write notebook 04's ``metrics.json``, ``comparison.csv``, ``differences.csv`` and (when ranked) ``robustness.csv`` atomically."""
     write_json_atomic(Path(step_dir) / METRICS, report)
     write_csv_atomic(Path(step_dir) / COMPARISON, table)
     write_csv_atomic(Path(step_dir) / DIFFERENCES, differences)
+    if robust is not None:
+        write_csv_atomic(Path(step_dir) / ROBUSTNESS, robust)

@@ -21,13 +21,13 @@ from helpers.core.progress import progress
 from helpers.data.acquire import ACQUIRED
 from helpers.data.degrade import HQ, Degradation, degrade, image_seed
 from helpers.evaluation.conditions import ORACLE
-from helpers.models.recognisers import Recogniser
+from helpers.models.recognisers import FaceRecogniser
 
 View = tuple[Degradation, str]
 """One side of a condition: a level and the mode its faces were found by (HQ is always ``(HQ, oracle)``)."""
 
 
-def recogniser_key(recogniser: Recogniser, flip: bool) -> str:
+def recogniser_key(recogniser: FaceRecogniser, flip: bool) -> str:
     """Folder name for one recogniser setting: weights, preprocessing, flip test."""
     return f"{recogniser.name}-{recogniser.sha256[:12]}-{recogniser.preprocess.key()}-flip{int(flip)}"
 
@@ -94,7 +94,7 @@ def compute_embeddings(
     levels: list[Degradation],
     seed: int,
     processed_dir: Path,
-    recogniser: Recogniser,
+    recogniser: FaceRecogniser,
     store: EmbeddingStore,
     flip: bool = False,
     chunk_size: int = 512,
@@ -114,13 +114,13 @@ def compute_embeddings(
     return len(todo)
 
 
-def embedding_store(processed_dir: Path, recogniser: Recogniser, flip: bool) -> EmbeddingStore:
+def embedding_store(processed_dir: Path, recogniser: FaceRecogniser, flip: bool) -> EmbeddingStore:
     """The embedding cache of one recogniser setting under the processed folder."""
     return EmbeddingStore(Path(processed_dir) / ".cache" / "embeddings" / recogniser_key(recogniser, flip))
 
 
 def embed_images(
-    images: pd.DataFrame, levels: list[Degradation], seed: int, processed_dir: Path, recogniser: Recogniser, store: EmbeddingStore, flip: bool
+    images: pd.DataFrame, levels: list[Degradation], seed: int, processed_dir: Path, recogniser: FaceRecogniser, store: EmbeddingStore, flip: bool
 ) -> int:
     """Embed ``images`` at HQ and every level (cached); returns how many embeddings were computed."""
     all_levels = [HQ, *levels]
@@ -176,7 +176,7 @@ def embed_views(
     views: list[View],
     seed: int,
     processed_dir: Path,
-    recogniser: Recogniser,
+    recogniser: FaceRecogniser,
     store: EmbeddingStore,
     flip: bool,
     acquisition: pd.DataFrame | None,

@@ -413,6 +413,29 @@ def _identification(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def robustness_markdown(rows: Sequence[dict]) -> str:
+    """Notebook 04's robustness ranking (:func:`helpers.evaluation.robustness.robustness_table` records) as a Markdown table."""
+    cells = (
+        [r["statistic"], str(r["rank"]), r["model"], f"{r['hq']:.3f}", f"{r['low_quality']:.3f}", format_interval(r["loss"], r["loss_low"], r["loss_high"], 3)]
+        for r in rows
+    )
+    return table(["statistic", "rank", "model", "HQ-HQ", "low quality", "loss [95% CI]"], cells)
+
+
+def _robustness(report: dict[str, Any]) -> list[str]:
+    rows = report.get("robustness")
+    if not rows:
+        return []
+    return [
+        "## Which model degrades least",
+        "",
+        f"Each model's loss from HQ-HQ to {rows[0]['condition']}, with a 95% two-way identity-bootstrap interval (people resampled), "
+        "smallest loss first; models whose intervals overlap are not told apart.",
+        "",
+        robustness_markdown(rows),
+    ]
+
+
 def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str:
     """``summary.md`` for notebook 04's ``metrics.json`` dict: primary endpoint, HQ non-inferiority, operating point,
     every comparison, detector failures, the results table."""
@@ -425,6 +448,7 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str
         + _exposure(report)
         + _failures(report)
         + _secondaries(report)
+        + _robustness(report)
         + _identification(report)
     )
     lines += [

@@ -31,7 +31,7 @@ from helpers.evaluation.model_runs import ModelRun, model_run
 from helpers.evaluation.pairs import PairSet, sample_pairs
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
 from helpers.evaluation.scores import conditions_of, write_scores
-from helpers.models.recognisers import Recogniser
+from helpers.models.recognisers import FaceRecogniser
 
 
 def detector_failures(manifest: pd.DataFrame, split: str) -> dict[str, int]:
@@ -197,7 +197,7 @@ class Evaluation:
 def evaluate(
     manifest: pd.DataFrame,
     processed_dir: Path,
-    recogniser: Recogniser,
+    recogniser: FaceRecogniser,
     levels: list[Degradation],
     level_seed: int,
     flip: bool,
@@ -251,7 +251,7 @@ def score_model(
     model: dict[str, Any],
     manifest: pd.DataFrame,
     processed_dir: Path,
-    recogniser: Recogniser,
+    recogniser: FaceRecogniser,
     levels: LevelSet,
     flip: bool,
     settings: PairSettings,

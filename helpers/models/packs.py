@@ -14,6 +14,8 @@ from pathlib import Path
 
 from helpers.core.files import sha256_file
 from helpers.core.sources import MIRROR_ENV, DownloadFailed, ModelFile, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
+from helpers.data.mtcnn import MTCNN, mtcnn_model
+from helpers.data.yunet import YUNET, yunet_model
 from helpers.models.recognisers import ARCFACE, SFACE, Preprocess
 from helpers.models.sface import sface_float32
 
@@ -32,6 +34,23 @@ BUFFALO_L = Remote(
     "models/buffalo_l.zip",
 )
 
+# buffalo_s and antelopev2 from the same release. No checksum is published; these sha256 (and sizes) are the ones
+# independent download and pinning scripts record for the files (buffalo_s.zip 127,607,557 bytes; antelopev2.zip
+# 360,662,982 bytes, whose Hugging Face mirror serves it under this LFS object id), and which agree with them on buffalo_l.
+BUFFALO_S = Remote(
+    "buffalo_s.zip",
+    ("https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_s.zip",),
+    "d85a87f503f691807cd8bb97128bdf7a0660326cd9cd02657127fa978bab8b5e",
+    "models/buffalo_s.zip",
+)
+ANTELOPEV2 = Remote(
+    "antelopev2.zip",
+    ("https://github.com/deepinsight/insightface/releases/download/v0.7/antelopev2.zip",),
+    "8e182f14fc6e80b3bfa375b33eb6cff7ee05d8ef7633e738d1c89021dcf0c5c5",
+    "models/antelopev2.zip",
+)
+DOWNLOADABLE_PACKS = {"buffalo_l": BUFFALO_L, "buffalo_s": BUFFALO_S, "antelopev2": ANTELOPEV2}
+
 # Detectors shipped as single files in the mirror (models/scrfd/), with their published sha256.
 SCRFD_FILES = {
     "scrfd_2.5g": ("models/scrfd/scrfd_2.5g_kps.onnx", "32d20c77b9e2dc1d07e94c2ab9d25bdd5cd05eddbe0b46e7b38e7a1eca22e99a"),
@@ -46,13 +65,13 @@ def model_root() -> Path:
 
 
 def pack_dir(name: str) -> Path:
-    """A pack folder: the model root's copy, the mirror's, or (``buffalo_l`` only) a download."""
+    """A pack folder: the model root's copy, the mirror's, or (:data:`DOWNLOADABLE_PACKS`) a sha256-checked download."""
     if (local := model_root() / name).is_dir():
         return local
     if (mirrored := in_mirror(f"models/{name}")) is not None:
         return mirrored
-    if name == "buffalo_l":
-        return fetch_and_extract(BUFFALO_L, name, root=model_root())
+    if name in DOWNLOADABLE_PACKS:
+        return fetch_and_extract(DOWNLOADABLE_PACKS[name], name, root=model_root())
     raise ResourceUnavailable(f"model pack {name!r} not found in {model_root()} nor in the mirror ({MIRROR_ENV})")
 
 
@@ -86,8 +105,12 @@ def resolve_detector(choice: str = "auto") -> tuple[ModelFile, str]:
 
     ``auto``, ``offline`` or a pack name take the detector of that model pack
     (:func:`load_pack`); a mirror detector name (``scrfd_2.5g``,
-    ``scrfd_500m``) or a path to an ``.onnx`` file pick one explicitly.
+    ``scrfd_500m``), ``mtcnn`` (facenet-pytorch's), ``yunet`` (OpenCV Zoo's) or a path to an ``.onnx`` file pick one explicitly.
+    Open the result with :func:`helpers.data.detectors.open_detector`.
     """
+    if choice in (MTCNN, YUNET):
+        found = mtcnn_model() if choice == MTCNN else yunet_model()
+        return found, f"detector: {choice} ({found.source})"
     if choice in SCRFD_FILES:
         found = mirror_detector(choice)
         return found, f"detector: {found.name} ({found.source})"

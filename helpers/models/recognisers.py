@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
+import cv2
 import numpy as np
+from insightface.utils.face_align import arcface_dst
+from skimage.transform import SimilarityTransform
 
 from helpers.core.devices import CUDA, inference_session, select_providers
 from helpers.core.files import sha256_file
 
-__all__ = ["ARCFACE", "CROP_SHAPE", "SFACE", "Preprocess", "Recogniser", "check_crops", "l2_normalise", "select_providers"]
+__all__ = [
+    "ARCFACE",
+    "CROP_SHAPE",
+    "SFACE",
+    "ChipTemplate",
+    "FaceRecogniser",
+    "Preprocess",
+    "Recogniser",
+    "check_crops",
+    "l2_normalise",
+    "select_providers",
+]
 
 CROP_SHAPE = (112, 112, 3)
 
@@ -43,6 +57,44 @@ class Preprocess:
 ARCFACE = Preprocess("RGB", 127.5, 127.5)
 # OpenCV Zoo's SFace: RGB in 0..255; the graph normalises by itself (see helpers.models.sface).
 SFACE = Preprocess("RGB", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ChipTemplate:
+    """A recogniser's own face alignment: where the five detector keypoints land in its ``size`` x ``size`` input.
+
+    The workbench's crops are aligned to ArcFace's 112 px template, and both templates place the same
+    five points, so one fixed similarity takes a 112 px crop to this template (:meth:`from_arcface`);
+    any part of the chip outside the 112 px crop is black, as outside a photo.
+    """
+
+    name: str
+    size: int
+    points: tuple[tuple[float, float], ...]
+
+    def key(self) -> str:
+        """A short string naming this alignment, for cache keys."""
+        return f"{self.name}{self.size}"
+
+    def from_arcface(self, crops_rgb: np.ndarray) -> np.ndarray:
+        """N x size x size x 3 chips from N x 112 x 112 x 3 ArcFace-aligned crops."""
+        matrix = SimilarityTransform.from_estimate(arcface_dst, np.asarray(self.points, np.float64)).params[:2]
+        chips = [cv2.warpAffine(crop, matrix, (self.size, self.size), flags=cv2.INTER_LINEAR, borderValue=0.0) for crop in crops_rgb]
+        return np.stack(chips) if chips else np.empty((0, self.size, self.size, 3), np.uint8)
+
+
+class FaceRecogniser(Protocol):
+    """What scoring needs of a recogniser: identity (name, weights sha256, preprocessing), where it runs, and ``embed``."""
+
+    name: str
+    sha256: str
+    providers: list[str]
+    embedding_size: int
+
+    @property
+    def preprocess(self) -> Preprocess | ChipTemplate: ...
+
+    def embed(self, crops_rgb: np.ndarray, flip: bool = False) -> np.ndarray: ...
 
 
 def check_crops(crops_rgb: np.ndarray) -> None:

@@ -9,15 +9,19 @@ from helpers.core.sources import project_path
 from helpers.evaluation.reports import read_report
 from helpers.models.backbones import EMBEDDER_PREPROCESS
 from helpers.models.packs import load_pack
-from helpers.models.recognisers import Recogniser
+from helpers.models.recognisers import FaceRecogniser, Recogniser
+from helpers.models.zoo import load_recogniser
 
 
-def run_recogniser(folder: str | Path, batch_size: int = 64) -> tuple[dict[str, Any], Recogniser, bool]:
-    """The step's model description, its recogniser (a fine-tuned run's ``model.onnx`` or the pack's) and its flip setting."""
+def run_recogniser(folder: str | Path, batch_size: int = 64) -> tuple[dict[str, Any], FaceRecogniser, bool]:
+    """The step's model description, its recogniser (a fine-tuned run's ``model.onnx``, a zoo model or the pack's) and its flip setting."""
     path = project_path(folder)
     model = read_report(path).model
+    recogniser: FaceRecogniser
     if "onnx" in model:
         recogniser = Recogniser(path / model["onnx"], EMBEDDER_PREPROCESS, batch_size=batch_size)
+    elif "zoo" in model:
+        recogniser = load_recogniser(model["zoo"], batch_size)[0]
     else:
         pack = load_pack(model["pack"])
         recogniser = Recogniser(pack.recogniser.path, pack.preprocess, batch_size=batch_size)

@@ -11,36 +11,37 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.core.files import write_csv_atomic
 from helpers.data.crops import detect_and_align
 from helpers.data.datasets import lfw_files
-from helpers.data.faces import FaceDetector
+from helpers.data.faces import Detector, FaceDetector
 from helpers.data.manifest import CENTRE_CROP, NO_FACE, NOT_SELECTED, OK, TOO_FEW_IMAGES, Source, split_images
 from helpers.evaluation.embeddings import embed_images, embedding_store
 from helpers.evaluation.pairs import read_lfw_pairs
 from helpers.evaluation.verification import lfw_view2_accuracy
 from helpers.models.packs import ModelPack
-from helpers.models.recognisers import Recogniser
+from helpers.models.recognisers import FaceRecogniser, Recogniser
+from helpers.models.zoo import PACK_RECOGNISER, availability, load_recogniser
 
 LFW_VIEW2 = "lfw_view2"
+ZOO_CSV = "zoo.csv"
 # Scan statuses that say nothing against the image itself: it can still be aligned for LFW View 2.
 _ALIGNABLE = (OK, TOO_FEW_IMAGES, NOT_SELECTED, NO_FACE)
 
 
-def model_description(pack: ModelPack, recogniser: Recogniser, flip: bool) -> dict[str, Any]:
-    """What ``metrics.json`` records about the pretrained model."""
-    return {
-        "name": pack.name,
-        "pack": pack.name,
-        "note": pack.note,
-        "recogniser": recogniser.name,
-        "sha256": recogniser.sha256,
-        "preprocess": recogniser.preprocess.key(),
-        "providers": recogniser.providers,
-        "flip": flip,
-    }
+def pretrained_model(pack: ModelPack, choice: str, flip: bool, batch_size: int) -> tuple[FaceRecogniser, dict[str, Any]]:
+    """The recogniser to score (``choice``: ``""`` for the pack's own, a zoo name or a model card) and what ``metrics.json`` records of it."""
+    if choice == PACK_RECOGNISER:
+        recogniser: FaceRecogniser = Recogniser(pack.recogniser.path, pack.preprocess, batch_size=batch_size)
+        name, note, zoo_entry = pack.name, pack.note, {}
+    else:
+        recogniser, name, note = load_recogniser(choice, batch_size)
+        zoo_entry = {"zoo": choice}
+    description = {"name": name, "pack": pack.name, "note": note, **zoo_entry, "recogniser": recogniser.name, "sha256": recogniser.sha256}
+    return recogniser, description | {"preprocess": recogniser.preprocess.key(), "providers": recogniser.providers, "flip": flip}
 
 
-def lfw_view2_images(manifest: pd.DataFrame, dataset_root: Path, processed_dir: Path, detector: FaceDetector) -> tuple[pd.DataFrame, pd.DataFrame]:
+def lfw_view2_images(manifest: pd.DataFrame, dataset_root: Path, processed_dir: Path, detector: Detector) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The official View 2 pairs and their aligned images (no-face images kept as flagged centre crops)."""
     pairs = read_lfw_pairs(lfw_files().pairs)
     needed = set(pairs["path_a"]) | set(pairs["path_b"])
@@ -57,7 +58,7 @@ def lfw_view2(
     source: Source,
     processed_dir: Path,
     pack: ModelPack,
-    recogniser: Recogniser,
+    recogniser: FaceRecogniser,
     flip: bool,
     level_seed: int,
     published: float | None,
@@ -68,3 +69,10 @@ def lfw_view2(
     embed_images(images, [], level_seed, processed_dir, recogniser, store, flip)
     result = lfw_view2_accuracy(pairs, images, store, level_seed)
     return result | {"no_face_centre_crops": int((images["crop_method"] == CENTRE_CROP).sum()), "published": published}
+
+
+def model_zoo(run: Path) -> pd.DataFrame:
+    """Every zoo model's availability here (with why not), written to ``zoo.csv`` in the step folder."""
+    table = availability()
+    write_csv_atomic(run / ZOO_CSV, table.reset_index())
+    return table

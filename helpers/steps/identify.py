@@ -25,7 +25,7 @@ from helpers.identification import closedset, openset, realsets
 from helpers.identification.intervals import person_rate
 from helpers.identification.search import Gallery, cmc
 from helpers.identification.storage import save_classifier
-from helpers.models.recognisers import Recogniser
+from helpers.models.recognisers import FaceRecogniser
 
 CLASSIFIER_FOLDER = "classifiers"
 
@@ -45,7 +45,7 @@ def views_of(levels: list[Degradation], modes: tuple[str, ...]) -> list[View]:
 class Embedder:
     """What turns images into view embeddings: the recogniser, its cache, and notebook 01's level seed and acquisition table."""
 
-    recogniser: Recogniser
+    recogniser: FaceRecogniser
     processed_dir: Path
     flip: bool
     seed: int
@@ -244,7 +244,7 @@ def highlights(headline: str, names: list[str], chosen: list[str] | None) -> lis
     return list(dict.fromkeys(wanted))
 
 
-def real_benchmarks(requested: dict[str, str | None], recogniser: Recogniser, flip: bool) -> dict[str, Any]:
+def real_benchmarks(requested: dict[str, str | None], recogniser: FaceRecogniser, flip: bool) -> dict[str, Any]:
     """Each requested real benchmark evaluated; for every other set, its folder if present, else where to put it."""
     outcomes: dict[str, Any] = {name: str(where) for name, where in realsets.available_benchmarks().items() if name not in requested}
     for name, path in requested.items():

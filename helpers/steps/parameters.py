@@ -33,12 +33,15 @@ from helpers.data.crops import NO_FACE_POLICIES
 from helpers.data.datasets import DATASET_NAMES
 from helpers.data.degrade import SWEEPS
 from helpers.data.faces import CROP_SIZE
+from helpers.data.mtcnn import MTCNN
 from helpers.data.split import SPLITS
+from helpers.data.yunet import YUNET
 from helpers.evaluation.statistics import BY_KEY, TABLE
 from helpers.identification.closedset import CLASSIFIERS
 from helpers.identification.realsets import BENCHMARKS
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.packs import OFFLINE_PACK, SCRFD_FILES
+from helpers.models.zoo import PACK_RECOGNISER, ZOO, is_card
 from helpers.training.config import LOSSES, TrainConfig
 from helpers.tryit.faces import LEVELS
 
@@ -73,6 +76,22 @@ def _folder_or_name(what: str, names: tuple[str, ...], files: tuple[str, ...] = 
         raise ParameterError(f"{name} = {value!r}: {found}; expected one of {', '.join(names)} or a {what} folder{suggestion(value, names)}")
 
     return Spec(f"one of {', '.join(names)} or a {what} folder", lambda v: isinstance(v, str) and bool(v), names, inner)
+
+
+def _recogniser() -> Spec:
+    """``""`` (the pack's own), a zoo model's name, or an existing model card file."""
+    names = tuple(ZOO)
+
+    def inner(name: str, value: str) -> None:
+        if value == PACK_RECOGNISER or value in names or _PLACEHOLDER.search(value):
+            return
+        if is_card(value):
+            if not project_path(value).is_file():
+                raise ParameterError(f"{name} = {value!r}: model card {project_path(value)} does not exist")
+            return
+        raise ParameterError(f'{name} = {value!r}: expected "" (the pack\'s own), one of {", ".join(names)}, or a model card *.yaml{suggestion(value, names)}')
+
+    return Spec(f'"", one of {", ".join(names)} or a model card *.yaml', lambda v: isinstance(v, str), names, inner)
 
 
 def _fractions() -> Spec:
@@ -133,7 +152,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "detector_input": integer(64),
         "detector_sweep": boolean(),
         "crowd_photo": PATH,
-        "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES), files=(".onnx",)),
+        "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES, MTCNN, YUNET), files=(".onnx",)),
         "det_threshold": number(0, 1, low_open=True),
         "no_face_policy": text(NO_FACE_POLICIES),
         "max_megapixels": number(0, low_open=True),
@@ -143,6 +162,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "processed_dir": PATH,
         "run_dir": PATH,
         "pack": _folder_or_name("pack", PACK_NAMES),
+        "recogniser": _recogniser(),
         "levels": optional(list_of(text(), min_length=1)),
         "genuine_per_identity": integer(1),
         "max_impostors": integer(1),
@@ -193,6 +213,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "non_inferiority_margin": number(0, 0.5),
         "seed_runs": list_of(text()),
         "identification": list_of(text()),
+        "robustness_condition": text(),
     },
     "05_identify": {
         "processed_dir": PATH,

@@ -10,6 +10,7 @@ from helpers.data.degrade import FAMILIES, TRAIN_FAMILIES
 from helpers.evaluation.statistics import TABLE
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.losses import HEADS
+from helpers.training.augment import AUGMENTATIONS
 
 TRIPLET = "triplet"
 LOSSES = (*HEADS, TRIPLET)
@@ -22,9 +23,9 @@ class TrainConfig:
 
     processed_dir: str
     run_dir: str
-    backbone: str = "resnet50"  # resnet50 | mobilenet_v2 | pack
+    backbone: str = "resnet50"  # resnet50 | mobilenet_v2 | pack | inception_resnet_v1 (FaceNet) | seresnet50
     pack: str = "auto"  # model pack for the pack arm and the distillation teacher
-    fallback: str | None = None  # resnet50 without ImageNet weights: None (stop) | random | mobilenet_v2
+    fallback: str | None = None  # pretrained weights unreachable: None (stop) | random | mobilenet_v2 (resnet50 only)
     embedding_size: int = 512  # ImageNet backbones' embedding head (the pack keeps its own size)
     loss: str = "arcface"  # arcface | cosface | adaface | softmax | triplet
     scale: float = 64.0
@@ -36,6 +37,7 @@ class TrainConfig:
     lq_prob: float = 0.5  # share of training images degraded on the fly
     lq_resolutions: tuple[int, ...] = (48, 32, 24, 16)
     lq_families: tuple[str, ...] = TRAIN_FAMILIES  # corruption families of the augmentation; evaluation labels each condition seen / unseen by them
+    augment: str = "none"  # preset of helpers.training.augment applied to the HQ crop before degradation: none | seed
     epochs: int = 5
     batch_size: int = 64
     lr: float = 0.01  # backbone learning rate (SGD, momentum 0.9)
@@ -66,6 +68,8 @@ class TrainConfig:
             raise ValueError("epochs must be >= 1 and batch_size >= 2 (batch norm needs batches of two or more)")
         if self.select_statistic not in SELECT_STATISTICS:
             raise ValueError(f"select_statistic must be one of {SELECT_STATISTICS}, not {self.select_statistic!r}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of the presets {tuple(AUGMENTATIONS)}, not {self.augment!r}")
         if unknown := sorted(set(self.lq_families) - set(FAMILIES)):
             raise ValueError(f"lq_families {unknown} are not corruption families; valid: {list(FAMILIES)}")
         if self.val_genuine_per_identity < 1 or self.val_max_impostors < 1:

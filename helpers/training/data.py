@@ -1,6 +1,6 @@
 """Training data: notebook 01's aligned crops, degraded on the fly, in seeded and resumable order, and the val set.
 
-Every random choice (flip, degradation level, noise) comes from a generator
+Every random choice (flip or augmentation, degradation level, noise) comes from a generator
 seeded by (seed, epoch, image index), so an epoch yields the same images
 whether it runs in one process, several DataLoader workers, or after a
 resume from a checkpoint.
@@ -9,7 +9,7 @@ resume from a checkpoint.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
 from helpers.evaluation.verification import split_pairs
 from helpers.models.packs import ModelPack
 from helpers.models.recognisers import Recogniser
+from helpers.training.augment import AUGMENTATIONS, Augmentation, augment
 from helpers.training.config import TrainConfig
 
 
@@ -50,11 +51,13 @@ def identity_labels(identities: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 
 
 class TrainingFaces(Dataset):
-    """Crops with labels, each returned as a uint8 CHW tensor after a seeded flip and optional degradation.
+    """Crops with labels, each returned as a uint8 CHW tensor after a seeded flip or augmentation and optional degradation.
 
-    ``lq_prob``: share of images degraded by :func:`helpers.data.degrade.random_degradation`
-    at one of ``lq_resolutions``, with corruptions of ``lq_families`` only (the rest stay HQ).
-    Call :meth:`set_epoch` before each epoch.
+    ``augmentation`` (:mod:`helpers.training.augment`) transforms the HQ crop before any degradation; when it
+    does anything, its own flip probability replaces the coin flip of ``flip``, so no crop is flipped twice
+    (``flip=False`` turns the augmentation's flip off too). ``lq_prob``: share of images degraded by
+    :func:`helpers.data.degrade.random_degradation` at one of ``lq_resolutions``, with corruptions of
+    ``lq_families`` only (the rest stay HQ). Call :meth:`set_epoch` before each epoch.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class TrainingFaces(Dataset):
         lq_resolutions: Sequence[int] = (48, 32, 24, 16),
         lq_families: Sequence[str] = TRAIN_FAMILIES,
         flip: bool = True,
+        augmentation: Augmentation = AUGMENTATIONS["none"],
     ) -> None:
         if len(crops) != len(labels):
             raise ValueError(f"{len(crops)} crops but {len(labels)} labels")
@@ -73,6 +77,7 @@ class TrainingFaces(Dataset):
             raise ValueError(f"lq_prob must be in [0, 1], not {lq_prob}")
         self.crops, self.labels = crops, labels
         self.seed, self.lq_prob, self.lq_resolutions, self.lq_families, self.flip = seed, lq_prob, tuple(lq_resolutions), tuple(lq_families), flip
+        self.augmentation = augmentation if flip else replace(augmentation, flip=0.0)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -85,7 +90,9 @@ class TrainingFaces(Dataset):
         """(image uint8 3 x 112 x 112, label, index)."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         image = self.crops[index]
-        if self.flip and rng.random() < 0.5:
+        if not self.augmentation.identity:
+            image = augment(image, self.augmentation, rng)[0]
+        elif self.flip and rng.random() < 0.5:
             image = image[:, ::-1]
         if rng.random() < self.lq_prob:
             image = degrade(np.ascontiguousarray(image), random_degradation(rng, self.lq_resolutions, self.lq_families), int(rng.integers(2**63)))

@@ -32,6 +32,7 @@ from helpers.models import checkpoints
 from helpers.models.backbones import Initialisation, build_embedder
 from helpers.models.losses import MarginHead, distillation_loss, triplet_semi_hard
 from helpers.models.packs import ModelPack, load_pack
+from helpers.training.augment import AUGMENTATIONS
 from helpers.training.config import TRIPLET, TrainConfig
 from helpers.training.data import IdentityBatchSampler, TrainingData, TrainingFaces, load_training_data
 from helpers.training.distributed import Distributed, agreed, barrier, distributed, training_device
@@ -139,7 +140,9 @@ def _session(config: TrainConfig, place: Distributed) -> Session:
     model, init = build_trainer(config, data, pack)
     use_amp, amp_dtype = _amp(config, device)
     model = model.to(device, memory_format=torch.channels_last if use_amp else torch.contiguous_format)
-    dataset = TrainingFaces(data.crops, data.labels, config.seed, config.lq_prob, config.lq_resolutions, config.lq_families)
+    dataset = TrainingFaces(
+        data.crops, data.labels, config.seed, config.lq_prob, config.lq_resolutions, config.lq_families, augmentation=AUGMENTATIONS[config.augment]
+    )
     loader, sampler = _loader(config, dataset, place)
     optimiser, scheduler = _optimiser(config, model, len(loader))
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
@@ -245,12 +248,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
 
 def _resume_state(folder: Path, config: TrainConfig, model: nn.Module, optimiser, scheduler, scaler) -> dict[str, Any] | None:
-    """Restore the last checkpoint of this very config, if any (a different config in the folder is an error)."""
+    """Restore the last checkpoint of this very config, if any (a different config in the folder is an error).
+
+    A checkpoint written before a setting existed is read with that setting's default, which is today's behaviour.
+    """
     saved = checkpoints.read_state(folder)
     if saved is None:
         return None
-    if saved["config"] != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)
+    previous = TrainConfig.from_dict(saved["config"]).to_dict()
+    if previous != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if previous.get(k) != v)
         raise ValueError(f"{folder} holds a checkpoint of a different config (differs in {changed}): use a new run_dir, or delete that folder to start over")
     state = checkpoints.load_checkpoint(folder, model, optimiser, scheduler, scaler)
     print(f"resuming after epoch {state['epoch']} from {folder}")

@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from helpers.core.sources import project_path
-from helpers.data.faces import FaceDetector
+from helpers.data.detectors import open_detector
+from helpers.data.faces import Detector
 from helpers.evaluation.reports import METRICS, read_report
 from helpers.models.packs import load_pack, resolve_detector
 from helpers.models.recognisers import Recogniser
@@ -36,7 +37,7 @@ class TryModel:
     name: str
     recogniser: Recogniser
     flip: bool
-    detector: FaceDetector
+    detector: Detector
     operating: Operating | None
     source: str
 
@@ -76,7 +77,7 @@ def load_model(spec: str = "auto", threshold: float | None = None, results: str 
         operating, detector_file = latest_operating(recogniser.sha256, project_path(results)), pack.detector
     if threshold is not None:
         operating = Operating(float(threshold), None, "--threshold")
-    return TryModel(name, recogniser, flip, FaceDetector(detector_file, input_size=None), operating, source)
+    return TryModel(name, recogniser, flip, open_detector(detector_file, input_size=None), operating, source)
 
 
 @lru_cache(maxsize=4)

@@ -100,5 +100,43 @@ def test_pack_recogniser_matches_onnx_runtime_and_every_tensor_learns() -> None:
     embedder.train()
     embedder(torch.from_numpy(inputs[:2])).pow(2).sum().backward()
     grads = [p.grad for p in embedder.parameters()]
-    assert len(grads) == 60
+    assert len(grads) == 60 + 27  # SFace's weight tensors and its 27 PReLU slopes
+    assert len([name for name, _ in embedder.named_parameters() if ".initializers." in name]) == 27  # onnx2torch kept them as buffers
     assert all(g is not None and torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize(
+    ("backbone", "where"), [("inception_resnet_v1", "models/facenet/20180402-114759-vggface2.pt"), ("seresnet50", "models/timm/seresnet50_a1_0-ffa00869.pth")]
+)
+def test_new_families_say_where_their_weights_go_and_fall_back_only_when_allowed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backbone: str, where: str
+) -> None:
+    monkeypatch.setenv("LQFACE_MIRROR", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    pins = []
+
+    def offline(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        pins.append(hash_prefix)
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(ResourceUnavailable, match=rf"{where}.*fallback='random'"):
+        build_embedder(backbone)
+    assert pins == [backbones.FACENET_VGGFACE2.sha256 if backbone == "inception_resnet_v1" else "ffa00869"]
+    with pytest.raises(ValueError, match="resnet50 only"):
+        build_embedder(backbone, fallback="mobilenet_v2")
+    embedder, init = build_embedder(backbone, embedding_size=32, fallback="random")
+    assert init.backbone == backbone and "random init (fallback allowed" in init.weights and init.sha256 is None
+    target = export_onnx(embedder.eval(), tmp_path / "model.onnx")
+    assert max_export_error(embedder, target, crops(3)) < 1e-4
+    assert Recogniser(target, EMBEDDER_PREPROCESS, providers=["CPUExecutionProvider"]).embed(crops(2)).shape == (2, 32)
+
+
+def test_a_local_facenet_file_is_checked_in_full_before_it_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    folder = tmp_path / "models" / "facenet"
+    folder.mkdir(parents=True)
+    torch.save({"weight": torch.zeros(1)}, folder / "20180402-114759-vggface2.pt")
+    monkeypatch.setenv("LQFACE_MIRROR", str(tmp_path))
+    monkeypatch.setattr(backbones, "_load_state", lambda path: pytest.fail("an unverified file must not be read"))
+    with pytest.raises(ChecksumMismatch, match=r"vggface2\.pt has sha256 [0-9a-f]{64}.*starting with 281cebca8662831a"):
+        build_embedder("inception_resnet_v1", fallback="random")

@@ -29,6 +29,7 @@ from helpers.data.levels import load_levels
 from helpers.data.manifest import load_manifest
 from helpers.evaluation.conditions import ORACLE
 from helpers.models import checkpoints
+from helpers.models.backbones import build_embedder
 from helpers.training import TrainConfig, train
 from helpers.training import loop as training
 from helpers.training.data import load_training_data
@@ -182,6 +183,18 @@ def test_a_different_config_refuses_to_resume(synthetic_processed: Path, tmp_pat
         train(config(synthetic_processed, tmp_path, epochs=1, lr=0.5))
 
 
+def test_a_checkpoint_from_before_a_setting_existed_resumes_with_its_default(synthetic_processed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    train(config(synthetic_processed, tmp_path, epochs=1))
+    state_file = tmp_path / training.CHECKPOINTS / checkpoints.STATE
+    state = json.loads(state_file.read_text())
+    del state["config"]["augment"]  # written before augmentation presets existed
+    state_file.write_text(json.dumps(state))
+    train(config(synthetic_processed, tmp_path, epochs=1))
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"different config \(differs in \['augment'\]\)"):
+        train(config(synthetic_processed, tmp_path, epochs=1, augment="seed"))
+
+
 def test_triplet_loss_trains_with_identity_batches(synthetic_processed: Path, tmp_path: Path) -> None:
     summary = train(config(synthetic_processed, tmp_path, epochs=2, loss="triplet", triplet_identities=4, triplet_per_identity=3))
     assert len(summary["history"]) == 3 and all(pd.notna(row["loss"]) for row in summary["history"][1:])
@@ -203,3 +216,14 @@ def test_ddp_with_two_gloo_processes(synthetic_processed: Path, tmp_path: Path) 
     assert summary["world_size"] == 2
     assert [row["epoch"] for row in summary["history"]] == [0, 1, 2]
     assert checkpoints.read_state(run / training.CHECKPOINTS)["epoch"] == 2
+
+
+@pytest.mark.parametrize("backbone", ["inception_resnet_v1", "seresnet50"])
+def test_the_new_backbone_families_train_end_to_end(synthetic_processed: Path, tmp_path: Path, backbone: str) -> None:
+    """FaceNet's InceptionResnetV1 and SE-ResNet50 (from scratch here: their weights are not reachable offline) through the one entry point."""
+    summary = train(config(synthetic_processed, tmp_path, backbone=backbone, fallback="random", epochs=2, batch_size=8))
+    history = pd.DataFrame(summary["history"])
+    assert list(history["epoch"]) == [0, 1, 2] and np.isfinite(history["loss"].iloc[1:]).all()
+    assert summary["initialisation"]["backbone"] == backbone and "random init" in summary["initialisation"]["weights"]
+    fresh, _ = build_embedder(backbone, 64, fallback="random")
+    assert {name.removeprefix("model/embedder.") for name in final_weights(tmp_path) if name.startswith("model/embedder.")} == set(fresh.state_dict())

@@ -70,18 +70,30 @@ def nb01_run(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict:
     return run
 
 
-@pytest.fixture(scope="session")
-def nb02_run(nb01_run: dict) -> dict:
-    """Notebook 02 with the offline pack and tiny parameters on notebook 01's subset."""
-    step = nb01_run["run"] / "02_baseline"
+def scored_step(nb01_run: dict, name: str, **parameters) -> dict:
+    """Notebook 02 with the offline pack and tiny parameters on notebook 01's subset, into step folder ``name``."""
+    step = nb01_run["run"] / name
     run_notebook(
         "02_baseline.ipynb",
-        nb01_run["run"] / "02.ipynb",
+        nb01_run["run"] / f"{name}.ipynb",
         processed_dir=str(nb01_run["processed"]),
         run_dir=str(step),
         pack="offline",
         operating_fmr=0.01,
         n_boot=50,
         lfw_view2=False,
+        **parameters,
     )
     return {"step": step, "metrics": json.loads((step / "metrics.json").read_text()), "scores": pd.read_parquet(step / "scores.parquet")}
+
+
+@pytest.fixture(scope="session")
+def nb02_run(nb01_run: dict) -> dict:
+    """Notebook 02 with the offline pack's own recogniser (SFace)."""
+    return scored_step(nb01_run, "02_baseline")
+
+
+@pytest.fixture(scope="session")
+def nb02_dlib_run(nb01_run: dict) -> dict:
+    """Notebook 02 scoring dlib's ResNet (a second offline family) on the same subset, pairs and levels as :func:`nb02_run`."""
+    return scored_step(nb01_run, "02_baseline_dlib", recogniser="dlib")

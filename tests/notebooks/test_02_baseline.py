@@ -9,8 +9,12 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from helpers.data.acquire import ACQUIRED, load_acquisition
+from helpers.evaluation.comparison import check_same_pairs
+from helpers.evaluation.model_runs import load_run
 from helpers.evaluation.scores import PAIR_COLUMNS
 from helpers.evaluation.verification import FAILED_SCORE
+from helpers.models.dlib_resnet import MODEL_SHA256 as DLIB_SHA256
+from helpers.models.zoo import ZOO
 
 ORACLE = ["HQ-px32", "px32-px32", "HQ-px16", "px16-px16", "HQ-jpeg50", "HQ-jpeg20", "HQ-jpeg10"]
 CONDITIONS = ["HQ-HQ", *ORACLE, *(f"e2e:{name}" for name in ORACLE)]
@@ -95,3 +99,21 @@ def test_failures_to_acquire_are_counted_and_scored_as_non_matches(nb02_run: dic
         assert entry["acquisition"]["genuine_pairs_failed"] == int((failed & scores["same"]).sum())
         assert entry["operating"]["fnmr"]["false_non_matches"] >= entry["acquisition"]["genuine_pairs_failed"]
     assert conditions["HQ-px16"]["acquisition"] is None and nb02_run["metrics"]["protocol"]["acquisition"]["min_iou"] == 0.5
+
+
+def test_a_second_family_is_scored_on_the_same_pairs_and_recorded_with_its_alignment(nb02_run: dict, nb02_dlib_run: dict) -> None:
+    model = nb02_dlib_run["metrics"]["model"]
+    assert (model["name"], model["zoo"], model["pack"], model["preprocess"]) == ("dlib", "dlib", "offline", "dlib150")
+    assert model["sha256"] == DLIB_SHA256 and "CC0" in model["note"]
+    check_same_pairs(load_run(nb02_run["step"]), load_run(nb02_dlib_run["step"]))
+    assert sorted(nb02_dlib_run["scores"].columns) == sorted(nb02_run["scores"].columns)
+    conditions = nb02_dlib_run["metrics"]["conditions"]
+    assert conditions["HQ-HQ"]["auc"]["value"] > 0.9 and conditions["HQ-HQ"]["auc"]["value"] > conditions["px16-px16"]["auc"]["value"]
+    assert not np.allclose(nb02_dlib_run["scores"]["HQ-HQ"], nb02_run["scores"]["HQ-HQ"])  # another network, not a relabelled copy
+
+
+def test_the_zoo_table_lists_every_model_with_why_it_is_missing(nb02_dlib_run: dict) -> None:
+    zoo = pd.read_csv(nb02_dlib_run["step"] / "zoo.csv", keep_default_na=False).set_index("model")
+    assert list(zoo.index) == list(ZOO)
+    assert zoo.loc[["sface", "dlib"], "available"].all()
+    assert all(row["why"] for _, row in zoo[~zoo["available"]].iterrows())  # never an unexplained gap

@@ -34,6 +34,7 @@ PLOTS = (
     "difference_auc.png",
     "difference_tar_at_1e-3.png",
     "difference_fnmr.png",
+    "robustness.png",
 )
 IDENTIFIED = {"HQ": (0.9, 0.95, 0.012), "px16": (0.4, 0.55, 0.03)}  # a synthetic notebook 05 run: accuracy, rank-1, FPIR per view
 PAIRS = 450 + 35_640  # 45 people x 6 images: 10 genuine pairs a person, and every impostor pair (enough for TAR@FAR=1e-3)
@@ -122,6 +123,22 @@ def test_notebook_05s_headline_is_carried_into_the_report(report: dict, nb04_ste
     assert "| pretrained | linear_svm | px16 | 0.900 | 0.400 | 0.500 | 0.950 | 0.550 | 0.500 | 0.012 | 0.010 |" in section
 
 
+def test_models_are_ranked_by_what_they_lose_from_hq_to_16px(nb04_step: Path, report: dict) -> None:
+    """``finetuned`` keeps its HQ separation at 16 px better than the baseline and its twin, which tie exactly."""
+    robust = pd.read_csv(nb04_step / "robustness.csv")
+    assert list(robust["statistic"].drop_duplicates()) == ["auc", "tar@1e-3"] and len(robust) == 2 * 3
+    for _, rows in robust.groupby("statistic"):
+        ranked = rows.set_index("model")
+        assert ranked.loc["finetuned", "rank"] == 1 and ranked.loc["pretrained", "rank"] == ranked.loc["twin", "rank"] == 2
+        assert ranked.loc["pretrained", "loss"] == ranked.loc["twin", "loss"] > ranked.loc["finetuned", "loss"] > 0
+        assert (ranked["loss_low"] <= ranked["loss"]).all() and (ranked["loss"] <= ranked["loss_high"]).all()
+        assert ranked.loc["finetuned", "loss_high"] < ranked.loc["pretrained", "loss_low"]  # told apart, not only ordered
+    assert report["robustness"] == robust.to_dict(orient="records")
+    section = (nb04_step / "summary.md").read_text().split("## Which model degrades least")[1].split("##")[0]
+    first = robust.iloc[0]
+    assert f"| auc | 1 | finetuned | {first['hq']:.3f} | {first['low_quality']:.3f} |" in section
+
+
 def test_identical_score_files_give_intervals_containing_zero(nb04_step: Path, report: dict) -> None:
     differences = pd.read_csv(nb04_step / "differences.csv")
     twin = differences[differences["model"] == "twin"]
@@ -148,6 +165,7 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
         "non_inferiority_margin",
         "seed_runs",
         "identification",
+        "robustness_condition",
     ]
     assert all("=" not in line.split("#", 1)[1] for line in tagged[0].source.splitlines() if "#" in line)
 
