@@ -71,3 +71,16 @@ def test_a_built_wheel_carries_every_subpackage(tmp_path: Path) -> None:
     packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("helpers/")}
     expected = {path.relative_to(ROOT).as_posix() for path in (ROOT / "helpers").rglob("*.py")}
     assert expected <= packaged and "helpers/training/__main__.py" in packaged
+
+
+def test_papermill_reads_every_parameter_of_every_notebook() -> None:
+    """papermill's parser (which the pipeline checks configs against) must see each name the parameters cell assigns;
+    an '=' inside a comment, for one, makes it skip the line."""
+    import ast
+
+    import papermill as pm
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+        assigned = [target.id for node in ast.parse("".join(cell["source"])).body for target in getattr(node, "targets", [])]
+        assert list(pm.inspect_notebook(str(path))) == assigned, path.name

@@ -201,12 +201,12 @@ def shipped_config(name: str, folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["demo", "full", "full_pack", "template"])
+@pytest.mark.parametrize("name", ["demo", "demo_backbones", "full", "full_pack", "template"])
 def test_shipped_configs_are_valid(name: str, tmp_path: Path) -> None:
     config = load_config(shipped_config(name, tmp_path))
     assert config.split_seeds == ((0, 1, 2) if name == "full" else None)
-    notebooks = [step.notebook for step in config.steps]
-    assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and notebooks[-1] == "04_compare.ipynb"
+    notebooks = list(dict.fromkeys(step.notebook for step in config.steps))  # in order of first use
+    assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and config.steps[-1].notebook == "04_compare.ipynb"
     assert config.steps[-1].parameters["models"][0] == "{steps.02_baseline}"
 
 
@@ -223,7 +223,8 @@ def test_full_config_runs_both_arms_and_compares_all_three() -> None:
     steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "full.yaml").steps}
     assert "max_identities" not in steps["01_prepare_dataset"] and steps["02_baseline"]["lfw_view2"] is True
     assert steps["03_finetune_resnet50"]["fallback"] == "mobilenet_v2" and steps["03_finetune_pack"]["distill_weight"] > 0
-    assert steps["04_compare"]["models"] == ["{steps.02_baseline}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
+    assert steps["02_baseline_dlib"]["recogniser"] == "dlib"
+    assert steps["04_compare"]["models"] == ["{steps.02_baseline}", "{steps.02_baseline_dlib}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
 
 
 def test_template_fine_tunes_with_the_demos_recipe_and_defaults_reach_the_steps(tmp_path: Path) -> None:
