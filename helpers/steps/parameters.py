@@ -151,6 +151,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "e2e_detector_input": optional(integer(64)),
         "detector_input": integer(64),
         "detector_sweep": boolean(),
+        "sweep_detectors": list_of(text((*SCRFD_FILES, MTCNN, YUNET))),
         "crowd_photo": PATH,
         "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES, MTCNN, YUNET), files=(".onnx",)),
         "det_threshold": number(0, 1, low_open=True),

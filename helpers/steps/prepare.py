@@ -7,6 +7,7 @@ shows and saves about it: counts per split and status, a montage, and the run su
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,13 @@ import pandas as pd
 
 from helpers.core.cache import JsonlCache
 from helpers.core.files import read_png_rgb, write_csv_atomic, write_json_atomic
-from helpers.core.sources import in_mirror, project_path
+from helpers.core.sources import ModelFile, in_mirror, project_path
+from helpers.data.detection_sweep import faces_vs_scale
 from helpers.data.faces import CROP_SIZE
 from helpers.data.levels import LevelSet
 from helpers.data.manifest import OK, protocol_of
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb, scan_dataset
+from helpers.models.packs import resolve_detector
 
 STATUS_COUNTS, SPLIT_SUMMARY, RUN_SUMMARY = "status_counts.csv", "split_summary.csv", "prepare_summary.json"
 
@@ -114,3 +117,11 @@ def crowd_photo(name: str) -> np.ndarray | None:
 def crowd_inputs(detector_input: int) -> tuple[int | None, ...]:
     """Detector settings the sweep compares: the notebook's input size, twice it, and an input sized to the photo."""
     return (detector_input, 2 * detector_input, None)
+
+
+def crowd_sweep(detector_file: ModelFile, photo: np.ndarray, detector_input: int, threshold: float, others: Sequence[str]) -> pd.DataFrame:
+    """Faces found against photo scale: notebook 01's detector at :func:`crowd_inputs`, then each of ``others``
+    (names :func:`~helpers.models.packs.resolve_detector` takes) at its own setting (MTCNN and YuNet: the photo's size)."""
+    own = faces_vs_scale(detector_file, photo, CROWD_SCALES, crowd_inputs(detector_input), threshold)
+    more = [faces_vs_scale(resolve_detector(name)[0], photo, CROWD_SCALES, (None,), threshold) for name in others]
+    return pd.concat([own, *more], ignore_index=True)

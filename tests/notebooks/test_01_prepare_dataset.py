@@ -70,3 +70,11 @@ def test_every_image_is_acquired_end_to_end_or_counted(nb01_run: dict) -> None:
     assert (acquired["iou"].astype(float) >= settings["min_iou"]).all() and settings["input_size"] is None
     jpeg50 = table[table["level"] == "jpeg50"]
     assert (jpeg50["status"] == ACQUIRED).mean() > 0.9  # mild compression at full resolution: the detector still finds the face
+
+
+def test_the_crowd_sweep_compares_the_detectors(nb01_run: dict) -> None:
+    sweep = pd.read_csv(nb01_run["run"] / "01_prepare_dataset" / "faces_vs_scale.csv")
+    assert list(dict.fromkeys(sweep["detector"])) == ["scrfd_2.5g", "yunet"]
+    yunet = sweep[sweep["detector"] == "yunet"].set_index("scale")
+    assert set(yunet["input_size"]) == {"sized to photo"} and len(yunet) == 7
+    assert yunet.loc[1.0, "faces"] > 100 and yunet.loc[0.125, "faces"] < yunet.loc[1.0, "faces"]
