@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
 from helpers.data.acquire import ACQUIRED, NO_FACE, NO_REFERENCE, OTHER_FACE, load_acquisition
 from helpers.data.manifest import COLUMNS
+from tests.notebooks.conftest import PEOPLE, run_notebook
 
 
 def test_dataset_is_untouched(nb01_run: dict) -> None:
@@ -78,3 +80,34 @@ def test_the_crowd_sweep_compares_the_detectors(nb01_run: dict) -> None:
     yunet = sweep[sweep["detector"] == "yunet"].set_index("scale")
     assert set(yunet["input_size"]) == {"sized to photo"} and len(yunet) == 7
     assert yunet.loc[1.0, "faces"] > 100 and yunet.loc[0.125, "faces"] < yunet.loc[1.0, "faces"]
+
+
+def test_mtcnn_is_a_working_detector_option(mirror: Path, tmp_path: Path) -> None:
+    """Notebook 01 with ``detector="mtcnn"`` on six people: crops aligned on MTCNN's landmarks, the end-to-end mode
+    detecting with MTCNN on the degraded photos, every outcome counted, and the crops filed under MTCNN's own tag."""
+    dataset = tmp_path / "dataset"
+    for person in PEOPLE[:6]:
+        (dataset / person).mkdir(parents=True)
+        for image in sorted((mirror / "datasets" / "lfw" / "lfw-deepfunneled" / person).iterdir())[:3]:
+            (dataset / person / image.name).write_bytes(image.read_bytes())
+    processed, step = tmp_path / "processed", tmp_path / "run" / "01_prepare_dataset"
+    run_notebook(
+        "01_prepare_dataset.ipynb",
+        tmp_path / "run" / "01.ipynb",
+        dataset=str(dataset),
+        processed_dir=str(processed),
+        run_dir=str(step),
+        split_fractions={"train": 0.34, "val": 0.33, "test": 0.33},
+        levels=[24],
+        sweeps=[],
+        detector="mtcnn",
+        detector_sweep=False,
+    )
+    manifest = pd.read_csv(processed / "manifest.csv", dtype=str, keep_default_na=False)
+    ok = manifest[manifest["status"] == "ok"]
+    assert len(ok) == 18 and (ok["crop_method"] == "landmarks").all()
+    assert all(path.startswith("aligned/mtcnn-") for path in ok["crop_path"])
+    assert "mtcnn" in json.loads((processed / "source.json").read_text())["detector"]
+    acquisition, settings = load_acquisition(processed)
+    assert settings["detector_file"] == "mtcnn" and settings["input_size"] is None
+    assert len(acquisition) == len(ok[ok["split"].isin(["val", "test"])]) and (acquisition["status"] == ACQUIRED).mean() > 0.8
