@@ -183,7 +183,7 @@ def degrade_image(image_rgb: np.ndarray, level: Degradation, seed: int, scale: f
         return image_rgb.copy()
     height, width = image_rgb.shape[:2]
     work = image_rgb if scale == 1 else _rescale(image_rgb, scale)
-    target = _target_size(work.shape[:2], level.resolution)
+    target = target_size(work.shape[:2], level.resolution)
     small = apply_preset(work, level.preset, target, seed) if level.preset is not None else _plain(work, level, target, seed)
     if small.shape[:2] != (height, width):
         small = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -196,7 +196,7 @@ def _rescale(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
 
 
-def _target_size(size_hw: tuple[int, int], resolution: int) -> tuple[int, int]:
+def target_size(size_hw: tuple[int, int], resolution: int) -> tuple[int, int]:
     """The size a level samples an image of ``size_hw`` (at crop scale) at: ``resolution``/112 of it."""
     if resolution >= CROP_SIZE:
         return size_hw[0], size_hw[1]

@@ -101,10 +101,15 @@ def jitter(image: np.ndarray, brightness: float, contrast: float, saturation: fl
 def augment(crop: np.ndarray, augmentation: Augmentation, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]]:
     """``crop`` (H x W x 3 uint8 RGB) augmented with parameters drawn from ``rng``, and those parameters."""
     params = draw(augmentation, rng)
+    return apply_augmentation(crop, params), params
+
+
+def apply_augmentation(crop: np.ndarray, params: dict[str, float]) -> np.ndarray:
+    """``crop`` (H x W x 3 uint8 RGB) warped and colour-jittered with the drawn ``params`` (:func:`draw`)."""
     size = crop.shape[0]
     warped = cv2.warpAffine(crop, affine_matrix(params, size), (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     coloured = jitter(warped.astype(np.float32), params["brightness"], params["contrast"], params["saturation"])
-    return np.clip(np.rint(coloured), 0, 255).astype(np.uint8), params
+    return np.clip(np.rint(coloured), 0, 255).astype(np.uint8)
 
 
 def montage_rows(crops: np.ndarray, augmentation: Augmentation, seed: int, epochs: Sequence[int]) -> tuple[list[str], list[list[np.ndarray]]]:

@@ -13,6 +13,7 @@ from helpers.models.losses import HEADS
 from helpers.training.augment import AUGMENTATIONS
 
 TRIPLET = "triplet"
+INPUT_PIPELINES = ("auto", "host", "device")
 LOSSES = (*HEADS, TRIPLET)
 SELECT_STATISTICS = tuple(statistic.key for statistic in TABLE)
 
@@ -54,6 +55,8 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     amp: bool = True  # CUDA only: bfloat16 (or float16 with loss scaling) autocast, channels_last
+    input_pipeline: str = "auto"  # host (per image: numpy + OpenCV, in `workers` DataLoader processes) | device (batched tensor ops where the model trains) | auto (device on CUDA, else host)
+    compile: bool = False  # torch.compile the model (forward and backward); off until measured to win on the GPU at hand
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -70,6 +73,8 @@ class TrainConfig:
             raise ValueError(f"select_statistic must be one of {SELECT_STATISTICS}, not {self.select_statistic!r}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of the presets {tuple(AUGMENTATIONS)}, not {self.augment!r}")
+        if self.input_pipeline not in INPUT_PIPELINES:
+            raise ValueError(f"input_pipeline must be one of {INPUT_PIPELINES}, not {self.input_pipeline!r}")
         if unknown := sorted(set(self.lq_families) - set(FAMILIES)):
             raise ValueError(f"lq_families {unknown} are not corruption families; valid: {list(FAMILIES)}")
         if self.val_genuine_per_identity < 1 or self.val_max_impostors < 1:

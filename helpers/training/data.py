@@ -33,7 +33,7 @@ from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
 from helpers.evaluation.verification import split_pairs
 from helpers.models.packs import ModelPack
 from helpers.models.recognisers import Recogniser
-from helpers.training.augment import AUGMENTATIONS, Augmentation, augment
+from helpers.training.augment import AUGMENTATIONS, Augmentation, apply_augmentation, draw
 from helpers.training.config import TrainConfig
 
 
@@ -48,6 +48,19 @@ def identity_labels(identities: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     classes = sorted(set(identities))
     index = {name: label for label, name in enumerate(classes)}
     return np.array([index[name] for name in identities], dtype=np.int64), classes
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """One training crop's random choices for one epoch: augmentation parameters (or a plain flip), then a degradation.
+
+    ``level`` is ``None`` for a crop kept HQ; ``degrade_seed`` seeds the level's own randomness (motion direction, noise).
+    """
+
+    augmentation: dict[str, float] | None
+    flip: bool
+    level: Degradation | None
+    degrade_seed: int
 
 
 class TrainingFaces(Dataset):
@@ -86,16 +99,29 @@ class TrainingFaces(Dataset):
     def __len__(self) -> int:
         return len(self.crops)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
-        """(image uint8 3 x 112 x 112, label, index)."""
+    def plan(self, index: int) -> SamplePlan:
+        """What happens to crop ``index`` this epoch, drawn from its generator seeded by (seed, epoch, index)."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        image = self.crops[index]
+        augmentation, flip = None, False
         if not self.augmentation.identity:
-            image = augment(image, self.augmentation, rng)[0]
-        elif self.flip and rng.random() < 0.5:
-            image = image[:, ::-1]
+            augmentation = draw(self.augmentation, rng)
+        elif self.flip:
+            flip = bool(rng.random() < 0.5)
         if rng.random() < self.lq_prob:
-            image = degrade(np.ascontiguousarray(image), random_degradation(rng, self.lq_resolutions, self.lq_families), int(rng.integers(2**63)))
+            level = random_degradation(rng, self.lq_resolutions, self.lq_families)
+            return SamplePlan(augmentation, flip, level, int(rng.integers(2**63)))
+        return SamplePlan(augmentation, flip, None, 0)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        """(image uint8 3 x 112 x 112, label, index), transformed on the CPU as :meth:`plan` says."""
+        plan = self.plan(index)
+        image = self.crops[index]
+        if plan.augmentation is not None:
+            image = apply_augmentation(image, plan.augmentation)
+        elif plan.flip:
+            image = image[:, ::-1]
+        if plan.level is not None:
+            image = degrade(np.ascontiguousarray(image), plan.level, plan.degrade_seed)
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), int(self.labels[index]), index
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 
 from helpers.core.files import write_csv_atomic
 from helpers.core.progress import progress
@@ -35,6 +36,7 @@ from helpers.models.packs import ModelPack, load_pack
 from helpers.training.augment import AUGMENTATIONS
 from helpers.training.config import TRIPLET, TrainConfig
 from helpers.training.data import IdentityBatchSampler, TrainingData, TrainingFaces, load_training_data
+from helpers.training.device_input import DeviceBatches
 from helpers.training.distributed import Distributed, agreed, barrier, distributed, training_device
 from helpers.training.validation import best_epoch, selection_note, stop_early, validate
 
@@ -81,12 +83,24 @@ def build_trainer(config: TrainConfig, data: TrainingData, pack: ModelPack | Non
     return FaceTrainer(embedder, head, config.triplet_margin, config.distill_weight), init
 
 
-def _loader(config: TrainConfig, dataset: TrainingFaces, place: Distributed) -> tuple[DataLoader, Any]:
+def input_pipeline(config: TrainConfig, device: torch.device) -> str:
+    """``host`` or ``device``: the configured input pipeline, ``auto`` resolved (batched on the device when it is a GPU)."""
+    if config.input_pipeline != "auto":
+        return config.input_pipeline
+    return "device" if device.type == "cuda" else "host"
+
+
+def _loader(config: TrainConfig, dataset: TrainingFaces, place: Distributed, device: torch.device) -> tuple[Iterable, Any]:
+    """Batches of (images, labels, indices) in the sampler's seeded order, built on the host or on ``device``; and the sampler."""
     if config.loss == TRIPLET:
         sampler = IdentityBatchSampler(dataset.labels, config.triplet_identities, config.triplet_per_identity, config.seed, place.rank, place.world_size)
-        return DataLoader(dataset, batch_sampler=sampler, num_workers=config.workers), sampler
-    sampler = DistributedSampler(dataset, place.world_size, place.rank, shuffle=True, seed=config.seed, drop_last=True)
-    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, num_workers=config.workers), sampler
+        batches = sampler
+    else:
+        sampler = DistributedSampler(dataset, place.world_size, place.rank, shuffle=True, seed=config.seed, drop_last=True)
+        batches = BatchSampler(sampler, config.batch_size, drop_last=True)
+    if input_pipeline(config, device) == "device":
+        return DeviceBatches(dataset, batches, device), sampler
+    return DataLoader(dataset, batch_sampler=batches, num_workers=config.workers, pin_memory=device.type == "cuda"), sampler
 
 
 def _amp(config: TrainConfig, device: torch.device) -> tuple[bool, torch.dtype]:
@@ -108,7 +122,7 @@ class Session:
     model: FaceTrainer
     init: Initialisation
     dataset: TrainingFaces
-    loader: DataLoader
+    loader: Iterable
     sampler: Any
     optimiser: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
@@ -140,10 +154,12 @@ def _session(config: TrainConfig, place: Distributed) -> Session:
     model, init = build_trainer(config, data, pack)
     use_amp, amp_dtype = _amp(config, device)
     model = model.to(device, memory_format=torch.channels_last if use_amp else torch.contiguous_format)
+    if config.compile:
+        model.compile()
     dataset = TrainingFaces(
         data.crops, data.labels, config.seed, config.lq_prob, config.lq_resolutions, config.lq_families, augmentation=AUGMENTATIONS[config.augment]
     )
-    loader, sampler = _loader(config, dataset, place)
+    loader, sampler = _loader(config, dataset, place, device)
     optimiser, scheduler = _optimiser(config, model, len(loader))
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
     state = _resume_state(project_path(config.run_dir) / CHECKPOINTS, config, model, optimiser, scheduler, scaler)
@@ -173,6 +189,7 @@ def _announce(session: Session) -> None:
     where = f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "CPU (no CUDA device: this is slow)"
     print(f"training on {where}, {session.place.world_size} process(es), amp={use_amp} {amp_dtype if use_amp else ''}")
     print(f"initialisation: {session.init.describe()}")
+    print(f"input pipeline: {input_pipeline(session.config, device)}; torch.compile: {'on' if session.config.compile else 'off'}")
     pairs = data.val_pairs
     print(
         f"{len(data.train)} train images of {len(data.classes)} people; val: {pairs.n_genuine:,} genuine + {pairs.n_impostor:,} impostor pairs "
@@ -222,6 +239,8 @@ def _summary(session: Session) -> dict[str, Any]:
         "device": str(session.device),
         "world_size": session.place.world_size,
         "amp": session.amp[0],
+        "input_pipeline": input_pipeline(session.config, session.device),
+        "compiled": session.config.compile,
         "protocol": session.data.protocol,
         "train_images": len(session.data.train),
         "train_identities": len(session.data.classes),
@@ -265,17 +284,17 @@ def _resume_state(folder: Path, config: TrainConfig, model: nn.Module, optimiser
 
 
 def _run_epoch(model: nn.Module, session: Session, teacher: torch.Tensor | None, desc: str) -> dict[str, float]:
-    """One pass over the loader; returns the mean of each loss part."""
+    """One pass over the loader; returns the mean of each loss part (summed on the device, read once at the end)."""
     model.train()
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor] = {}
     loader = session.loader
     batches = progress(loader, desc, total=len(loader)) if session.place.main else loader
     for images, labels, index in batches:
         target = teacher[index] if teacher is not None else None
         parts = train_step(model, images, labels, target, session.optimiser, session.scheduler, session.scaler, session.device, session.amp)
         for name, value in parts.items():
-            sums[name] = sums.get(name, 0.0) + value
-    return {name: total / len(loader) for name, total in sums.items()}
+            sums[name] = sums[name] + value if name in sums else value
+    return {name: float(total) / len(loader) for name, total in sums.items()}
 
 
 def train_step(
@@ -288,21 +307,22 @@ def train_step(
     scaler,
     device: torch.device,
     amp: tuple[bool, torch.dtype],
-) -> dict[str, float]:
-    """One optimisation step on a batch of uint8 NCHW ``images``; returns the loss and its parts."""
+) -> dict[str, torch.Tensor]:
+    """One optimisation step on a batch of NCHW ``images`` (0..255, any dtype, any device); returns the loss and its parts,
+    detached and left on the device (reading them would wait for the GPU every step)."""
     use_amp, amp_dtype = amp
     images = images.to(device, torch.float32, non_blocking=True)
     if use_amp:
         images = images.contiguous(memory_format=torch.channels_last)
-    target = teacher.to(device) if teacher is not None else None
+    target = teacher.to(device, non_blocking=True) if teacher is not None else None
     with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-        loss, parts = model(images, labels.to(device), target)
+        loss, parts = model(images, labels.to(device, non_blocking=True), target)
     optimiser.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(optimiser)
     scaler.update()
     scheduler.step()
-    return {name: float(value.detach()) for name, value in {"loss": loss, **parts}.items()}
+    return {name: value.detach().float() for name, value in {"loss": loss, **parts}.items()}
 
 
 def history_frame(history: list[dict]) -> pd.DataFrame:

@@ -206,14 +206,16 @@ def test_distillation_needs_the_pack_backbone(synthetic_processed: Path, tmp_pat
 
 
 @pytest.mark.e2e
-def test_ddp_with_two_gloo_processes(synthetic_processed: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pipeline", ["host", "device"])
+def test_ddp_with_two_gloo_processes(synthetic_processed: Path, tmp_path: Path, pipeline: str) -> None:
+    """Two ranks under torchrun, each building its share of every batch on the host or on its device."""
     run = tmp_path / "ddp"
     path = tmp_path / "config.json"
-    path.write_text(json.dumps(config(synthetic_processed, run, epochs=2).to_dict()))
+    path.write_text(json.dumps(config(synthetic_processed, run, epochs=2, input_pipeline=pipeline).to_dict()))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "helpers.training", str(path)]
     subprocess.run(command, check=True, cwd=PROJECT_ROOT, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}, timeout=600)
     summary = json.loads((run / "train_summary.json").read_text())
-    assert summary["world_size"] == 2
+    assert (summary["world_size"], summary["input_pipeline"]) == (2, pipeline)
     assert [row["epoch"] for row in summary["history"]] == [0, 1, 2]
     assert checkpoints.read_state(run / training.CHECKPOINTS)["epoch"] == 2
 
