@@ -201,7 +201,7 @@ def shipped_config(name: str, folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["demo", "demo_backbones", "full", "full_pack", "template"])
+@pytest.mark.parametrize("name", ["demo", "demo_backbones", "full", "full_pack", "full_identify", "template"])
 def test_shipped_configs_are_valid(name: str, tmp_path: Path) -> None:
     config = load_config(shipped_config(name, tmp_path))
     assert config.split_seeds == ((0, 1, 2) if name == "full" else None)
