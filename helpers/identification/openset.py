@@ -6,6 +6,8 @@ quality); their other images are *known* probes. Every image of a person not
 enrolled is an *unknown* probe. The acceptance threshold is set on the val split's
 unknown probes at a target FPIR (false-positive identification rate: the share of
 unknown probes whose best match scores at or above it) and applied unchanged to test.
+By default every val person counts once in that FPIR, spread over all their images, so
+one person with hundreds of images (LFW's George_W_Bush) cannot set the threshold alone.
 DIR (detection and identification rate) is the share of known probes whose own
 person ranks first and scores at or above the threshold.
 """
@@ -50,6 +52,24 @@ def enrol(images: pd.DataFrame, enrol_fraction: float, gallery_per_person: int, 
     return out
 
 
+CALIBRATION_WEIGHTS = ("person", "image")
+
+
+def calibration_weights(people: npt.ArrayLike, kind: str) -> np.ndarray:
+    """Each val probe's weight in the FPIR the threshold is set at.
+
+    ``person``: one over that person's number of probes, so each person counts once however many images they
+    have (as in NIST's one non-mated search per subject, averaged over all of them); ``image``: one per probe.
+    """
+    people = np.asarray(people)
+    if kind == "image":
+        return np.ones(len(people))
+    if kind == "person":
+        _, codes, counts = np.unique(people, return_inverse=True, return_counts=True)
+        return 1 / counts[codes]
+    raise ValueError(f"calibration_weights must be one of {CALIBRATION_WEIGHTS}, got {kind!r}")
+
+
 @dataclass(frozen=True)
 class Probes:
     """Probe embeddings of one view, their people, and whether their face was acquired."""
@@ -88,15 +108,22 @@ def run_search(gallery: Gallery, known: Probes, unknown: Probes) -> Searched:
     return Searched(ranks, own, best_scores(gallery, unknown), known.people, unknown.people, known.acquired, unknown.acquired)
 
 
-def threshold_at_fpir(unknown_scores: npt.ArrayLike, target: float) -> float:
-    """The lowest threshold whose FPIR on ``unknown_scores`` (best-match scores of unknown probes) is at most ``target``."""
-    scores = np.sort(np.asarray(unknown_scores, dtype=np.float64))[::-1]
+def threshold_at_fpir(unknown_scores: npt.ArrayLike, target: float, weights: npt.ArrayLike | None = None) -> float:
+    """The lowest threshold whose FPIR on ``unknown_scores`` (best-match scores of unknown probes) is at most ``target``.
+
+    With ``weights``, FPIR is the weighted share of probes at or above the threshold (:func:`calibration_weights`).
+    """
+    scores = np.asarray(unknown_scores, dtype=np.float64)
     if not len(scores):
         raise ValueError("threshold_at_fpir needs unknown probes")
-    allowed = int(np.floor(target * len(scores)))
-    if allowed >= len(scores):
-        return float(scores[-1])
-    return float(np.nextafter(scores[allowed], np.inf))
+    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
+    values, codes = np.unique(scores, return_inverse=True)
+    values, mass = values[::-1], np.bincount(codes, weights=weights)[::-1]  # from the highest score down
+    budget = target * weights.sum() * (1 + 1e-12)  # the tolerance keeps count / n <= target exact for unit weights
+    if mass.sum() <= budget:
+        return float(values[-1])
+    above = np.cumsum(mass) - mass  # weight strictly above each score
+    return float(np.nextafter(values[np.flatnonzero(above <= budget)[-1]], np.inf))
 
 
 def fpir(unknown_scores: npt.ArrayLike, threshold: float) -> float:

@@ -97,13 +97,15 @@ def headline_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 FIRM_FALSE_ALARMS = 10
-"""Fewer val false alarms than this at the target leave the threshold, and the FPIR it gives on test, loose."""
+"""A smaller val false-alarm budget at the target leaves the threshold, and the FPIR it gives on test, loose."""
+
+UNITS = {"person": "val people, each counted once", "image": "val probes"}
 
 
-def calibration_note(allowed: int, probes: int, target: float) -> str:
-    """How many val false alarms the threshold rests on, with a warning when they are too few to set it firmly."""
-    note = f"- The threshold rests on {allowed} val false alarm(s) ({probes} val probes x FPIR {target:g})"
-    if allowed >= FIRM_FALSE_ALARMS:
+def calibration_note(budget: float, weights: str, count: int, target: float) -> str:
+    """How many val false alarms the threshold allows (in people or probes), with a warning when too few to set it firmly."""
+    note = f"- The threshold allows {budget:.1f} val false alarm(s) ({count} {UNITS[weights]}, x FPIR {target:g})"
+    if budget >= FIRM_FALSE_ALARMS:
         return note + "."
     return note + f": fewer than {FIRM_FALSE_ALARMS}, so the FPIR it gives on test is loose; raise target_fpir or use more val people."
 
@@ -112,6 +114,7 @@ def summary_markdown(report: dict[str, Any], closed: pd.DataFrame, opened: pd.Da
     """``summary.md``: the headline in plain words, then the per-view tables."""
     view, classifier, target = report["headline_view"], report["headline_classifier"], report["open_set"]["target_fpir"]
     sizes, open_sizes = report["closed_set"]["split"], report["open_set"]["sizes"]
+    weights = report["settings"]["calibration_weights"]
     pick = closed[closed["classifier"] == classifier].set_index(["regime", "view"])
     hq_row, at = opened.set_index("view").loc["HQ"], opened.set_index("view").loc[view]
 
@@ -128,12 +131,13 @@ def summary_markdown(report: dict[str, Any], closed: pd.DataFrame, opened: pd.Da
         f"- {view} probes: {accuracy('hq', view)} trained on HQ only, {accuracy('mixed', view)} trained on HQ + degraded copies.",
         "",
         f"Open set ({open_sizes['gallery_people']} people enrolled with HQ images; {open_sizes['known_probes']} known and "
-        f"{open_sizes['unknown_probes']} unknown test probes; threshold set on {open_sizes['calibration_probes']} val probes at FPIR {target:g}):",
+        f"{open_sizes['unknown_probes']} unknown test probes; threshold set at FPIR {target:g} on {open_sizes['calibration_probes']} val probes "
+        f"of {open_sizes['calibration_people']} people, weighted by {weights}):",
         f"- HQ probes: rank-1 {hq_row['rank1']:.3f}, DIR {hq_row['dir_fixed']:.3f}, FPIR on unknown test people {hq_row['fpir_fixed']:.4f} "
         f"[{hq_row['fpir_fixed_ci_low']:.4f}, {hq_row['fpir_fixed_ci_high']:.4f}] ({hq_row['fpir_fixed'] / target:.2f}x the target).",
         f"- {view} probes: rank-1 {at['rank1']:.3f}; at the HQ-calibrated threshold DIR {at['dir_fixed']:.3f}, FPIR {at['fpir_fixed']:.4f}; "
         f"at a threshold calibrated on {view} val probes DIR {at['dir_matched']:.3f}, FPIR {at['fpir_matched']:.4f}.",
-        calibration_note(int(hq_row["val_false_alarms_allowed"]), open_sizes["calibration_probes"], target),
+        calibration_note(hq_row["val_alarm_budget"], weights, open_sizes[f"calibration_{'people' if weights == 'person' else 'probes'}"], target),
         "",
         f"## Closed set per view ({classifier})",
         "",

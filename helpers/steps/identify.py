@@ -172,27 +172,38 @@ def _probes(vectors: dict[str, tuple[np.ndarray, np.ndarray]], name: str, mask: 
     return openset.Probes(embeddings[mask], people[mask], acquired[mask])
 
 
-def open_set(embedder: Embedder, test: pd.DataFrame, calibration: pd.DataFrame, views: list[View], target_fpir: float, n_boot: int, seed: int) -> OpenSetResult:
+def open_set(
+    embedder: Embedder,
+    test: pd.DataFrame,
+    val: pd.DataFrame,
+    views: list[View],
+    target_fpir: float,
+    calibration_weights: str,
+    n_boot: int,
+    seed: int,
+) -> OpenSetResult:
     """Search every view's probes against the HQ gallery of ``test`` (roles from :func:`helpers.identification.openset.enrol`).
 
-    Thresholds come from ``calibration`` (val people, none enrolled: every search is non-mated) searched against the
-    same gallery: ``matched`` at each view's own val probes, ``fixed`` at HQ val probes and applied to every view.
+    Thresholds come from ``val`` people (none enrolled: every search is non-mated) searched against the same gallery,
+    weighted by :func:`helpers.identification.openset.calibration_weights`: ``matched`` at each view's own val probes,
+    ``fixed`` at HQ val probes and applied to every view.
     """
     gallery_images = test[test["role"] == openset.GALLERY]
     gallery = Gallery.of(embedder.vectors(gallery_images, [view_of(HQ, ORACLE)])["HQ"][0], gallery_images["identity"].to_numpy())
     probes = test[test["role"] != openset.GALLERY]
     known, people = (probes["role"] == openset.KNOWN).to_numpy(), probes["identity"].to_numpy()
-    test_vectors, val_vectors = embedder.vectors(probes, views), embedder.vectors(calibration, views)
-    everyone, val_people = np.ones(len(calibration), dtype=bool), calibration["identity"].to_numpy()
+    test_vectors, val_vectors = embedder.vectors(probes, views), embedder.vectors(val, views)
+    everyone, val_people = np.ones(len(val), dtype=bool), val["identity"].to_numpy()
+    weights = openset.calibration_weights(val_people, calibration_weights)
     fixed = None
     rows, cmcs, curves = [], [], []
     for view in views:
         name = view_name(view)
         searched = openset.run_search(gallery, _probes(test_vectors, name, known, people), _probes(test_vectors, name, ~known, people))
-        matched = openset.threshold_at_fpir(openset.best_scores(gallery, _probes(val_vectors, name, everyone, val_people)), target_fpir)
+        matched = openset.threshold_at_fpir(openset.best_scores(gallery, _probes(val_vectors, name, everyone, val_people)), target_fpir, weights)
         fixed = matched if fixed is None else fixed
         row = view_row(view) | _open_row(searched, {"matched": matched, "fixed": fixed}, n_boot, seed)
-        rows.append(row | {"val_probes": len(calibration), "val_false_alarms_allowed": int(np.floor(target_fpir * len(calibration)))})
+        rows.append(row | {"val_probes": len(val), "val_alarm_budget": target_fpir * weights.sum()})
         max_rank = min(len(gallery), 50)
         cmcs.append(pd.DataFrame({"rank": np.arange(1, max_rank + 1), "identification_rate": cmc(searched.known_ranks, max_rank)}).assign(view=name))
         curves.append(openset.dir_fpir_curve(searched).assign(view=name))
@@ -202,8 +213,8 @@ def open_set(embedder: Embedder, test: pd.DataFrame, calibration: pd.DataFrame, 
         "known_probes": int(known.sum()),
         "unknown_probes": int((~known).sum()),
         "unknown_people": int(probes.loc[~known, "identity"].nunique()),
-        "calibration_probes": len(calibration),
-        "calibration_people": int(calibration["identity"].nunique()),
+        "calibration_probes": len(val),
+        "calibration_people": int(val["identity"].nunique()),
     }
     return OpenSetResult(pd.DataFrame(rows), pd.concat(cmcs, ignore_index=True), pd.concat(curves, ignore_index=True), sizes)
 

@@ -38,6 +38,7 @@ from helpers.data.split import SPLITS
 from helpers.data.yunet import YUNET
 from helpers.evaluation.statistics import BY_KEY, TABLE
 from helpers.identification.closedset import CLASSIFIERS
+from helpers.identification.openset import CALIBRATION_WEIGHTS
 from helpers.identification.realsets import BENCHMARKS
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.packs import OFFLINE_PACK, SCRFD_FILES
@@ -230,6 +231,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "enrol_fraction": number(0, 1, low_open=True),
         "gallery_per_person": integer(1),
         "target_fpir": number(0, 0.5, low_open=True),
+        "calibration_weights": text(CALIBRATION_WEIGHTS),
         "primary_condition": text(),
         "highlight_views": optional(list_of(text(), min_length=1)),
         "top_confusions": integer(1),

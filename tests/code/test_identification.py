@@ -78,6 +78,43 @@ def test_a_threshold_set_on_val_people_gives_the_target_fpir_on_test_people() ->
     assert 0.5e-2 <= measured <= 2e-2  # within a factor of two; the binomial spread alone is about 0.07e-2
 
 
+def test_person_weights_count_each_val_person_once() -> None:
+    weights = openset.calibration_weights(["a", "a", "a", "a", "b", "c", "c"], "person")
+    np.testing.assert_allclose(weights, [0.25, 0.25, 0.25, 0.25, 1.0, 0.5, 0.5])
+    assert openset.calibration_weights(["a", "a", "b"], "image").tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="calibration_weights"):
+        openset.calibration_weights(["a"], "subject")
+
+
+def test_a_weighted_threshold_on_a_hand_worked_example() -> None:
+    # ann's four probes weigh 1/4 each, bob's one probe 1; a 2-person budget at FPIR 0.5 admits ann's top three and
+    # not bob: 3/4 of a person, where the next score (bob's) would make it 7/4
+    scores, people = [0.9, 0.8, 0.7, 0.6, 0.5], ["ann", "ann", "ann", "bob", "ann"]
+    threshold = openset.threshold_at_fpir(scores, 0.5, openset.calibration_weights(people, "person"))
+    assert 0.6 < threshold <= 0.6 + 1e-12
+    assert openset.threshold_at_fpir(scores, 0.5) == openset.threshold_at_fpir(scores, 0.5, np.ones(5))  # two of five either way
+    assert openset.threshold_at_fpir([0.3, 0.7, 0.7, 0.2], 0.25) == np.nextafter(0.7, 1)  # tied scores pass or fail together
+
+
+def test_counting_each_val_person_once_stops_one_person_setting_the_threshold() -> None:
+    """LFW's case: one val person with thousands of images resembles an enrolled relative and would set the threshold alone."""
+    rng = np.random.default_rng(0)
+    relative = unit(rng.normal(size=64))
+    gallery = Gallery.of(np.vstack([unit(rng.normal(size=(300, 64))), relative]), np.arange(301))
+    ordinary, lookalike = unit(rng.normal(size=(5000, 64))), unit(relative + rng.normal(size=(2000, 64)) / 16)  # cosine ~0.9
+    val = np.vstack([ordinary, lookalike])
+    val_people = np.concatenate([np.arange(5000) // 5, np.full(2000, -1)])  # 1,000 people with 5 images, one with 2,000
+    val_scores = openset.best_scores(gallery, openset.Probes(val, val_people, np.ones(len(val), dtype=bool)))
+    test = unit(rng.normal(size=(5000, 64)))
+    test_scores = openset.best_scores(gallery, openset.Probes(test, np.arange(5000) // 5, np.ones(len(test), dtype=bool)))
+
+    def test_fpir(weights: str) -> float:
+        return openset.fpir(test_scores, openset.threshold_at_fpir(val_scores, 0.05, openset.calibration_weights(val_people, weights)))
+
+    assert test_fpir("image") == 0.0  # every allowed val false alarm is the lookalike's
+    assert 0.05 / 2 <= test_fpir("person") <= 0.05 * 2  # within a factor of two of the target
+
+
 def test_dir_counts_only_probes_identified_first_and_accepted() -> None:
     gallery = hand_gallery()
     known = openset.Probes(unit(np.array([[1.0, 0.05, 0.0], [0.0, 0.05, 1.0], [0.9, 0.1, 0.0]])), np.array(["ann", "cat", "bob"]), np.array([True, True, True]))

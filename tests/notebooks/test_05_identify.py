@@ -100,7 +100,10 @@ def test_open_set_rows_cmc_and_threshold(report: dict, nb05_step: Path, manifest
     rows = pd.DataFrame(report["open_set"]["results"]).set_index("view")
     assert sorted(rows.index) == sorted(VIEWS) and rows.index[0] == "HQ" and report["open_set"]["target_fpir"] == 0.1
     sizes = report["open_set"]["sizes"]
-    assert sizes["calibration_probes"] == (manifest["split"] == "val").sum()
+    val = manifest[manifest["split"] == "val"]
+    assert sizes["calibration_probes"] == len(val) and sizes["calibration_people"] == val["identity"].nunique()
+    assert report["settings"]["calibration_weights"] == "person"
+    assert rows["val_alarm_budget"].to_numpy() == pytest.approx(0.1 * sizes["calibration_people"])  # each val person counts once
     assert sizes["known_probes"] + sizes["unknown_probes"] + sizes["gallery_images"] == (manifest["split"] == "test").sum()
     assert (rows["threshold_fixed"] == rows.loc["HQ", "threshold_matched"]).all()
     for k_low, k_high in ((1, 5), (5, 10), (10, 20)):
