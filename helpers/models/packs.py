@@ -16,7 +16,7 @@ from helpers.core.files import sha256_file
 from helpers.core.sources import MIRROR_ENV, DownloadFailed, ModelFile, Remote, ResourceUnavailable, fetch_and_extract, in_mirror
 from helpers.data.mtcnn import MTCNN, mtcnn_model
 from helpers.data.yunet import YUNET, yunet_model
-from helpers.models.recognisers import ARCFACE, SFACE, Preprocess
+from helpers.models.recognisers import ARCFACE, SFACE, Preprocess, Recogniser
 from helpers.models.sface import sface_float32
 
 MODEL_ROOT_ENV = "LQFACE_MODEL_ROOT"
@@ -137,6 +137,10 @@ class ModelPack:
     recogniser: ModelFile
     preprocess: Preprocess
     note: str
+
+    def face_recogniser(self, batch_size: int = 64) -> Recogniser:
+        """The pack's recogniser, ready to embed aligned crops with its own preprocessing."""
+        return Recogniser(self.recogniser.path, self.preprocess, batch_size=batch_size)
 
 
 def _pack_recogniser(folder: Path) -> Path:

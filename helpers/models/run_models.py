@@ -24,7 +24,7 @@ def run_recogniser(folder: str | Path, batch_size: int = 64) -> tuple[dict[str, 
         recogniser = load_recogniser(model["zoo"], batch_size)[0]
     else:
         pack = load_pack(model["pack"])
-        recogniser = Recogniser(pack.recogniser.path, pack.preprocess, batch_size=batch_size)
+        recogniser = pack.face_recogniser(batch_size)
     if recogniser.sha256 != model["sha256"]:
         raise ValueError(
             f"{path}: the model found now ({recogniser.name}, sha256 {recogniser.sha256[:12]}…) is not the one this step scored "

@@ -36,7 +36,7 @@ class ZooModel:
 def _pack_recogniser(pack_name: str) -> Callable[[int], FaceRecogniser]:
     def build(batch_size: int) -> FaceRecogniser:
         pack = offline_pack() if pack_name == OFFLINE_PACK else folder_pack(pack_name)
-        return Recogniser(pack.recogniser.path, pack.preprocess, batch_size=batch_size)
+        return pack.face_recogniser(batch_size)
 
     return build
 

@@ -20,7 +20,7 @@ from helpers.evaluation.embeddings import embed_images, embedding_store
 from helpers.evaluation.pairs import read_lfw_pairs
 from helpers.evaluation.verification import lfw_view2_accuracy
 from helpers.models.packs import ModelPack
-from helpers.models.recognisers import FaceRecogniser, Recogniser
+from helpers.models.recognisers import FaceRecogniser
 from helpers.models.zoo import PACK_RECOGNISER, availability, load_recogniser
 
 LFW_VIEW2 = "lfw_view2"
@@ -32,7 +32,7 @@ _ALIGNABLE = (OK, TOO_FEW_IMAGES, NOT_SELECTED, NO_FACE)
 def pretrained_model(pack: ModelPack, choice: str, flip: bool, batch_size: int) -> tuple[FaceRecogniser, dict[str, Any]]:
     """The recogniser to score (``choice``: ``""`` for the pack's own, a zoo name or a model card) and what ``metrics.json`` records of it."""
     if choice == PACK_RECOGNISER:
-        recogniser: FaceRecogniser = Recogniser(pack.recogniser.path, pack.preprocess, batch_size=batch_size)
+        recogniser: FaceRecogniser = pack.face_recogniser(batch_size)
         name, note, zoo_entry = pack.name, pack.note, {}
     else:
         recogniser, name, note = load_recogniser(choice, batch_size)

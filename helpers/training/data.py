@@ -32,7 +32,6 @@ from helpers.evaluation.reports import PairSettings
 from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
 from helpers.evaluation.verification import split_pairs
 from helpers.models.packs import ModelPack
-from helpers.models.recognisers import Recogniser
 from helpers.training.augment import AUGMENTATIONS, Augmentation, apply_augmentation, draw
 from helpers.training.config import TrainConfig
 
@@ -209,7 +208,7 @@ class TrainingData:
 
 def teacher_embeddings(processed: Path, pack: ModelPack, images: pd.DataFrame, level_seed: int) -> np.ndarray:
     """The frozen pretrained recogniser's flip-test HQ embeddings of ``images`` (notebook 02's cached path)."""
-    recogniser = Recogniser(pack.recogniser.path, pack.preprocess)
+    recogniser = pack.face_recogniser()
     store = embedding_store(processed, recogniser, flip=True)
     embed_images(images, [], level_seed, processed, recogniser, store, flip=True)
     return store.get(image_keys(images, HQ, level_seed))

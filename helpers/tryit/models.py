@@ -73,7 +73,7 @@ def load_model(spec: str = "auto", threshold: float | None = None, results: str 
         detector_file, _ = resolve_detector(model.get("pack", "auto"))
     else:
         pack = load_pack(spec)
-        recogniser, flip, name, source = Recogniser(pack.recogniser.path, pack.preprocess, batch_size=16), False, pack.name, pack.note
+        recogniser, flip, name, source = pack.face_recogniser(batch_size=16), False, pack.name, pack.note
         operating, detector_file = latest_operating(recogniser.sha256, project_path(results)), pack.detector
     if threshold is not None:
         operating = Operating(float(threshold), None, "--threshold")
