@@ -21,7 +21,7 @@ from helpers.data.faces import CROP_SIZE
 from helpers.pipeline.folders import RESULTS
 from helpers.tryit.faces import LEVELS, FoundFace, NoFace, UnreadablePhoto, find_face, read_photo
 from helpers.tryit.figures import annotate, score_plot
-from helpers.tryit.identify import enrol_folder, identify
+from helpers.tryit.identify import enrolled_gallery, identify
 from helpers.tryit.models import TryModel, cached_model
 from helpers.tryit.verify import Verification, verify
 
@@ -141,7 +141,7 @@ def run_identify(file_b: str | None, cam_b: str | None, gallery: str, spec: str,
     except UnreadablePhoto as error:
         return None, None, f"**{error}**"
     try:
-        enrolled = enrol_folder(model, project_path(gallery))
+        enrolled = enrolled_gallery(model, project_path(gallery))  # searched again without re-embedding while unchanged
         found = identify(model, enrolled, probe, "the probe", int(top))
     except (NoFace, FileNotFoundError) as error:
         return annotate(probe, None) if isinstance(error, NoFace) else probe, None, f"**{error}**"

@@ -40,10 +40,15 @@ class Identification:
         return None if self.operating is None else self.operating.accepts(self.scores[0])
 
 
+def gallery_photos(root: Path) -> list[Path]:
+    """The photos of ``root/<person>/``, sorted."""
+    return sorted(p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+
+
 def enrol_folder(model: TryModel, folder: str | Path) -> Enrolled:
     """Every photo of ``folder/<person>/`` with a face, embedded; unreadable or faceless photos are skipped and listed."""
     root = Path(folder)
-    photos = sorted(p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+    photos = gallery_photos(root)
     if not photos:
         raise FileNotFoundError(f"{root}: no photos in person folders; lay the gallery out as {root}/<person>/<photo>.jpg")
     crops, labels, skipped = [], [], []
@@ -56,6 +61,22 @@ def enrol_folder(model: TryModel, folder: str | Path) -> Enrolled:
     if not crops:
         raise NoFace(f"{root}: no face found in any of its {len(photos)} photos")
     return Enrolled(Gallery.of(embed(model, crops), np.array(labels)), len(crops), skipped)
+
+
+_ENROLMENTS: dict[tuple, Enrolled] = {}
+KEPT_ENROLMENTS = 4
+
+
+def enrolled_gallery(model: TryModel, folder: str | Path) -> Enrolled:
+    """:func:`enrol_folder`, remembered while the model and the folder's photos (names, sizes, modification times) stay the same."""
+    root = Path(folder).resolve()
+    photos = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in gallery_photos(root))
+    key = (model.name, model.recogniser.sha256, model.flip, str(root), photos)
+    if key not in _ENROLMENTS:
+        while len(_ENROLMENTS) >= KEPT_ENROLMENTS:
+            _ENROLMENTS.pop(next(iter(_ENROLMENTS)))
+        _ENROLMENTS[key] = enrol_folder(model, root)
+    return _ENROLMENTS[key]
 
 
 def identify(model: TryModel, enrolled: Enrolled, photo: np.ndarray, name: str = "probe", top: int = 5) -> Identification:

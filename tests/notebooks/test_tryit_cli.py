@@ -13,6 +13,7 @@ import pytest
 from helpers.core.files import write_png_atomic
 from helpers.tryit import cli
 from helpers.tryit.faces import LEVELS
+from helpers.tryit.identify import enrolled_gallery
 from helpers.tryit.models import latest_operating, load_model
 from tests.notebooks.conftest import ROOT
 
@@ -77,6 +78,18 @@ def test_identify_finds_the_person_and_lists_skipped_files(lfw: Path, model_dir:
     assert code == cli.MATCH and "  1. Colin_Powell  " in captured.out and "decision: Colin_Powell" in captured.out
     assert "gallery: 4 people, 8 photos" in captured.out and f"skipped {tmp_path / 'Tony_Blair' / 'broken.jpg'}" in captured.err
     assert cli.main(["identify", photo(lfw, "Colin_Powell", 5), "--gallery", str(tmp_path / "missing"), "--model", model_dir]) == cli.ERROR
+
+
+def test_the_app_enrols_a_gallery_once_until_its_photos_change(lfw: Path, model_dir: str, tmp_path: Path) -> None:
+    model = load_model(model_dir)
+    for person in ("Colin_Powell", "Tony_Blair"):
+        (tmp_path / person).mkdir()
+        shutil.copy(photo(lfw, person, 1), tmp_path / person)
+    first = enrolled_gallery(model, tmp_path)
+    assert enrolled_gallery(model, tmp_path) is first and first.images == 2
+    shutil.copy(photo(lfw, "Colin_Powell", 2), tmp_path / "Colin_Powell")
+    second = enrolled_gallery(model, tmp_path)
+    assert second is not first and second.images == 3 and enrolled_gallery(model, tmp_path) is second
 
 
 def test_a_pack_takes_the_newest_runs_threshold_or_says_there_is_none(nb02_run: dict, tmp_path: Path) -> None:
