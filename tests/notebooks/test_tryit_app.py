@@ -86,7 +86,7 @@ def test_a_real_browser_uploads_two_photos_and_reads_the_decision(app_url: str, 
             upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f"#{element} input[type=file]")))
             upload.send_keys(str(shutil.copy(photos[name], tmp_path / f"{name}.jpg")))
         wait.until(ec.text_to_be_present_in_element((By.ID, "photo-b"), "Colin_Powell_0002"))  # the upload has landed
-        driver.find_element(By.ID, "verify").click()
+        wait.until(ec.element_to_be_clickable((By.ID, "verify"))).click()  # under load the button can render after the upload lands
         wait.until(ec.text_to_be_present_in_element((By.ID, "verify-result"), "cosine score"))
         text = driver.find_element(By.ID, "verify-result").text
         driver.save_screenshot(str(tmp_path / "app.png"))
