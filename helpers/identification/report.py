@@ -99,12 +99,14 @@ def headline_markdown(rows: list[dict[str, Any]]) -> str:
 FIRM_FALSE_ALARMS = 10
 """A smaller val false-alarm budget at the target leaves the threshold, and the FPIR it gives on test, loose."""
 
-UNITS = {"person": "val people, each counted once", "image": "val probes"}
+UNITS = {"person": ("calibration_people", "val people, each counted once"), "image": ("calibration_probes", "val probes")}
+"""Per ``calibration_weights``: the open-set size that counts the budget's units, and how to name them."""
 
 
-def calibration_note(budget: float, weights: str, count: int, target: float) -> str:
+def calibration_note(budget: float, weights: str, sizes: dict[str, int], target: float) -> str:
     """How many val false alarms the threshold allows (in people or probes), with a warning when too few to set it firmly."""
-    note = f"- The threshold allows {budget:.1f} val false alarm(s) ({count} {UNITS[weights]}, x FPIR {target:g})"
+    size, units = UNITS[weights]
+    note = f"- The threshold allows {budget:.1f} val false alarm(s) ({sizes[size]} {units}, x FPIR {target:g})"
     if budget >= FIRM_FALSE_ALARMS:
         return note + "."
     return note + f": fewer than {FIRM_FALSE_ALARMS}, so the FPIR it gives on test is loose; raise target_fpir or use more val people."
@@ -137,7 +139,7 @@ def summary_markdown(report: dict[str, Any], closed: pd.DataFrame, opened: pd.Da
         f"[{hq_row['fpir_fixed_ci_low']:.4f}, {hq_row['fpir_fixed_ci_high']:.4f}] ({hq_row['fpir_fixed'] / target:.2f}x the target).",
         f"- {view} probes: rank-1 {at['rank1']:.3f}; at the HQ-calibrated threshold DIR {at['dir_fixed']:.3f}, FPIR {at['fpir_fixed']:.4f}; "
         f"at a threshold calibrated on {view} val probes DIR {at['dir_matched']:.3f}, FPIR {at['fpir_matched']:.4f}.",
-        calibration_note(hq_row["val_alarm_budget"], weights, open_sizes[f"calibration_{'people' if weights == 'person' else 'probes'}"], target),
+        calibration_note(hq_row["val_alarm_budget"], weights, open_sizes, target),
         "",
         f"## Closed set per view ({classifier})",
         "",

@@ -70,7 +70,7 @@ KEPT_ENROLMENTS = 4
 def enrolled_gallery(model: TryModel, folder: str | Path) -> Enrolled:
     """:func:`enrol_folder`, remembered while the model and the folder's photos (names, sizes, modification times) stay the same."""
     root = Path(folder).resolve()
-    photos = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in gallery_photos(root))
+    photos = tuple((str(p.relative_to(root)), stat.st_size, stat.st_mtime_ns) for p in gallery_photos(root) for stat in [p.stat()])
     key = (model.name, model.recogniser.sha256, model.flip, str(root), photos)
     if key not in _ENROLMENTS:
         while len(_ENROLMENTS) >= KEPT_ENROLMENTS:
