@@ -4,7 +4,7 @@ The gallery holds ``--people`` enrolled people (``--per-person`` images each) an
 people with one image each, all random unit vectors in ``--dim`` dimensions (512, the pack's and
 buffalo_l's embedding size). Probes are noisy copies of enrolled images (cosine about 0.6 to their
 source, a face-recognition-like margin), searched with :func:`helpers.identification.search.search`
-(top 20) and ranked with :func:`~helpers.identification.search.true_ranks`, exactly as notebook 05 does.
+(top 20) and ranked with :func:`~helpers.identification.search.true_ranks`, exactly as notebook 04 does.
 It reports seconds per probe for each, the peak block size in memory, and rank-1 as a check that the
 search found what was planted.
 

@@ -1,9 +1,9 @@
 """Protocol v1 against v2 on the same models and test people: a finished v1 demo run's two models re-scored under v2.
 
-Reads a run folder made by the v1 workbench (notebooks 02, 03 and 04 of ``configs/demo.yaml``) and notebook
+Reads a run folder made by the v1 workbench (notebooks 02, 03 and 04_compare of ``configs/demo.yaml``) and notebook
 01's processed folder it used; re-scores the pretrained pack and the fine-tuned ``model.onnx`` with today's
 code (``score_model``: v2 pairs, two-way bootstrap, one operating threshold) and compares them as notebook
-04 does. Writes ``protocol_versions.md``: the headline under v1 and v2 side by side, the pairs behind each,
+05 (compare) does. Writes ``protocol_versions.md``: the headline under v1 and v2 side by side, the pairs behind each,
 and, on v1's own test pairs, how wide the one-way (v1) and the two-way (v2) intervals are.
 
 Run (docs/protocol_versions.md):
@@ -61,13 +61,13 @@ def rescore(run: Path, processed: Path, out: Path, n_boot: int) -> list[Path]:
 
 
 def compare(folders: list[Path], out: Path, n_boot: int) -> dict:
-    """Notebook 04's comparison of the re-scored models; writes its metrics.json and summary.md under ``out/04_compare``."""
+    """Notebook 05's comparison of the re-scored models; writes its metrics.json and summary.md under ``out/05_compare``."""
     runs = load_runs(folders)
     info, endpoint = condition_frame(runs), Endpoint()
     differences = comparison.differences_table(runs, info, endpoint, n_boot, 0)
     verdicts = comparison.non_inferiority(differences, endpoint)
     report = comparison.comparison_report(runs, info, differences, verdicts, endpoint, n_boot, 0)
-    step = out / "04_compare"
+    step = out / "05_compare"
     step.mkdir(parents=True, exist_ok=True)
     comparison.save_outputs(step, report, comparison.comparison_table(runs, info), differences)
     summary.write_summary(step)
@@ -138,12 +138,12 @@ def width_rows(run: Path, n_boot: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path, help="a v1 demo run folder (notebooks 02, 03 and 04 finished)")
+    parser.add_argument("run", type=Path, help="a v1 demo run folder (notebooks 02, 03 and 04_compare finished)")
     parser.add_argument("--processed", type=Path, required=True, help="notebook 01's processed folder that run used")
     parser.add_argument("--out", type=Path, default=Path("results/bench/protocol_versions"))
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args()
-    v1 = json.loads((args.run / "04_compare" / "metrics.json").read_text())
+    v1 = json.loads((args.run / "04_compare" / "metrics.json").read_text())  # the v1 comparison step
     v2 = compare(rescore(args.run, args.processed, args.out, args.n_boot), args.out, args.n_boot)
     text = "\n".join(
         [

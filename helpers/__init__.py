@@ -7,7 +7,7 @@ order data flows:
     core/        files, caches, progress, data and model sources, devices
     data/        scan -> split -> detect and align -> degrade (notebook 01)
     models/      packs, recognisers, backbones, losses, checkpoints, export
-    evaluation/  pairs -> embeddings -> scores -> metrics -> reports (notebooks 02, 04)
+    evaluation/  pairs -> embeddings -> scores -> metrics -> reports (notebooks 02, 05)
     training/    fine-tuning (notebook 03)
     pipeline/    configs, run folders, papermill execution, provenance
     steps/       one thin module per notebook

@@ -89,7 +89,7 @@ FEW_PEOPLE = 20
 
 
 def check_splits(manifest: pd.DataFrame, fractions: dict[str, float], few_people: int = FEW_PEOPLE) -> list[str]:
-    """Raise when the split cannot support notebooks 02-04; return warnings about splits with few people.
+    """Raise when the split cannot support notebooks 02-05; return warnings about splits with few people.
 
     Val and test each need at least two people (impostor pairs cross people); an
     empty dataset or one without a usable image is an error naming the fix.

@@ -1,4 +1,4 @@
-"""Stage 3, evaluation (notebooks 02 and 04, and notebook 03's scoring): pairs, scores, metrics, reports.
+"""Stage 3, evaluation (notebooks 02 and 05, and notebook 03's scoring): pairs, scores, metrics, reports.
 
 pairs.py        LFW pair lists; balanced genuine pairs and every impostor pair within a split
 embeddings.py   batched, cached embeddings at every quality level

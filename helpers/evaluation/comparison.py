@@ -1,6 +1,6 @@
 """Comparing models scored on the same pairs: the tables, paired differences and verdicts of every report.
 
-One model (notebooks 02 and 03) or many (notebook 04) go through the same
+One model (notebooks 02 and 03) or many (notebook 05) go through the same
 functions. Every number comes from what the models' own notebooks wrote: the
 table from their ``metrics.json``, differences from their ``scores.parquet``.
 Models are compared only on identical pair sets. Differences come from the
@@ -214,7 +214,7 @@ def detector_failure_counts(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-# --- Notebook 04's metrics.json and CSV files ------------------------------------------------------
+# --- Notebook 05's metrics.json and CSV files ------------------------------------------------------
 
 
 def _difference_entry(row: pd.Series) -> dict[str, Any]:
@@ -278,7 +278,7 @@ def _primary(runs: Sequence[ModelRun], differences: pd.DataFrame, endpoint: Endp
 def comparison_report(
     runs: Sequence[ModelRun], condition_info: pd.DataFrame, differences: pd.DataFrame, verdicts: pd.DataFrame, endpoint: Endpoint, n_boot: int, seed: int
 ) -> dict[str, Any]:
-    """Notebook 04's ``metrics.json``: the primary endpoint, per model and condition the table's numbers and operating point,
+    """Notebook 05's ``metrics.json``: the primary endpoint, per model and condition the table's numbers and operating point,
     per compared model the paired differences (Holm-adjusted), the HQ non-inferiority verdicts, pairs, detector failures, protocol."""
     protocol, role = runs[0].protocol, roles(runs)
     return {
@@ -320,7 +320,7 @@ def comparison_report(
 
 
 def save_outputs(step_dir: Path, report: dict[str, Any], table: pd.DataFrame, differences: pd.DataFrame, robust: pd.DataFrame | None = None) -> None:
-    """Write notebook 04's ``metrics.json``, ``comparison.csv``, ``differences.csv`` and (when ranked) ``robustness.csv`` atomically."""
+    """Write notebook 05's ``metrics.json``, ``comparison.csv``, ``differences.csv`` and (when ranked) ``robustness.csv`` atomically."""
     write_json_atomic(Path(step_dir) / METRICS, report)
     write_csv_atomic(Path(step_dir) / COMPARISON, table)
     write_csv_atomic(Path(step_dir) / DIFFERENCES, differences)

@@ -1,4 +1,4 @@
-"""The figures of every report, for one model (notebooks 02 and 03) or many (notebook 04).
+"""The figures of every report, for one model (notebooks 02 and 03) or many (notebook 05).
 
 Built from :class:`~helpers.evaluation.model_runs.ModelRun` objects and the
 comparison tables, drawn with :mod:`helpers.evaluation.plots`, saved as PNG.

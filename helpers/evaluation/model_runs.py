@@ -1,7 +1,7 @@
 """Models to compare: each model's step folder (``scores.parquet`` + ``metrics.json``), loaded and checked.
 
 A :class:`ModelRun` is what every report reads, for one model (notebooks 02
-and 03) or many (notebook 04): the same tables, figures and differences serve both.
+and 03) or many (notebook 05): the same tables, figures and differences serve both.
 Its ``scores`` are the wide table of :mod:`helpers.evaluation.scores`.
 """
 

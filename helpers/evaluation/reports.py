@@ -3,7 +3,7 @@
 A :class:`ModelReport` holds what the model is, the :class:`Protocol` it was
 scored under (pairs, levels, the operating threshold fixed on val), and per
 condition the entry of :func:`helpers.evaluation.verification.condition_report`.
-Notebook 04 refuses to compare reports whose protocols differ, and notebook 03
+Notebook 05 refuses to compare reports whose protocols differ, and notebook 03
 takes its pair settings from the baseline's protocol.
 """
 

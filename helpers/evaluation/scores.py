@@ -1,7 +1,7 @@
 """``scores.parquet``: every scored pair of a model's step folder, one row per pair and one column per condition.
 
 This module is the one definition of that format; notebooks 02 and 03 write it,
-notebook 04 and independent scripts read it (``pandas.read_parquet``). Columns:
+notebook 05 and independent scripts read it (``pandas.read_parquet``). Columns:
 ``path_a``, ``path_b`` (the gallery and probe image), ``identity_a``,
 ``identity_b``, ``same`` (True for a genuine pair), then one float32 cosine
 similarity per condition (``HQ-HQ``, ``HQ-px16``, ``px16-px16``, ...). Every

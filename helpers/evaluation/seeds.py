@@ -3,8 +3,8 @@
 The bootstrap interval of one run says how much the result would move with
 other people drawn like these; repeating the whole pipeline over split seeds
 (``split_seeds`` in a config) shows how much it moves with another split of the
-same dataset into train, val and test. Notebook 04 of each seed lists the
-comparisons of the seeds run so far (``{seeds.04_compare}``), so the last seed's
+same dataset into train, val and test. Notebook 05 of each seed lists the
+comparisons of the seeds run so far (``{seeds.05_compare}``), so the last seed's
 report holds them all.
 """
 

@@ -1,4 +1,4 @@
-"""Plain-words reports of a model comparison (notebook 04), written from its ``metrics.json`` alone.
+"""Plain-words reports of a model comparison (notebook 05), written from its ``metrics.json`` alone.
 
 :func:`write_summary` turns the comparison's numbers into ``summary.md``;
 :func:`results_table` gives the markdown results table (models and their gains
@@ -142,7 +142,7 @@ def results_table(step_dir: str | Path, conditions: Sequence[str] | None = None)
 
 
 def read_comparison(step_dir: str | Path) -> dict[str, Any]:
-    """Notebook 04's ``metrics.json`` from its step folder (relative paths from the project root)."""
+    """Notebook 05's ``metrics.json`` from its step folder (relative paths from the project root)."""
     return json.loads((project_path(step_dir) / METRICS).read_text(encoding="utf-8"))
 
 
@@ -404,17 +404,17 @@ def _identification(report: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     return [
-        "## Identification (notebook 05)",
+        "## Identification (notebook 04)",
         "",
         "Closed-set accuracy (trained on HQ only, or on HQ plus degraded copies) and open-set rank-1, DIR and FPIR at the "
-        "threshold set on HQ val probes; intervals and every view are in each notebook 05's `summary.md`.",
+        "threshold set on HQ val probes; intervals and every view are in each notebook 04's `summary.md`.",
         "",
         identification.headline_markdown(rows),
     ]
 
 
 def robustness_markdown(rows: Sequence[dict]) -> str:
-    """Notebook 04's robustness ranking (:func:`helpers.evaluation.robustness.robustness_table` records) as a Markdown table."""
+    """Notebook 05's robustness ranking (:func:`helpers.evaluation.robustness.robustness_table` records) as a Markdown table."""
     cells = (
         [r["statistic"], str(r["rank"]), r["model"], f"{r['hq']:.3f}", f"{r['low_quality']:.3f}", format_interval(r["loss"], r["loss_low"], r["loss_high"], 3)]
         for r in rows
@@ -437,7 +437,7 @@ def _robustness(report: dict[str, Any]) -> list[str]:
 
 
 def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str:
-    """``summary.md`` for notebook 04's ``metrics.json`` dict: primary endpoint, HQ non-inferiority, operating point,
+    """``summary.md`` for notebook 05's ``metrics.json`` dict: primary endpoint, HQ non-inferiority, operating point,
     every comparison, detector failures, the results table."""
     lines = (
         _intro(report)

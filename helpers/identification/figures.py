@@ -1,4 +1,4 @@
-"""Notebook 05's figures: accuracy and identification rates along each degradation, CMC and DIR-FPIR curves, confusion heatmaps."""
+"""Notebook 04's figures: accuracy and identification rates along each degradation, CMC and DIR-FPIR curves, confusion heatmaps."""
 
 from __future__ import annotations
 

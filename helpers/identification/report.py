@@ -1,4 +1,4 @@
-"""Notebook 05's files: ``metrics.json``, the tables as CSV, and ``summary.md``; and the headline notebook 04 shows."""
+"""Notebook 04's files: ``metrics.json``, the tables as CSV, and ``summary.md``; and the headline notebook 05 shows."""
 
 from __future__ import annotations
 
@@ -41,13 +41,13 @@ def save_outputs(run: Path, report: dict[str, Any], tables: dict[str, pd.DataFra
 
 
 def read_identification(folder: str | Path) -> dict[str, Any]:
-    """A notebook 05 step folder's ``metrics.json``; the error names the file."""
+    """A notebook 04 step folder's ``metrics.json``; the error names the file."""
     path = project_path(folder) / METRICS
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: pass notebook 05's step folder (run notebook 05 for this model first)")
+        raise FileNotFoundError(f"{path} does not exist: pass notebook 04's step folder (run notebook 04 for this model first)")
     data = json.loads(path.read_text(encoding="utf-8"))
     if "open_set" not in data or "closed_set" not in data:
-        raise ValueError(f"{path} is not notebook 05's metrics.json (no open_set / closed_set)")
+        raise ValueError(f"{path} is not notebook 04's metrics.json (no open_set / closed_set)")
     return data
 
 
@@ -92,7 +92,7 @@ def headline(reports: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def headline_markdown(rows: list[dict[str, Any]]) -> str:
-    """:func:`headline`'s rows (as stored in notebook 04's ``metrics.json``) as a Markdown table, columns in their order."""
+    """:func:`headline`'s rows (as stored in notebook 05's ``metrics.json``) as a Markdown table, columns in their order."""
     return frame_table(pd.DataFrame(rows)[HEADLINE_COLUMNS])
 
 

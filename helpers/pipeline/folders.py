@@ -85,7 +85,7 @@ def plan(config: Config, run: Path) -> list[dict[str, Any]]:
 
     ``{run}`` is the folder of the step's notebooks (``run``, or ``run/seed-<k>``), ``{steps.NAME}`` NAME's
     folder under the same seed, ``{seeds.NAME}`` the list of NAME's folders under every seed so far, this one last
-    (a step may list its own: notebook 04 reads the earlier seeds' comparisons beside its own).
+    (a step may list its own: notebook 05 reads the earlier seeds' comparisons beside its own).
     """
     places: dict[str, Any] = {}
     records = []

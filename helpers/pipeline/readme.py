@@ -29,7 +29,7 @@ from helpers.pipeline.folders import COMPLETED, read_state
 README = PROJECT_ROOT / "README.md"
 START, END = "<!-- demo-results:start -->", "<!-- demo-results:end -->"
 PLOT = "auc_vs_resolution.png"
-COMPARE_NOTEBOOK = "04_compare.ipynb"
+COMPARE_NOTEBOOKS = ("05_compare.ipynb", "04_compare.ipynb")  # the comparison, and its name before identification came first
 
 
 def headline_conditions(report: dict[str, Any]) -> list[str]:
@@ -58,9 +58,9 @@ def detail_conditions(report: dict[str, Any]) -> list[str]:
 def comparison_step(state: dict[str, Any], run: Path) -> dict[str, Any]:
     """The run's last completed notebook-04 step (with split seeds: the last seed's, which pools them all); raises when the run has none."""
     for step in reversed(state["steps"]):
-        if Path(step["notebook"]).name == COMPARE_NOTEBOOK and step["status"] == COMPLETED:
+        if Path(step["notebook"]).name in COMPARE_NOTEBOOKS and step["status"] == COMPLETED:
             return step
-    raise ValueError(f"{run}: no completed {COMPARE_NOTEBOOK} step; finish the run first (re-run its config to resume)")
+    raise ValueError(f"{run}: no completed {COMPARE_NOTEBOOKS[0]} step; finish the run first (re-run its config to resume)")
 
 
 def _shown(path: Path) -> str:

@@ -84,7 +84,7 @@ def export_best(config: TrainConfig, check_crops: np.ndarray) -> tuple[Path, flo
 
 
 def before_after(baseline_dir: str, run: ModelRun, endpoint: Endpoint, n_boot: int, seed: int) -> pd.DataFrame:
-    """The fine-tuned model minus the baseline, paired, per condition (notebook 04's code); also written as ``differences.csv``."""
+    """The fine-tuned model minus the baseline, paired, per condition (notebook 05's code); also written as ``differences.csv``."""
     runs = [load_run(baseline_dir), run]
     check_comparable(runs)
     differences = differences_table(runs, condition_frame(runs), endpoint, n_boot, seed)

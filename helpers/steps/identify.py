@@ -1,4 +1,4 @@
-"""Notebook 05's step: closed-set classifiers and open-set gallery search on one model's embeddings, at every view.
+"""Notebook 04's step: closed-set classifiers and open-set gallery search on one model's embeddings, at every view.
 
 A *view* is one quality level seen one way: ``HQ``, an oracle level (``px16``: the
 HQ-aligned crop degraded) or an end-to-end one (``e2e:px16``: the degraded photo

@@ -204,7 +204,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "pair_seed": optional(integer(0)),
         "n_boot": integer(1),
     },
-    "04_compare": {
+    "05_compare": {
         "models": list_of(text(), min_length=2),
         "baseline": text(),
         "run_dir": PATH,
@@ -217,7 +217,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "identification": list_of(text()),
         "robustness_condition": text(),
     },
-    "05_identify": {
+    "04_identify": {
         "processed_dir": PATH,
         "model_dir": text(),
         "run_dir": PATH,

@@ -1,4 +1,4 @@
-"""Model comparison (notebook 04's helpers) on synthetic step folders written by the workbench's own scoring code."""
+"""Model comparison (notebook 05's helpers) on synthetic step folders written by the workbench's own scoring code."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def compared(folders: dict[str, Path]) -> dict:
-    """The whole comparison of base, better and twin, as notebook 04 runs it."""
+    """The whole comparison of base, better and twin, as notebook 05 runs it."""
     runs = model_runs.load_runs([folders["base"], folders["better"], folders["twin"]])
     info = model_runs.condition_frame(runs)
     differences = compare.differences_table(runs, info, ENDPOINT, N_BOOT, seed=0)

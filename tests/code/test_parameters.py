@@ -28,7 +28,7 @@ def notebook_defaults(name: str) -> dict[str, Any]:
 def test_every_notebook_parameter_has_a_spec_and_the_defaults_pass(name: str) -> None:
     defaults = notebook_defaults(name)
     assert set(defaults) == set(SCHEMAS[name])
-    runnable = {"01_prepare_dataset": {"dataset": "orl"}, "04_compare": {"models": ["a", "b"]}}  # the defaults name no data
+    runnable = {"01_prepare_dataset": {"dataset": "orl"}, "05_compare": {"models": ["a", "b"]}}  # the defaults name no data
     check_notebook(name, defaults | runnable.get(name, {}))
 
 
@@ -58,14 +58,14 @@ def test_level_fields_are_the_degradations() -> None:
         ("01_prepare_dataset", {"dataset": "lfww"}, "did you mean 'lfw'?"),
         ("01_prepare_dataset", {"det_threshold": 0}, "det_threshold = 0: expected a number > 0 and <= 1"),
         ("02_baseline", {"max_impostors": "lots"}, "max_impostors = 'lots': expected an integer >= 1"),
-        ("04_compare", {"primary_statistic": "tar@1e-5"}, "primary_statistic = 'tar@1e-5': expected one of auc, eer"),
+        ("05_compare", {"primary_statistic": "tar@1e-5"}, "primary_statistic = 'tar@1e-5': expected one of auc, eer"),
         ("02_baseline", {"pack": "ofline"}, "pack = 'ofline': no pack named 'ofline' and no such folder"),
         ("02_baseline", {"pack": "ofline"}, "did you mean 'offline'?"),
         ("02_baseline", {"flip": "yes"}, "flip = 'yes': expected true or false"),
         ("03_finetune", {"loss": "arcfce"}, "loss = 'arcfce': expected one of arcface, cosface, adaface, softmax, triplet; did you mean 'arcface'?"),
         ("03_finetune", {"lq_prob": 1.5}, "lq_prob = 1.5: expected a number >= 0 and <= 1"),
         ("03_finetune", {"train_options": {"embeding_size": 256}}, "unknown training setting 'embeding_size'; did you mean 'embedding_size'?"),
-        ("04_compare", {"models": ["only/one"]}, "models = ['only/one']: expected a list of at least 2 items, each a string"),
+        ("05_compare", {"models": ["only/one"]}, "models = ['only/one']: expected a list of at least 2 items, each a string"),
     ],
 )
 def test_bad_values_are_named_with_what_is_allowed(notebook: str, values: dict, message: str) -> None:

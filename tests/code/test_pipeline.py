@@ -206,7 +206,7 @@ def test_shipped_configs_are_valid(name: str, tmp_path: Path) -> None:
     config = load_config(shipped_config(name, tmp_path))
     assert config.split_seeds == ((0, 1, 2) if name == "full" else None)
     notebooks = list(dict.fromkeys(step.notebook for step in config.steps))  # in order of first use
-    assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and config.steps[-1].notebook == "04_compare.ipynb"
+    assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and config.steps[-1].notebook == "05_compare.ipynb"
     assert config.steps[-1].parameters["models"][0] == "{steps.02_baseline}"
 
 
@@ -224,7 +224,7 @@ def test_full_config_runs_both_arms_and_compares_all_three() -> None:
     assert "max_identities" not in steps["01_prepare_dataset"] and steps["02_baseline"]["lfw_view2"] is True
     assert steps["03_finetune_resnet50"]["fallback"] == "mobilenet_v2" and steps["03_finetune_pack"]["distill_weight"] > 0
     assert steps["02_baseline_dlib"]["recogniser"] == "dlib"
-    assert steps["04_compare"]["models"] == ["{steps.02_baseline}", "{steps.02_baseline_dlib}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
+    assert steps["05_compare"]["models"] == ["{steps.02_baseline}", "{steps.02_baseline_dlib}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
 
 
 def test_template_fine_tunes_with_the_demos_recipe_and_defaults_reach_the_steps(tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ def test_template_fine_tunes_with_the_demos_recipe_and_defaults_reach_the_steps(
     recipe = ("backbone", "distill_weight", "lq_prob", "epochs", "lr", "head_lr", "train_options")
     assert {key: template["03_finetune_pack"][key] for key in recipe} == {key: demo["03_finetune_pack"][key] for key in recipe}
     assert {demo[step]["processed_dir"] for step in ("01_prepare_dataset", "02_baseline", "03_finetune_pack")} == {"processed_dataset/lfw-demo"}
-    assert "processed_dir" not in demo["04_compare"] and demo["03_finetune_pack"]["pack"] == "offline"
+    assert "processed_dir" not in demo["05_compare"] and demo["03_finetune_pack"]["pack"] == "offline"
 
 
 # ---------------------------------------------------------------- run folders

@@ -1,4 +1,4 @@
-"""Notebook 04 under papermill on synthetic step folders: a model truly better at low resolution, and an identical twin.
+"""Notebook 05 under papermill on synthetic step folders: a model truly better at low resolution, and an identical twin.
 
 One run compares three models with the baseline: ``finetuned`` (better separation at 16 and 24 px, the same
 scores at HQ) and ``twin`` (a copy of the baseline's scores under another name). Each model's difference from
@@ -36,12 +36,12 @@ PLOTS = (
     "difference_fnmr.png",
     "robustness.png",
 )
-IDENTIFIED = {"HQ": (0.9, 0.95, 0.012), "px16": (0.4, 0.55, 0.03)}  # a synthetic notebook 05 run: accuracy, rank-1, FPIR per view
+IDENTIFIED = {"HQ": (0.9, 0.95, 0.012), "px16": (0.4, 0.55, 0.03)}  # a synthetic notebook 04 run: accuracy, rank-1, FPIR per view
 PAIRS = 450 + 35_640  # 45 people x 6 images: 10 genuine pairs a person, and every impostor pair (enough for TAR@FAR=1e-3)
 
 
 def write_identification(folder: Path, model: str) -> Path:
-    """A notebook 05 ``metrics.json`` with the fields notebook 04's headline reads, from :data:`IDENTIFIED`."""
+    """A notebook 04 ``metrics.json`` with the fields notebook 05's headline reads, from :data:`IDENTIFIED`."""
     closed = [
         {"regime": regime, "classifier": "linear_svm", "view": view, "accuracy": accuracy + (0.1 if regime == "mixed" and view != "HQ" else 0)}
         for view, (accuracy, _, _) in IDENTIFIED.items()
@@ -61,46 +61,46 @@ def write_identification(folder: Path, model: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def nb04_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("nb04")
+def nb05_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("nb05")
     folders = [
         write_step(root / name, name, separation, n_people=45)
         for name, separation in (("pretrained", BASELINE), ("finetuned", BETTER_AT_LOW_RES), ("twin", BASELINE))
     ]
-    step = root / "04_compare"
+    step = root / "05_compare"
     run_notebook(
-        "04_compare.ipynb",
-        root / "04_compare.ipynb",
+        "05_compare.ipynb",
+        root / "05_compare.ipynb",
         models=[str(folder) for folder in folders],
         run_dir=str(step),
         n_boot=N_BOOT,
         seed=0,
         primary_condition="px16-px16",
-        identification=[str(write_identification(root / "05_identify", "pretrained"))],
+        identification=[str(write_identification(root / "04_identify", "pretrained"))],
     )
     return step
 
 
 @pytest.fixture(scope="module")
-def report(nb04_step: Path) -> dict:
-    return json.loads((nb04_step / "metrics.json").read_text())
+def report(nb05_step: Path) -> dict:
+    return json.loads((nb05_step / "metrics.json").read_text())
 
 
-def test_every_output_is_written(nb04_step: Path, report: dict) -> None:
+def test_every_output_is_written(nb05_step: Path, report: dict) -> None:
     for name in ("summary.md", "metrics.json", "comparison.csv", "differences.csv", *PLOTS):
-        assert (nb04_step / name).stat().st_size > 0, name
-    table = pd.read_csv(nb04_step / "comparison.csv")
+        assert (nb05_step / name).stat().st_size > 0, name
+    table = pd.read_csv(nb05_step / "comparison.csv")
     assert len(table) == 5 * 3 and set(table["protocol"]) == {"open-set"} and table["pairs"].eq(PAIRS).all()
     assert report["baseline"] == "pretrained" and report["model_order"] == ["pretrained", "finetuned", "twin"]
     assert report["protocol"]["label"].startswith("open-set") and report["bootstrap"]["n_boot"] == N_BOOT
 
 
-def test_the_summary_leads_with_the_declared_primary_endpoint(nb04_step: Path, report: dict) -> None:
+def test_the_summary_leads_with_the_declared_primary_endpoint(nb05_step: Path, report: dict) -> None:
     primary = report["primary"]
     assert (primary["condition"], primary["statistic"], primary["estimable"]) == ("px16-px16", "tar@1e-3", True)
     gain = primary["gains"]["finetuned"]
     assert gain["diff"] > 0 and gain["ci"][0] > 0 and gain["role"] == "primary" and gain["p_holm"] == gain["p_value"]
-    text = (nb04_step / "summary.md").read_text()
+    text = (nb05_step / "summary.md").read_text()
     first = text.split("## Primary endpoint")[1].split("##")[0]
     assert "Declared before the run: **TAR@FAR=1e-3** on **16 px faces on both sides (oracle)** (px16-px16)." in first
     assert (
@@ -114,18 +114,18 @@ def test_the_summary_leads_with_the_declared_primary_endpoint(nb04_step: Path, r
     assert "## One operating threshold" in text and "| HQ-HQ | " in text
 
 
-def test_notebook_05s_headline_is_carried_into_the_report(report: dict, nb04_step: Path) -> None:
+def test_notebook_05s_headline_is_carried_into_the_report(report: dict, nb05_step: Path) -> None:
     (row,) = report["identification"]
     assert (row["model"], row["view"], row["classifier"]) == ("pretrained", "px16", "linear_svm")
     assert row["accuracy HQ (HQ-trained)"] == 0.9 and row["accuracy (HQ-trained)"] == 0.4 and row["accuracy (mixed-trained)"] == pytest.approx(0.5)
     assert (row["rank-1 HQ"], row["rank-1"], row["DIR (fixed threshold)"], row["FPIR HQ"], row["FPIR target"]) == (0.95, 0.55, 0.5, 0.012, 0.01)
-    section = (nb04_step / "summary.md").read_text().split("## Identification (notebook 05)")[1]
+    section = (nb05_step / "summary.md").read_text().split("## Identification (notebook 04)")[1]
     assert "| pretrained | linear_svm | px16 | 0.900 | 0.400 | 0.500 | 0.950 | 0.550 | 0.500 | 0.012 | 0.010 |" in section
 
 
-def test_models_are_ranked_by_what_they_lose_from_hq_to_16px(nb04_step: Path, report: dict) -> None:
+def test_models_are_ranked_by_what_they_lose_from_hq_to_16px(nb05_step: Path, report: dict) -> None:
     """``finetuned`` keeps its HQ separation at 16 px better than the baseline and its twin, which tie exactly."""
-    robust = pd.read_csv(nb04_step / "robustness.csv")
+    robust = pd.read_csv(nb05_step / "robustness.csv")
     assert list(robust["statistic"].drop_duplicates()) == ["auc", "tar@1e-3"] and len(robust) == 2 * 3
     for _, rows in robust.groupby("statistic"):
         ranked = rows.set_index("model")
@@ -134,21 +134,21 @@ def test_models_are_ranked_by_what_they_lose_from_hq_to_16px(nb04_step: Path, re
         assert (ranked["loss_low"] <= ranked["loss"]).all() and (ranked["loss"] <= ranked["loss_high"]).all()
         assert ranked.loc["finetuned", "loss_high"] < ranked.loc["pretrained", "loss_low"]  # told apart, not only ordered
     assert report["robustness"] == robust.to_dict(orient="records")
-    section = (nb04_step / "summary.md").read_text().split("## Which model degrades least")[1].split("##")[0]
+    section = (nb05_step / "summary.md").read_text().split("## Which model degrades least")[1].split("##")[0]
     first = robust.iloc[0]
     assert f"| auc | 1 | finetuned | {first['hq']:.3f} | {first['low_quality']:.3f} |" in section
 
 
-def test_identical_score_files_give_intervals_containing_zero(nb04_step: Path, report: dict) -> None:
-    differences = pd.read_csv(nb04_step / "differences.csv")
+def test_identical_score_files_give_intervals_containing_zero(nb05_step: Path, report: dict) -> None:
+    differences = pd.read_csv(nb05_step / "differences.csv")
     twin = differences[differences["model"] == "twin"]
     assert len(twin) == 5 * 3 and (twin["diff"] == 0).all() and ((twin["low"] <= 0) & (twin["high"] >= 0)).all() and (twin["p_value"] == 1).all()
-    text = (nb04_step / "summary.md").read_text()
+    text = (nb05_step / "summary.md").read_text()
     assert "- **twin** against pretrained: TAR@FAR=1e-3 stayed at" in text
 
 
 def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
-    notebook = nbformat.read(ROOT / "notebooks" / "04_compare.ipynb", as_version=4)
+    notebook = nbformat.read(ROOT / "notebooks" / "05_compare.ipynb", as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(not cell.outputs and cell.execution_count is None for cell in code)
     tagged = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
@@ -170,16 +170,16 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
     assert all("=" not in line.split("#", 1)[1] for line in tagged[0].source.splitlines() if "#" in line)
 
 
-def test_readme_block_is_regenerated_from_the_run(nb04_step: Path, tmp_path: Path) -> None:
-    """``python -m helpers.pipeline.readme``'s block: the run's date, machine and time, notebook 04's table and plot."""
-    run = nb04_step.parent
+def test_readme_block_is_regenerated_from_the_run(nb05_step: Path, tmp_path: Path) -> None:
+    """``python -m helpers.pipeline.readme``'s block: the run's date, machine and time, notebook 05's table and plot."""
+    run = nb05_step.parent
     steps = [
         {
-            "name": "04_compare",
-            "notebook": str(ROOT / "notebooks" / "04_compare.ipynb"),
+            "name": "05_compare",
+            "notebook": str(ROOT / "notebooks" / "05_compare.ipynb"),
             "status": "completed",
             "seconds": 90.0,
-            "parameters": {"run_dir": str(nb04_step)},
+            "parameters": {"run_dir": str(nb05_step)},
         }
     ]
     (run / "pipeline.json").write_text(json.dumps({"config_file": "configs/demo.yaml", "created": "2026-11-23T04:00:00+00:00", "steps": steps}))
@@ -191,7 +191,7 @@ def test_readme_block_is_regenerated_from_the_run(nb04_step: Path, tmp_path: Pat
     headline = block.split(readme.START)[1].split("**Primary endpoint.**")[0].strip().splitlines()
     # HQ-HQ, then the primary endpoint's ladder (its family, alignment and factor: LQ vs LQ, oracle, resolution)
     assert [line.split(" | ")[0] for line in headline[2:]] == ["| HQ faces on both sides (HQ-HQ)", "| 16 px faces on both sides (oracle) (px16-px16)"]
-    report = json.loads((nb04_step / "metrics.json").read_text())
+    report = json.loads((nb05_step / "metrics.json").read_text())
     gain = report["differences"]["finetuned"]["px16-px16"]["tar@1e-3"]
     assert f"| {gain['diff']:+.3f} [{gain['ci'][0]:+.3f}, {gain['ci'][1]:+.3f}] |" in headline[3]
     assert "**Primary endpoint.**" in block and "- **finetuned** against pretrained: TAR@FAR=1e-3 rose" in block
@@ -203,7 +203,7 @@ def test_readme_block_is_regenerated_from_the_run(nb04_step: Path, tmp_path: Pat
         "| px16-px16",
     ]  # the oracle resolution ladder in both families; no sweeps in this run
     assert "| gain of twin: AUC |" in details and "Gains on corruptions" not in block  # no model here was trained by the workbench
-    assert (docs / "demo_auc_vs_resolution.png").read_bytes() == (nb04_step / "auc_vs_resolution.png").read_bytes()
+    assert (docs / "demo_auc_vs_resolution.png").read_bytes() == (nb05_step / "auc_vs_resolution.png").read_bytes()
     text = f"intro\n{readme.START}\nold numbers\n{readme.END}\nrest\n"
     assert readme.replace_block(text, block) == f"intro\n{block}\nrest\n"
     with pytest.raises(ValueError, match="block"):
