@@ -1,16 +1,20 @@
 """LQFace Workbench: face recognition on low-quality images.
 
 All logic lives in this package; the numbered notebooks in ``notebooks/`` only
-set parameters, call into it, plot and explain. Its sub-packages read in the
-order data flows:
+set parameters, call into it, plot and explain. Its layers, bottom to top (a
+module imports only from its own layer or lower ones; ``tests/code/test_layout.py``
+checks the contract in ``pyproject.toml``):
 
-    core/        files, caches, progress, data and model sources, devices
-    data/        scan -> split -> detect and align -> degrade (notebook 01)
-    models/      packs, recognisers, backbones, losses, checkpoints, export
-    evaluation/  pairs -> embeddings -> scores -> metrics -> reports (notebooks 02, 05)
-    training/    fine-tuning (notebook 03)
-    pipeline/    configs, run folders, papermill execution, provenance
-    steps/       one thin module per notebook
+    core/            files, caches, progress, data and model sources, devices
+    data/            scan -> split -> detect and align -> degrade (notebook 01)
+    models/          packs, recognisers, backbones, losses, checkpoints, export
+    evaluation/      pairs -> embeddings -> scores -> metrics -> reports (notebooks 02, 05)
+    training/        fine-tuning (notebook 03); beside identification, never importing it
+    identification/  gallery search, open-set thresholds, classifiers (notebook 04)
+    pipeline/        configs, notebook parameter schemas, run folders, papermill, provenance
+    steps/           one thin module per notebook; beside tryit, never importing it
+    tryit/           a model on your own photos: verify, identify, the app (notebook 06)
+    cli.py           the lqface command: run, verify, identify, app
 """
 
 import os

@@ -1,7 +1,7 @@
-"""``python -m helpers``: try a model on your own photos (see :mod:`helpers.tryit.cli`)."""
+"""``python -m helpers``: the ``lqface`` command (:mod:`helpers.cli`)."""
 
 import sys
 
-from helpers.tryit.cli import main
+from helpers.cli import main
 
 sys.exit(main())

@@ -139,6 +139,15 @@ SWEEPS: dict[str, tuple[Degradation, ...]] = {
     **{name: tuple(Degradation(f"{p.short}{lv.resolution}", resolution=lv.resolution, preset=name) for lv in RESOLUTION_LADDER) for name, p in PRESETS.items()},
 }
 """Per-factor sweep levels: one factor (or one preset across the resolution ladder), everything else clean."""
+NAMED_LEVELS: dict[str, Degradation] = {level.name: level for levels in SWEEPS.values() for level in levels}
+"""Every named level of the sweeps (``px16``, ``real24``, ``blur4``, ``jpeg10``, ...): what a user can ask for by name."""
+
+
+def level_named(name: str) -> Degradation:
+    """One of :data:`NAMED_LEVELS` by name; the error lists them."""
+    if name not in NAMED_LEVELS:
+        raise ValueError(f"no quality level named {name!r}; valid: {', '.join(NAMED_LEVELS)}")
+    return NAMED_LEVELS[name]
 
 
 def sweep_levels(factors: Sequence[str]) -> list[Degradation]:

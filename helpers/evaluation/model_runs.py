@@ -3,6 +3,7 @@
 A :class:`ModelRun` is what every report reads, for one model (notebooks 02
 and 03) or many (notebook 05): the same tables, figures and differences serve both.
 Its ``scores`` are the wide table of :mod:`helpers.evaluation.scores`.
+:func:`run_recogniser` rebuilds the recogniser a step folder scored with, checked by sha256.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,6 +21,10 @@ from helpers.data.manifest import CLOSED_SET, OPEN_SET
 from helpers.evaluation.conditions import FAMILIES, MODES, Condition, conditions
 from helpers.evaluation.reports import ModelReport, Protocol, read_report
 from helpers.evaluation.scores import read_scores
+from helpers.models.backbones import EMBEDDER_PREPROCESS
+from helpers.models.packs import load_pack
+from helpers.models.recognisers import FaceRecogniser, Recogniser
+from helpers.models.zoo import load_recogniser
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +65,26 @@ def load_run(folder: str | Path) -> ModelRun:
     """Read a step folder of notebook 02 or 03."""
     path = project_path(folder)
     return model_run(path, read_scores(path), read_report(path))
+
+
+def run_recogniser(folder: str | Path, batch_size: int = 64) -> tuple[dict[str, Any], FaceRecogniser, bool]:
+    """A scored step folder's model description, its recogniser (a fine-tuned run's ``model.onnx``, a zoo model or the
+    pack's) and its flip setting; raises when the model found now is not the one the step scored (sha256)."""
+    path = project_path(folder)
+    model = read_report(path).model
+    recogniser: FaceRecogniser
+    if "onnx" in model:
+        recogniser = Recogniser(path / model["onnx"], EMBEDDER_PREPROCESS, batch_size=batch_size)
+    elif "zoo" in model:
+        recogniser = load_recogniser(model["zoo"], batch_size)[0]
+    else:
+        recogniser = load_pack(model["pack"]).face_recogniser(batch_size)
+    if recogniser.sha256 != model["sha256"]:
+        raise ValueError(
+            f"{path}: the model found now ({recogniser.name}, sha256 {recogniser.sha256[:12]}…) is not the one this step scored "
+            f"(sha256 {model['sha256'][:12]}…); re-run that step, or point at the step folder of the model you mean"
+        )
+    return model, recogniser, bool(model.get("flip", False))
 
 
 def check_comparable(runs: Sequence[ModelRun]) -> None:

@@ -20,7 +20,6 @@ from helpers.evaluation.conditions import LQ_BOTH
 from helpers.evaluation.endpoints import PRIMARY
 from helpers.evaluation.reports import METRICS
 from helpers.evaluation.statistics import AUC, BY_KEY, FMR, FNMR, Statistic
-from helpers.identification import report as identification
 
 SUMMARY = "summary.md"
 MISSING = "–"
@@ -112,13 +111,20 @@ def _exposure_cell(report: dict[str, Any], condition: str, model: str) -> str:
     return next((entry.get("training", "") for entry in entries.values()), "")
 
 
-def headline_markdown(report: dict[str, Any], conditions: Sequence[str], statistic: Statistic | None = None) -> str:
-    """Markdown table of one statistic (the primary one by default) per condition: baseline, every other model, and its paired gain."""
+def model_labels(report: dict[str, Any]) -> dict[str, str]:
+    """Each compared model's name for people (``SFace, pretrained``: its ``metrics.json`` label), else its key."""
+    return {name: entry["model"].get("label", name) for name, entry in report["models"].items()}
+
+
+def headline_markdown(report: dict[str, Any], conditions: Sequence[str], statistic: Statistic | None = None, labels: dict[str, str] | None = None) -> str:
+    """Markdown table of one statistic (the primary one by default) per condition: baseline, every other model, and its paired gain;
+    models named by ``labels`` (default: their keys)."""
     statistic = statistic or BY_KEY[report["endpoint"]["statistic"]]
     base, others = report["baseline"], report["model_order"][1:]
-    header = [f"condition ({report['protocol']['tag']})", f"{base}: {statistic.label}"]
+    shown = {model: model for model in report["model_order"]} | (labels or {})
+    header = [f"condition ({report['protocol']['tag']})", f"{shown[base]}: {statistic.label}"]
     for model in others:
-        header += [f"{model}", f"gain of {model} (paired 95% CI)"]
+        header += [shown[model], f"gain of {shown[model]} (paired 95% CI)"]
     rows = []
     for condition in conditions:
         cells = [f"{report['condition_info'][condition]['description']} ({condition})", _model_cell(report, condition, base, statistic)]
@@ -399,9 +405,9 @@ def _exposure(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def _identification(report: dict[str, Any]) -> list[str]:
-    rows = report.get("identification")
-    if not rows:
+def _identification(headline: str) -> list[str]:
+    """The identification section around notebook 04's headline table (Markdown), or nothing without one."""
+    if not headline:
         return []
     return [
         "## Identification (notebook 04)",
@@ -409,7 +415,7 @@ def _identification(report: dict[str, Any]) -> list[str]:
         "Closed-set accuracy (trained on HQ only, or on HQ plus degraded copies) and open-set rank-1, DIR and FPIR at the "
         "threshold set on HQ val probes; intervals and every view are in each notebook 04's `summary.md`.",
         "",
-        identification.headline_markdown(rows),
+        headline,
     ]
 
 
@@ -436,9 +442,9 @@ def _robustness(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str:
+def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identification: str = "") -> str:
     """``summary.md`` for notebook 05's ``metrics.json`` dict: primary endpoint, HQ non-inferiority, operating point,
-    every comparison, detector failures, the results table."""
+    every comparison, detector failures, notebook 04's identification headline (a Markdown table) when given, the results table."""
     lines = (
         _intro(report)
         + primary_lines(report)
@@ -449,7 +455,7 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str
         + _failures(report)
         + _secondaries(report)
         + _robustness(report)
-        + _identification(report)
+        + _identification(identification)
     )
     lines += [
         "## Results",
@@ -466,9 +472,11 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = ()) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_summary(step_dir: str | Path) -> Path:
-    """Write ``summary.md`` beside the ``metrics.json`` (and PNGs) of a notebook-04 step folder; returns its path."""
+def write_summary(step_dir: str | Path, identification: str = "") -> Path:
+    """Write ``summary.md`` beside the ``metrics.json`` (and PNGs) of a notebook-05 step folder; returns its path.
+    ``identification``: notebook 04's headline as a Markdown table, or ``""`` for none."""
     folder = project_path(step_dir)
     target = folder / SUMMARY
-    write_text_atomic(target, summary_markdown(read_comparison(folder), sorted(path.name for path in folder.glob("*.png"))))
+    figures = sorted(path.name for path in folder.glob("*.png"))
+    write_text_atomic(target, summary_markdown(read_comparison(folder), figures, identification))
     return target

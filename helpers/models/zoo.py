@@ -27,6 +27,7 @@ class ZooModel:
     """One named recogniser: how to build it and what it is."""
 
     name: str
+    label: str  # what people call it, in the README and the app
     family: str
     alignment: str
     licence: str
@@ -44,19 +45,45 @@ def _pack_recogniser(pack_name: str) -> Callable[[int], FaceRecogniser]:
 ZOO = {
     model.name: model
     for model in (
-        ZooModel("sface", "SFace (OpenCV Zoo, MobileFaceNet-like, 128-d)", "arcface112", "Apache-2.0", _pack_recogniser(OFFLINE_PACK)),
-        ZooModel("dlib", "dlib ResNet v1 (128-d)", "dlib150 (from the 112 px crop)", "CC0-1.0", DlibRecogniser),
+        ZooModel("sface", "SFace", "SFace (OpenCV Zoo, MobileFaceNet-like, 128-d)", "arcface112", "Apache-2.0", _pack_recogniser(OFFLINE_PACK)),
+        ZooModel("dlib", "dlib ResNet", "dlib ResNet v1 (128-d)", "dlib150 (from the 112 px crop)", "CC0-1.0", DlibRecogniser),
         ZooModel(
-            "buffalo_l", "InsightFace ArcFace R50 (WebFace600K, 512-d)", "arcface112", "InsightFace: non-commercial research", _pack_recogniser("buffalo_l")
+            "buffalo_l",
+            "ArcFace R50 (buffalo_l)",
+            "InsightFace ArcFace R50 (WebFace600K, 512-d)",
+            "arcface112",
+            "InsightFace: non-commercial research",
+            _pack_recogniser("buffalo_l"),
         ),
         ZooModel(
-            "buffalo_s", "InsightFace ArcFace MBF (WebFace600K, 512-d)", "arcface112", "InsightFace: non-commercial research", _pack_recogniser("buffalo_s")
+            "buffalo_s",
+            "ArcFace MBF (buffalo_s)",
+            "InsightFace ArcFace MBF (WebFace600K, 512-d)",
+            "arcface112",
+            "InsightFace: non-commercial research",
+            _pack_recogniser("buffalo_s"),
         ),
         ZooModel(
-            "antelopev2", "InsightFace ArcFace R100 (Glint360K, 512-d)", "arcface112", "InsightFace: non-commercial research", _pack_recogniser("antelopev2")
+            "antelopev2",
+            "ArcFace R100 (antelopev2)",
+            "InsightFace ArcFace R100 (Glint360K, 512-d)",
+            "arcface112",
+            "InsightFace: non-commercial research",
+            _pack_recogniser("antelopev2"),
         ),
     )
 }
+
+
+PACK_MODELS = {OFFLINE_PACK: "sface"}
+"""Zoo names of the packs whose pack name is not their recogniser's (the offline pack's is SFace)."""
+PRETRAINED, FINE_TUNED = "pretrained", "fine-tuned for low quality"
+
+
+def label(choice: str) -> str:
+    """What people call a pack's or zoo model's recogniser (``offline`` -> ``SFace``); a folder or card keeps its own name."""
+    model = ZOO.get(PACK_MODELS.get(choice, choice))
+    return model.label if model is not None else choice
 
 
 def is_card(choice: str) -> bool:

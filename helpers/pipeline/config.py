@@ -9,6 +9,17 @@
         notebook: 01_prepare_dataset.ipynb
         parameters: {dataset: lfw}
 
+A config may extend another and state only what differs (shallow overrides):
+
+    extends: demo.yaml             # beside this file, else in the project's configs/
+    name: study
+    defaults: {processed_dir: processed_dataset/lfw-study}   # merged key by key over the base's
+    steps:                         # the run's steps in order; without this key, the base's steps
+      - name: 01_prepare_dataset   # a base step: its notebook and parameters, these parameters replacing the base's
+        parameters: {max_identities: 400}
+      - name: 02_baseline_dlib     # a new step: a notebook is required
+        notebook: 02_baseline.ipynb
+
 A step's own parameters win over the defaults. With ``split_seeds``, notebook 01
 gets each seed as its ``seed`` and every ``processed_dir`` gets ``/seed-<k>``.
 Everything is checked before anything runs: unknown keys, names that are not
@@ -33,10 +44,11 @@ import yaml
 
 from helpers.core.parameters import ParameterError, suggestion
 from helpers.core.sources import PROJECT_ROOT, project_path
-from helpers.steps.parameters import check_step
+from helpers.pipeline.parameters import check_step
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-CONFIG_KEYS = ("name", "defaults", "steps", "split_seeds")
+CONFIGS = PROJECT_ROOT / "configs"
+CONFIG_KEYS = ("name", "extends", "defaults", "steps", "split_seeds")
 REQUIRED_KEYS = ("name", "steps")
 STEP_KEYS = ("name", "notebook", "parameters")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -300,8 +312,9 @@ def _per_seed(step: Step, own: dict[str, Any], valid: dict[str, Any], index: int
     return replace(step, per_seed=tuple(per_seed))
 
 
-def _with_defaults(steps: list[Step], defaults: dict[str, Any], seeded: bool, path: Path) -> list[Step]:
-    """Each step with the defaults its notebook takes, under its own parameters (and, when ``seeded``, what each split seed sets); checks every parameter exists."""
+def _with_defaults(steps: list[Step], defaults: dict[str, Any], seeded: bool, path: Path, own: set[str]) -> list[Step]:
+    """Each step with the defaults its notebook takes, under its own parameters (and, when ``seeded``, what each split seed sets);
+    checks every parameter exists, and that some step takes each default the config file itself sets (``own``)."""
     merged, used, all_found = [], set(), True
     for index, step in enumerate(steps, 1):
         valid = _notebook_parameters(step, index, path)
@@ -314,22 +327,88 @@ def _with_defaults(steps: list[Step], defaults: dict[str, Any], seeded: bool, pa
         with_defaults = Step(step.name, step.notebook, taken | step.parameters)
         _check_parameters(with_defaults, index, valid, path)
         merged.append(_per_seed(with_defaults, step.parameters, valid, index, path) if seeded else with_defaults)
-    if all_found and (unused := [key for key in defaults if key not in used]):
+    if all_found and (unused := [key for key in defaults if key in own and key not in used]):
         raise _fail(path, f"defaults: no step's notebook has the parameter(s) {', '.join(unused)}; remove them or fix the spelling")
     return merged
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a pipeline config; :class:`ConfigError` names the file and what to fix."""
-    path = Path(path).resolve()
+def _read(path: Path) -> tuple[dict[str, Any], str]:
+    """A config file's top-level mapping (keys checked) and its text."""
     if not path.is_file():
-        raise ConfigError(f"{path}: no such config file (shipped: {', '.join(p.name for p in sorted((PROJECT_ROOT / 'configs').glob('*.yaml')))})")
+        raise ConfigError(f"{path}: no such config file (shipped: {', '.join(p.name for p in sorted(CONFIGS.glob('*.yaml')))})")
     text = path.read_text(encoding="utf-8")
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise _fail(path, f"not valid YAML: {exc}") from exc
-    _check_keys(raw, CONFIG_KEYS, REQUIRED_KEYS, "the top level", path)
+    _check_keys(raw, CONFIG_KEYS, ("name",) if isinstance(raw, dict) and "extends" in raw else REQUIRED_KEYS, "the top level", path)
+    return raw, text
+
+
+def _base_path(value: Any, path: Path) -> Path:
+    """``extends: NAME.yaml``: beside the extending file, else in the project's ``configs/``."""
+    if not isinstance(value, str) or not value.endswith((".yaml", ".yml")):
+        raise _fail(path, f"extends must name a YAML config, e.g. extends: demo.yaml, not {value!r}")
+    beside = (path.parent / value).resolve()
+    return beside if beside.is_file() or not (CONFIGS / value).is_file() else (CONFIGS / value).resolve()
+
+
+def _merge_steps(base: list[Any], own: Any, base_path: Path, path: Path) -> list[Any]:
+    """The extending config's step list: each step named like a base step takes the base's notebook and parameters,
+    its own parameters replacing the base's key by key; any other step is new and complete."""
+    if own is None:
+        return base
+    if not isinstance(own, list) or not own:
+        raise _fail(path, f"steps must be a non-empty list; leave the key out to run {base_path.name}'s steps as they are")
+    inherited = {step["name"]: step for step in base if isinstance(step, dict) and "name" in step}
+    merged = []
+    for index, step in enumerate(own, 1):
+        if not isinstance(step, dict) or step.get("name") not in inherited:
+            merged.append(step)
+            continue
+        parent = inherited[step["name"]]
+        if "notebook" in step and step["notebook"] != parent["notebook"]:
+            raise _fail(
+                path, f"step {index} ({step['name']}): {base_path.name} runs it with {parent['notebook']}; give a step with another notebook its own name"
+            )
+        parameters = step.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise _fail(path, f"step {index} ({step['name']}): parameters must be a mapping of the parameters that replace {base_path.name}'s")
+        merged.append(parent | step | {"parameters": (parent.get("parameters") or {}) | parameters})
+    return merged
+
+
+def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], tuple[Path, ...]]:
+    """The config at ``path`` with what it extends merged in, and the files it was built from, base first."""
+    if path in chain:
+        raise _fail(chain[0], f"extends goes round in a circle: {' -> '.join(p.name for p in (*chain, path))}")
+    raw, _ = _read(path)
+    if "extends" not in raw:
+        return raw, (path,)
+    base_path = _base_path(raw["extends"], path)
+    base, files = _resolve(base_path, (*chain, path))
+    own_defaults = raw.get("defaults") or {}
+    if not isinstance(own_defaults, dict):
+        raise _fail(path, "defaults must be a mapping; its keys replace those of the config it extends")
+    merged = {"name": raw["name"], "defaults": (base.get("defaults") or {}) | own_defaults}
+    if "split_seeds" in raw or "split_seeds" in base:
+        merged["split_seeds"] = raw.get("split_seeds", base.get("split_seeds"))
+    merged["steps"] = _merge_steps(base["steps"], raw.get("steps"), base_path, path)
+    return merged, (*files, path)
+
+
+def resolved_text(raw: dict[str, Any], files: tuple[Path, ...]) -> str:
+    """A self-contained YAML of a config built from several files, headed by the files it came from."""
+    header = "# resolved from " + " <- ".join(f.name for f in files) + " (each extending the one before)\n"
+    return header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=160)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read (with what it extends) and validate a pipeline config; :class:`ConfigError` names the file and what to fix."""
+    path = Path(path).resolve()
+    raw, files = _resolve(path)
+    text = path.read_text(encoding="utf-8") if len(files) == 1 else resolved_text(raw, files)
+    own_defaults = set(_read(path)[0].get("defaults") or {})  # an inherited default no step here takes is no mistake
     name = _check_name(raw["name"], "the top level", path)
     defaults = _parse_defaults(raw.get("defaults"), path)
     if not isinstance(raw["steps"], list) or not raw["steps"]:
@@ -337,7 +416,7 @@ def load_config(path: str | Path) -> Config:
     steps = [_parse_step(item, index, path) for index, item in enumerate(raw["steps"], 1)]
     _check_unique(steps, path)
     split_seeds = _parse_split_seeds(raw, path)
-    steps = _with_defaults(steps, defaults, split_seeds is not None, path)
+    steps = _with_defaults(steps, defaults, split_seeds is not None, path, own_defaults)
     _check_placeholders(steps, path)
     return Config(name, tuple(steps), path, text, split_seeds)
 

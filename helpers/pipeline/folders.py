@@ -26,6 +26,8 @@ from helpers.pipeline.config import PLACEHOLDER, Config, Step, notebook_path, se
 from helpers.pipeline.provenance import collect_in_child
 
 RESULTS = "results"
+BY_HAND = "notebooks"
+"""``results/notebooks/<step>``: where a notebook run by hand (``run_dir = ""``) writes, and where the next notebook's defaults read."""
 STATE = "pipeline.json"
 CONFIG_COPY = "config.yaml"
 LOCK = ".pipeline.lock"
@@ -43,8 +45,9 @@ def new_run_name(label: str = "run") -> str:
 
 
 def step_dir(run_dir: str | Path, step: str) -> Path:
-    """The folder a notebook step writes to (created): ``run_dir`` as given, else a fresh run's ``step``."""
-    folder = project_path(run_dir) if run_dir else project_path(RESULTS) / new_run_name() / step
+    """The folder a notebook step writes to (created): ``run_dir`` as given (the pipeline gives each step its own), else
+    ``results/notebooks/<step>``, the folder the next notebook's defaults read, so Run All notebook after notebook chains."""
+    folder = project_path(run_dir) if run_dir else project_path(RESULTS) / BY_HAND / step
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

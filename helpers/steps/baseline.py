@@ -21,7 +21,7 @@ from helpers.evaluation.pairs import read_lfw_pairs
 from helpers.evaluation.verification import lfw_view2_accuracy
 from helpers.models.packs import ModelPack
 from helpers.models.recognisers import FaceRecogniser
-from helpers.models.zoo import PACK_RECOGNISER, availability, load_recogniser
+from helpers.models.zoo import PACK_RECOGNISER, PRETRAINED, availability, label, load_recogniser
 
 LFW_VIEW2 = "lfw_view2"
 ZOO_CSV = "zoo.csv"
@@ -37,7 +37,8 @@ def pretrained_model(pack: ModelPack, choice: str, flip: bool, batch_size: int) 
     else:
         recogniser, name, note = load_recogniser(choice, batch_size)
         zoo_entry = {"zoo": choice}
-    description = {"name": name, "pack": pack.name, "note": note, **zoo_entry, "recogniser": recogniser.name, "sha256": recogniser.sha256}
+    shown = f"{label(name)}, {PRETRAINED}"
+    description = {"name": name, "label": shown, "pack": pack.name, "note": note, **zoo_entry, "recogniser": recogniser.name, "sha256": recogniser.sha256}
     return recogniser, description | {"preprocess": recogniser.preprocess.key(), "providers": recogniser.providers, "flip": flip}
 
 

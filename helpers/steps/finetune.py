@@ -26,6 +26,7 @@ from helpers.models import checkpoints
 from helpers.models.backbones import FaceEmbedder, build_embedder
 from helpers.models.export import export_onnx, max_export_error
 from helpers.models.packs import load_pack
+from helpers.models.zoo import FINE_TUNED, PRETRAINED
 from helpers.training import TrainConfig, train
 from helpers.training.loop import SUMMARY
 
@@ -81,6 +82,16 @@ def export_best(config: TrainConfig, check_crops: np.ndarray) -> tuple[Path, flo
     embedder = best_embedder(config)
     target = export_onnx(embedder, project_path(config.run_dir) / ONNX)
     return target, max_export_error(embedder, target, check_crops)
+
+
+def finetuned_label(baseline_dir: str, initialisation: dict[str, Any]) -> str:
+    """What people call the fine-tuned model: the baseline's label when training started from the baseline's own
+    recogniser (``SFace, fine-tuned for low quality``), else its backbone's name."""
+    if baseline_dir:
+        baseline = read_report(project_path(baseline_dir)).model
+        if baseline.get("sha256") == initialisation.get("sha256") and "label" in baseline:
+            return f"{baseline['label'].removesuffix(f', {PRETRAINED}')}, {FINE_TUNED}"
+    return f"{initialisation['backbone']}, {FINE_TUNED}"
 
 
 def before_after(baseline_dir: str, run: ModelRun, endpoint: Endpoint, n_boot: int, seed: int) -> pd.DataFrame:

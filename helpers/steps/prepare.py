@@ -7,7 +7,6 @@ shows and saves about it: counts per split and status, a montage, and the run su
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +14,10 @@ import pandas as pd
 
 from helpers.core.cache import JsonlCache
 from helpers.core.files import read_png_rgb, write_csv_atomic, write_json_atomic
-from helpers.core.sources import ModelFile, in_mirror, project_path
-from helpers.data.detection_sweep import faces_vs_scale
 from helpers.data.faces import CROP_SIZE
 from helpers.data.levels import LevelSet
 from helpers.data.manifest import OK, protocol_of
-from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb, scan_dataset
-from helpers.models.packs import resolve_detector
+from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, scan_dataset
 
 STATUS_COUNTS, SPLIT_SUMMARY, RUN_SUMMARY = "status_counts.csv", "split_summary.csv", "prepare_summary.json"
 
@@ -99,29 +95,3 @@ def montage_rows(
         images = lq[lq["path"] == path].set_index("level")["lq_path"]
         grid.append([read_png_rgb(Path(processed_dir) / crops[path])] + [_crop_or_marker(processed_dir, images[lv]) for lv in levels])
     return ["HQ (112 px)", *levels], grid
-
-
-CROWD_SCALES = (1.0, 0.75, 0.5, 0.35, 0.25, 0.18, 0.125)
-"""Photo scales of notebook 01's detection sweep (each a downscale of the whole crowd photo)."""
-
-
-def crowd_photo(name: str) -> np.ndarray | None:
-    """The crowd photo named ``name`` (a project path, or a path inside the mirror) as RGB, or None when neither holds it."""
-    if not name:
-        return None
-    path = project_path(name)
-    found = path if path.is_file() else in_mirror(name)
-    return None if found is None else load_rgb(found, DEFAULT_MAX_MEGAPIXELS)
-
-
-def crowd_inputs(detector_input: int) -> tuple[int | None, ...]:
-    """Detector settings the sweep compares: the notebook's input size, twice it, and an input sized to the photo."""
-    return (detector_input, 2 * detector_input, None)
-
-
-def crowd_sweep(detector_file: ModelFile, photo: np.ndarray, detector_input: int, threshold: float, others: Sequence[str]) -> pd.DataFrame:
-    """Faces found against photo scale: notebook 01's detector at :func:`crowd_inputs`, then each of ``others``
-    (names :func:`~helpers.models.packs.resolve_detector` takes) at its own setting (MTCNN and YuNet: the photo's size)."""
-    own = faces_vs_scale(detector_file, photo, CROWD_SCALES, crowd_inputs(detector_input), threshold)
-    more = [faces_vs_scale(resolve_detector(name)[0], photo, CROWD_SCALES, (None,), threshold) for name in others]
-    return pd.concat([own, *more], ignore_index=True)

@@ -1,7 +1,9 @@
 """Fine-tuning (notebook 03): one configuration, one entry point.
 
 config.py        TrainConfig, plain self-validating data
+augment.py       geometric and colour augmentation of the HQ crops, seeded
 data.py          crops degraded on the fly, identity batches, the val set, teacher embeddings
+device_input.py  the same batches built on the training device (kornia)
 validation.py    per-epoch val metrics and the choice of the best epoch
 distributed.py   torchrun / DDP place and device
 loop.py          train(): the loop, checkpoints and exact resume

@@ -6,7 +6,6 @@ temporary cache, which it empties every :data:`CACHE_SECONDS`.
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 from pathlib import Path
 
@@ -16,10 +15,10 @@ import pandas as pd
 
 from helpers.core.sources import project_path
 from helpers.data.chains import PRESETS
-from helpers.data.degrade import Degradation
+from helpers.data.degrade import NAMED_LEVELS, Degradation
 from helpers.data.faces import CROP_SIZE
 from helpers.pipeline.folders import RESULTS
-from helpers.tryit.faces import LEVELS, FoundFace, NoFace, UnreadablePhoto, find_face, read_photo
+from helpers.tryit.faces import FoundFace, NoFace, UnreadablePhoto, find_face, read_photo
 from helpers.tryit.figures import annotate, score_plot
 from helpers.tryit.identify import enrolled_gallery, identify
 from helpers.tryit.models import TryModel, cached_model
@@ -64,7 +63,7 @@ def run_verify(
         photo_a, photo_b = read_pair(file_a, cam_a, file_b, cam_b)
     except UnreadablePhoto as error:
         return None, None, [], f"**{error}**"
-    level = None if level_name == NONE else LEVELS[level_name]
+    level = None if level_name == NONE else NAMED_LEVELS[level_name]
     texts, result = [], None
     for choice in [spec] + ([other] if other != NONE else []):
         model = cached_model(choice, results)
@@ -153,7 +152,7 @@ def run_identify(file_b: str | None, cam_b: str | None, gallery: str, spec: str,
 
 def build(results: str | Path = RESULTS) -> gr.Blocks:
     """The app: Verify, Degrade and Identify tabs over the packs and the runs under ``results``."""
-    choices, levels, where = model_choices(results), [NONE, *LEVELS], {"results": str(results)}
+    choices, levels, where = model_choices(results), [NONE, *NAMED_LEVELS], {"results": str(results)}
     with gr.Blocks(title="LQFace Workbench: try it", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
         gr.Markdown("# LQFace Workbench: try it\nA model with its run's operating threshold, on your photos.")
         with gr.Row():
@@ -202,17 +201,3 @@ def build(results: str | Path = RESULTS) -> gr.Blocks:
                 probe_shown, matches = gr.Image(label="photo B: face used"), gr.Dataframe(label="matches")
             identify_button.click(partial(run_identify, **where), [file_b, cam_b, gallery, model, top], [probe_shown, matches, verdict], api_name="identify")
     return app
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: this machine only)")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
-    parser.add_argument("--results", default=RESULTS, help="folder of pipeline runs whose models are offered")
-    args = parser.parse_args()
-    build(args.results).launch(server_name=args.host, server_port=args.port, share=args.share)
-
-
-if __name__ == "__main__":
-    main()

@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from helpers.data.acquire import face_scale
-from helpers.data.degrade import SWEEPS, Degradation, degrade_image
+from helpers.data.degrade import Degradation, degrade_image
 from helpers.data.faces import Face, FaceDetector, align
 from helpers.data.scan import UndecodableImage, load_rgb
-
-LEVELS: dict[str, Degradation] = {level.name: level for levels in SWEEPS.values() for level in levels}
-"""Every named level of notebook 01 (``px16``, ``real24``, ``blur4``, ``jpeg10``, ...)."""
 
 
 class NoFace(ValueError):
@@ -51,13 +48,6 @@ def find_face(photo: np.ndarray, detector: FaceDetector, name: str) -> FoundFace
         raise NoFace(f"{name}: no face found")
     note = f"{face.n_faces} faces found: used the largest" if face.n_faces > 1 else ""
     return FoundFace(face, align(photo, face.kps), note)
-
-
-def level_named(name: str) -> Degradation:
-    """One of :data:`LEVELS` by name; the error lists them."""
-    if name not in LEVELS:
-        raise ValueError(f"no quality level named {name!r}; valid: {', '.join(LEVELS)}")
-    return LEVELS[name]
 
 
 def degrade_photo(photo: np.ndarray, found: FoundFace, level: Degradation, seed: int = 0) -> np.ndarray:

@@ -10,10 +10,10 @@ from pathlib import Path
 from helpers.core.sources import project_path
 from helpers.data.detectors import open_detector
 from helpers.data.faces import Detector
+from helpers.evaluation.model_runs import run_recogniser
 from helpers.evaluation.reports import METRICS, read_report
 from helpers.models.packs import load_pack, resolve_detector
 from helpers.models.recognisers import Recogniser
-from helpers.models.run_models import run_recogniser
 from helpers.pipeline.folders import RESULTS
 
 

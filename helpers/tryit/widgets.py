@@ -12,9 +12,9 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from helpers.core.files import write_json_atomic
-from helpers.data.degrade import Degradation
+from helpers.data.degrade import NAMED_LEVELS, Degradation, level_named
 from helpers.data.scan import UndecodableImage, decode_rgb
-from helpers.tryit.faces import LEVELS, NoFace, level_named
+from helpers.tryit.faces import NoFace
 from helpers.tryit.figures import annotate, score_plot
 from helpers.tryit.models import TryModel, cached_model
 from helpers.tryit.verify import Verification, verify
@@ -71,7 +71,7 @@ def panel(choices: list[str], results: str | Path) -> widgets.VBox:
     """Upload two photos, pick a model and a level, press Verify: the pair figure, the decision and the score against resolution."""
     upload_a, upload_b = widgets.FileUpload(accept="image/*", description="photo A"), widgets.FileUpload(accept="image/*", description="photo B")
     model = widgets.Dropdown(options=choices, value=choices[0], description="model", layout=widgets.Layout(width="90%"))
-    level = widgets.Dropdown(options=[NONE, *LEVELS], value=NONE, description="degrade B")
+    level = widgets.Dropdown(options=[NONE, *NAMED_LEVELS], value=NONE, description="degrade B")
     button, output = widgets.Button(description="Verify", button_style="primary"), widgets.Output()
 
     def run(_: widgets.Button) -> None:

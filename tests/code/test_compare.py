@@ -60,8 +60,11 @@ def synthetic_scores(pairs: PairSet, separation: dict[str, float], seed: int = 0
     return frame
 
 
-def write_step(folder: Path, name: str, separation: dict[str, float], label: str = OPEN_SET, pair_seed: int = 0, n_people: int = 40) -> Path:
-    """A step folder as notebooks 02/03 write it: ``scores.parquet`` and ``metrics.json`` from the same scoring code."""
+def write_step(
+    folder: Path, name: str, separation: dict[str, float], label: str = OPEN_SET, pair_seed: int = 0, n_people: int = 40, shown_as: str = ""
+) -> Path:
+    """A step folder as notebooks 02/03 write it: ``scores.parquet`` and ``metrics.json`` from the same scoring code
+    (``shown_as``: the model's label for people, none when empty)."""
     pairs = synthetic_pairs(n_people, seed=pair_seed)
     scores = synthetic_scores(pairs, separation)
     failed = scores["path_b"].isin(LOST).to_numpy()
@@ -73,7 +76,7 @@ def write_step(folder: Path, name: str, separation: dict[str, float], label: str
     report = condition_metrics(scores, operating["threshold"], extras, N_BOOT, seed=0)
     protocol = Protocol(split="test", label=label, pairs=SETTINGS, level_seed=0, levels=LEVELS, operating=operating, acquisition=ACQUISITION)
     write_scores(folder, scores)
-    write_report(folder, ModelReport({"name": name}, protocol, report, pairs={"test": pair_summary(pairs)}))
+    write_report(folder, ModelReport({"name": name} | ({"label": shown_as} if shown_as else {}), protocol, report, pairs={"test": pair_summary(pairs)}))
     return folder
 
 

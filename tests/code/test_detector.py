@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +163,16 @@ def test_the_faces_vs_scale_figure_draws_one_line_per_setting() -> None:
     assert len(axis.get_lines()) == 4  # two detectors x two input sizes
     assert [top.get_xlabel() for top in axis.child_axes] == ["median face height at that scale (px; full-size median × scale)"]
     plt.close(figure)
+
+
+def test_the_detector_benchmark_compares_the_detectors(mirror: Path, tmp_path: Path) -> None:
+    """``make bench-detectors`` without MTCNN: the offline SCRFD at three input sizes and YuNet, over seven scales."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "detector_sweep.py"
+    subprocess.run([sys.executable, str(script), "--others", "yunet", "--out", str(tmp_path)], check=True, capture_output=True, text=True)
+    sweep = pd.read_csv(tmp_path / "faces_vs_scale.csv")
+    assert list(dict.fromkeys(sweep["detector"])) == ["scrfd_2.5g", "yunet"]
+    assert list(dict.fromkeys(sweep.loc[sweep["detector"] == "scrfd_2.5g", "input_size"])) == ["640", "1280", SIZED_TO_PHOTO]
+    yunet = sweep[sweep["detector"] == "yunet"].set_index("scale")
+    assert set(yunet["input_size"]) == {SIZED_TO_PHOTO} and len(yunet) == 7
+    assert yunet.loc[1.0, "faces"] > 100 and yunet.loc[0.125, "faces"] < yunet.loc[1.0, "faces"]
+    assert (tmp_path / "faces_vs_scale.png").stat().st_size > 0 and json.loads((tmp_path / "detector_sweep.json").read_text())["others"] == ["yunet"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from helpers.core.parameters import ParameterError
 from helpers.data.degrade import Degradation
 from helpers.pipeline.config import ConfigError, load_config
-from helpers.steps.parameters import LEVEL_FIELDS, SCHEMAS, check_notebook, check_step
+from helpers.pipeline.parameters import LEVEL_FIELDS, SCHEMAS, check_notebook, check_step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,11 +26,32 @@ def notebook_defaults(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
-def test_every_notebook_parameter_has_a_spec_and_the_defaults_pass(name: str) -> None:
+def test_every_notebook_parameter_has_a_spec_and_the_defaults_pass(name: str, tmp_path: Path) -> None:
+    """The defaults pass once the data and the earlier notebooks' folders they name exist (here: stand-ins)."""
     defaults = notebook_defaults(name)
     assert set(defaults) == set(SCHEMAS[name])
-    runnable = {"01_prepare_dataset": {"dataset": "orl"}, "05_compare": {"models": ["a", "b"]}}  # the defaults name no data
-    check_notebook(name, defaults | runnable.get(name, {}))
+    step = tmp_path / "step"
+    step.mkdir()
+    (step / "metrics.json").write_text("{}")
+    ran = {key: [str(step)] * len(value) if isinstance(value, list) else str(step) for key, value in defaults.items() if key in FOLDERS}
+    check_notebook(name, defaults | ran | ({"dataset": "orl"} if name == "01_prepare_dataset" else {}))
+
+
+FOLDERS = ("baseline_dir", "model_dir", "models", "identification")
+"""Parameters naming an earlier notebook's step folder: by hand, the folder that notebook writes (``results/notebooks/...``)."""
+
+
+@pytest.mark.parametrize(
+    ("name", "key"), [("03_finetune", "baseline_dir"), ("04_identify", "model_dir"), ("05_compare", "models"), ("05_compare", "identification")]
+)
+def test_a_step_folder_not_yet_written_says_which_notebook_to_run(name: str, key: str, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    value = [missing, missing] if key == "models" else [missing] if key == "identification" else missing
+    with pytest.raises(ParameterError, match=re.escape("holds no metrics.json; run notebook 0")):
+        check_notebook(name, notebook_defaults(name) | {key: value})
+    if key == "model_dir":
+        with pytest.raises(ParameterError, match=re.escape("model_dir = '': is empty; run notebook 02 or 03 first")):
+            check_notebook(name, notebook_defaults(name) | {key: ""})
 
 
 def test_level_fields_are_the_degradations() -> None:
@@ -65,7 +87,7 @@ def test_level_fields_are_the_degradations() -> None:
         ("03_finetune", {"loss": "arcfce"}, "loss = 'arcfce': expected one of arcface, cosface, adaface, softmax, triplet; did you mean 'arcface'?"),
         ("03_finetune", {"lq_prob": 1.5}, "lq_prob = 1.5: expected a number >= 0 and <= 1"),
         ("03_finetune", {"train_options": {"embeding_size": 256}}, "unknown training setting 'embeding_size'; did you mean 'embedding_size'?"),
-        ("05_compare", {"models": ["only/one"]}, "models = ['only/one']: expected a list of at least 2 items, each a string"),
+        ("05_compare", {"models": ["only/one"]}, "models = ['only/one']: expected a list of at least 2 items, each a step folder of notebook 02 or 03"),
     ],
 )
 def test_bad_values_are_named_with_what_is_allowed(notebook: str, values: dict, message: str) -> None:

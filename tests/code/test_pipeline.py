@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -9,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import papermill
 import pytest
 
+from helpers.cli import main
+from helpers.data.degrade import NAMED_LEVELS, parse_levels
 from helpers.pipeline import folders, runner
-from helpers.pipeline.__main__ import main
 from helpers.pipeline.config import ConfigError, load_config
 from helpers.pipeline.folders import RunFolderError, choose_folder, locked, plan
 
@@ -55,7 +58,7 @@ def executions(path: Path) -> int:
 def test_fails_at_step_two_then_resumes_without_rerunning_step_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     config, results = two_steps(tmp_path), tmp_path / "results"
 
-    assert main([str(config), "--results", str(results)]) == 1
+    assert main(["run", str(config), "--results", str(results)]) == 1
     err = capsys.readouterr().err
     assert "step 2/2 second failed" in err and str(STEP_NOTEBOOK) in err
     assert "cell In [4] (index 4 counting the injected parameters; it starts `if require and not Path(require).is_file():`)" in err
@@ -76,7 +79,7 @@ def test_fails_at_step_two_then_resumes_without_rerunning_step_one(tmp_path: Pat
     (tmp_path / "marker").touch()
     moved = {"versions": versions, "hardware": hardware | {"hostname": "another-machine"}}
     monkeypatch.setattr(folders, "collect_in_child", lambda: moved)
-    assert main([str(config), "--results", str(results)]) == 0
+    assert main(["run", str(config), "--results", str(results)]) == 0
     out = capsys.readouterr().out
     assert f"resuming {run}" in out and "skipping first; next: second (it failed last time)" in out
     assert (executions(tmp_path / "first.count"), executions(tmp_path / "second.count")) == (1, 2)
@@ -87,14 +90,14 @@ def test_fails_at_step_two_then_resumes_without_rerunning_step_one(tmp_path: Pat
     assert (run / "second" / "message.txt").read_text() == "hello world"
     assert [(a["versions"], a["hardware"]) for a in state["attempts"]] == [("versions.json", "hardware.json"), ("versions.json", "hardware.attempt-2.json")]
 
-    assert main([str(config), "--results", str(results)]) == 0
+    assert main(["run", str(config), "--results", str(results)]) == 0
     assert "every step already completed" in capsys.readouterr().out
     assert executions(tmp_path / "second.count") == 2 and list(results.iterdir()) == [run]
 
 
 def test_missing_notebook_stops_before_any_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     config = write_config(tmp_path, "name: tiny\nsteps:\n  - {name: first, notebook: STEP}\n  - {name: later, notebook: 99_not_written_yet.ipynb}\n")
-    assert main([str(config), "--results", str(tmp_path / "results")]) == 2
+    assert main(["run", str(config), "--results", str(tmp_path / "results")]) == 2
     err = capsys.readouterr().err
     assert str(config) in err and "step 2 (later): notebook 99_not_written_yet.ipynb not found" in err
     assert not (tmp_path / "results").exists()
@@ -103,7 +106,7 @@ def test_missing_notebook_stops_before_any_run_folder(tmp_path: Path, capsys: py
 # ---------------------------------------------------------------- config validation
 
 INVALID = {
-    "unknown top-level key": ("name: t\nstep: []\n", "the top level: unknown key(s) step; allowed: name, defaults, steps"),
+    "unknown top-level key": ("name: t\nstep: []\n", "the top level: unknown key(s) step; allowed: name, extends, defaults, steps"),
     "unknown step key": (
         "name: t\nsteps:\n  - {name: a, notebook: STEP, params: {}}\n",
         "step 1 (a): unknown key(s) params; allowed: name, notebook, parameters",
@@ -190,6 +193,9 @@ steps:
     )
 
 
+SHIPPED = ["demo", "study", "demo_backbones", "full", "full_pack", "full_identify", "template"]
+
+
 def shipped_config(name: str, folder: Path) -> Path:
     """A shipped config; the template's placeholder dataset path replaced by an existing folder (a dataset must exist)."""
     text = (ROOT / "configs" / f"{name}.yaml").read_text()
@@ -201,13 +207,56 @@ def shipped_config(name: str, folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["demo", "demo_backbones", "full", "full_pack", "full_identify", "template"])
+def steps_of(name: str, folder: Path) -> dict[str, dict[str, Any]]:
+    return {step.name: step.parameters for step in load_config(shipped_config(name, folder)).steps}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_are_valid(name: str, tmp_path: Path) -> None:
+    """Every shipped config passes the schema of every notebook it runs, in the order the notebooks are numbered."""
     config = load_config(shipped_config(name, tmp_path))
     assert config.split_seeds == ((0, 1, 2) if name == "full" else None)
-    notebooks = list(dict.fromkeys(step.notebook for step in config.steps))  # in order of first use
-    assert notebooks[:3] == ["01_prepare_dataset.ipynb", "02_baseline.ipynb", "03_finetune.ipynb"] and config.steps[-1].notebook == "05_compare.ipynb"
+    numbers = [step.notebook[:2] for step in config.steps]
+    assert numbers == sorted(numbers) and numbers[0] == "01" and config.steps[-1].notebook == "05_compare.ipynb"
     assert config.steps[-1].parameters["models"][0] == "{steps.02_baseline}"
+
+
+def test_every_shipped_config_is_listed() -> None:
+    assert sorted(path.stem for path in (ROOT / "configs").glob("*.yaml")) == sorted(SHIPPED)
+
+
+def test_the_fine_tuning_recipe_is_written_once_and_inherited(tmp_path: Path) -> None:
+    recipe = ("backbone", "distill_weight", "lq_prob", "lr", "head_lr", "train_options")
+    demo = steps_of("demo", tmp_path)["03_finetune_pack"]
+    for name in ("study", "full_pack", "full", "full_identify", "template"):
+        assert {key: steps_of(name, tmp_path)["03_finetune_pack"][key] for key in recipe} == {key: demo[key] for key in recipe}, name
+    written = [path.name for path in (ROOT / "configs").glob("*.yaml") if "distill_weight: 20" in path.read_text()]
+    assert written == ["demo.yaml"]
+
+
+def test_the_study_is_the_hour_long_demo_of_before(tmp_path: Path) -> None:
+    study = steps_of("study", tmp_path)
+    assert study["01_prepare_dataset"] | {"levels": None, "sweeps": None} == {
+        "dataset": "lfw",
+        "detector": "offline",
+        "max_identities": 400,
+        "max_images": 8,
+        "levels": None,
+        "sweeps": None,
+        "processed_dir": "processed_dataset/lfw-study",
+    }
+    assert len(study["01_prepare_dataset"]["sweeps"]) == 7 and study["03_finetune_pack"]["epochs"] == 3
+    assert study["02_baseline_dlib"]["recogniser"] == "dlib" and study["05_compare"]["models"][1] == "{steps.02_baseline_dlib}"
+    assert study["05_compare"]["primary_statistic"] == "tar@1e-3" and study["04_identify_finetuned"]["target_fpir"] == 0.05
+
+
+def test_full_config_runs_both_arms_and_compares_all_three(tmp_path: Path) -> None:
+    steps = steps_of("full", tmp_path)
+    assert steps["01_prepare_dataset"]["max_identities"] is None and steps["02_baseline"]["lfw_view2"] is True
+    assert steps["03_finetune_resnet50"]["fallback"] == "mobilenet_v2" and steps["03_finetune_resnet50"]["distill_weight"] == 0
+    assert steps["03_finetune_pack"]["distill_weight"] > 0 and steps["02_baseline_dlib"]["recogniser"] == "dlib"
+    assert steps["05_compare"]["models"] == ["{steps.02_baseline}", "{steps.02_baseline_dlib}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
+    assert {step["target_fpir"] for name, step in steps.items() if name.startswith("04_")} == {0.01}
 
 
 def test_the_templates_split_seeds_work_once_notebook_01s_own_seed_goes(tmp_path: Path) -> None:
@@ -219,20 +268,96 @@ def test_the_templates_split_seeds_work_once_notebook_01s_own_seed_goes(tmp_path
     assert load_config(path).steps[0].per_seed == ("seed", "processed_dir")
 
 
-def test_full_config_runs_both_arms_and_compares_all_three() -> None:
-    steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "full.yaml").steps}
-    assert "max_identities" not in steps["01_prepare_dataset"] and steps["02_baseline"]["lfw_view2"] is True
-    assert steps["03_finetune_resnet50"]["fallback"] == "mobilenet_v2" and steps["03_finetune_pack"]["distill_weight"] > 0
-    assert steps["02_baseline_dlib"]["recogniser"] == "dlib"
-    assert steps["05_compare"]["models"] == ["{steps.02_baseline}", "{steps.02_baseline_dlib}", "{steps.03_finetune_pack}", "{steps.03_finetune_resnet50}"]
+BY_HAND_ONLY = {
+    "pack": "the demo pins the offline pack; a notebook's default, auto, takes buffalo_l where it downloads (the offline pack elsewhere)",
+    "detector": "the same, for notebook 01's detector",
+    "model_name": "the demo names its fine-tune after the pinned SFace; by hand the name follows the backbone and loss",
+}
 
 
-def test_template_fine_tunes_with_the_demos_recipe_and_defaults_reach_the_steps(tmp_path: Path) -> None:
-    demo, template = ({step.name: step.parameters for step in load_config(shipped_config(name, tmp_path)).steps} for name in ("demo", "template"))
-    recipe = ("backbone", "distill_weight", "lq_prob", "epochs", "lr", "head_lr", "train_options")
-    assert {key: template["03_finetune_pack"][key] for key in recipe} == {key: demo["03_finetune_pack"][key] for key in recipe}
-    assert {demo[step]["processed_dir"] for step in ("01_prepare_dataset", "02_baseline", "03_finetune_pack")} == {"processed_dataset/lfw-demo"}
-    assert "processed_dir" not in demo["05_compare"] and demo["03_finetune_pack"]["pack"] == "offline"
+def by_hand(value: Any) -> Any:
+    """A demo parameter as the notebooks' defaults spell it: ``{steps.NAME}`` is the folder the step's notebook writes by hand."""
+    notebooks = {step.name: step.notebook for step in load_config(ROOT / "configs" / "demo.yaml").steps}
+    if isinstance(value, list):
+        return list(dict.fromkeys(by_hand(item) for item in value))  # by hand, notebook 04 runs once
+    match = re.fullmatch(r"\{steps\.(.+)\}", value) if isinstance(value, str) else None
+    return f"{folders.RESULTS}/{folders.BY_HAND}/{Path(notebooks[match.group(1)]).stem}" if match else value
+
+
+def test_run_all_by_hand_gives_the_demo() -> None:
+    """Each notebook's own defaults are the demo's settings (the first demo step of each notebook), reading the folder
+    the notebook before wrote by hand: pressing Run All in notebooks 01 to 05 in turn runs the demo, but for :data:`BY_HAND_ONLY`."""
+    seen = set()
+    for step in load_config(ROOT / "configs" / "demo.yaml").steps:
+        if step.notebook in seen:
+            continue
+        seen.add(step.notebook)
+        defaults = {name: ast.literal_eval(entry["default"]) for name, entry in papermill.inspect_notebook(ROOT / "notebooks" / step.notebook).items()}
+        for key, value in step.parameters.items():
+            if key not in BY_HAND_ONLY:
+                assert defaults[key] == by_hand(value), f"{step.notebook}: {key} defaults to {defaults[key]!r}, the demo runs {by_hand(value)!r}"
+        if "processed_dir" in defaults and step.notebook != "01_prepare_dataset.ipynb":
+            assert defaults["processed_dir"] == "processed_dataset/lfw"  # notebook 01's default for the demo's dataset, lfw
+    assert len(seen) == 5
+
+
+def test_the_demos_levels_are_the_named_levels_of_the_app() -> None:
+    """The demo's ten levels are named levels (the try-it app and ``lqface verify --degrade`` offer them by name)."""
+    levels = parse_levels(load_config(ROOT / "configs" / "demo.yaml").steps[0].parameters["levels"])
+    assert len(levels) == 10 and all(NAMED_LEVELS[level.name] == level for level in levels)
+
+
+# ---------------------------------------------------------------- extends
+
+
+def base_and_child(tmp_path: Path, child: str) -> Path:
+    write_config(
+        tmp_path,
+        "name: base\ndefaults: {message: base}\nsteps:\n  - {name: a, notebook: STEP, parameters: {counter: a.count, message: a}}\n"
+        "  - {name: b, notebook: STEP, parameters: {upstream: '{steps.a}'}}\n",
+        "base.yaml",
+    )
+    return write_config(tmp_path, "extends: base.yaml\n" + child, "child.yaml")
+
+
+def test_a_config_extends_another_with_shallow_overrides(tmp_path: Path) -> None:
+    child = base_and_child(tmp_path, "name: child\ndefaults: {require: x}\nsteps:\n  - {name: a, parameters: {message: mine}}\n  - {name: c, notebook: STEP}\n")
+    config = load_config(child)
+    assert config.name == "child" and [step.name for step in config.steps] == ["a", "c"]  # the child's list, in its order
+    assert config.steps[0].parameters == {"message": "mine", "require": "x", "counter": "a.count"}  # own > base step > defaults
+    assert config.steps[1].parameters == {"message": "base", "require": "x"}
+    assert config.text.startswith("# resolved from base.yaml <- child.yaml") and "counter: a.count" in config.text
+    assert load_config(base_and_child(tmp_path, "name: same\n")).steps[1].parameters == {"upstream": "{steps.a}", "message": "base"}
+
+
+EXTENDS_INVALID = {
+    "missing base": ("extends: nowhere.yaml\nname: c\n", "nowhere.yaml: no such config file"),
+    "not yaml": ("extends: base\nname: c\n", "extends must name a YAML config, e.g. extends: demo.yaml"),
+    "new step without a notebook": ("extends: base.yaml\nname: c\nsteps:\n  - {name: z}\n", "step 1 (z): missing key(s) notebook"),
+    "another notebook": ("extends: base.yaml\nname: c\nsteps:\n  - {name: a, notebook: other.ipynb}\n", "step 1 (a): base.yaml runs it with"),
+    "dangling placeholder": ("extends: base.yaml\nname: c\nsteps:\n  - {name: b}\n", "placeholder {steps.a} is no step of this config"),
+    "unknown parameter": ("extends: base.yaml\nname: c\nsteps:\n  - {name: a, parameters: {mesage: x}}\n", "has no parameter(s) mesage"),
+}
+
+
+@pytest.mark.parametrize("text, expected", EXTENDS_INVALID.values(), ids=EXTENDS_INVALID.keys())
+def test_bad_extends_are_named(tmp_path: Path, text: str, expected: str) -> None:
+    base_and_child(tmp_path, "name: unused\n")
+    child = write_config(tmp_path, text, "child.yaml")
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(child)
+
+
+def test_extends_in_a_circle_is_refused(tmp_path: Path) -> None:
+    write_config(tmp_path, "extends: two.yaml\nname: one\n", "one.yaml")
+    write_config(tmp_path, "extends: one.yaml\nname: two\n", "two.yaml")
+    with pytest.raises(ConfigError, match=re.escape("extends goes round in a circle: one.yaml -> two.yaml -> one.yaml")):
+        load_config(tmp_path / "one.yaml")
+
+
+def test_extends_finds_the_projects_configs_from_a_copy_elsewhere(tmp_path: Path) -> None:
+    copy = write_config(tmp_path, "extends: demo.yaml\nname: mine\n", "mine.yaml")
+    assert [step.name for step in load_config(copy).steps] == [step.name for step in load_config(ROOT / "configs" / "demo.yaml").steps]
 
 
 # ---------------------------------------------------------------- run folders
@@ -459,7 +584,7 @@ def fake_notebooks(monkeypatch: pytest.MonkeyPatch, stop: str = "") -> list[str]
 
 def test_split_seeds_run_the_steps_seed_after_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     executed, results = fake_notebooks(monkeypatch), tmp_path / "results"
-    assert main([str(seeded(tmp_path)), "--results", str(results)]) == 0
+    assert main(["run", str(seeded(tmp_path)), "--results", str(results)]) == 0
     assert executed == [f"seed-{seed}/{step}" for seed in (0, 1, 2) for step in ("prep", "train", "final")]
     [run] = results.iterdir()
     assert sorted(p.name for p in run.iterdir()) == [
@@ -491,7 +616,7 @@ def test_a_killed_seeded_run_resumes_after_its_last_completed_seed_and_step(
 ) -> None:
     config, results = seeded(tmp_path), tmp_path / "results"
     fake_notebooks(monkeypatch, stop="seed-1/train")
-    assert main([str(config), "--results", str(results)]) == 130
+    assert main(["run", str(config), "--results", str(results)]) == 130
     [run] = results.iterdir()
     state = json.loads((run / "pipeline.json").read_text())
     assert [s["status"] for s in state["steps"]] == ["completed"] * 4 + ["failed"] + ["pending"] * 4
@@ -500,7 +625,7 @@ def test_a_killed_seeded_run_resumes_after_its_last_completed_seed_and_step(
     capsys.readouterr()
 
     executed = fake_notebooks(monkeypatch)
-    assert main([str(config), "--results", str(results)]) == 0
+    assert main(["run", str(config), "--results", str(results)]) == 0
     assert executed == ["seed-1/train", "seed-1/final", "seed-2/prep", "seed-2/train", "seed-2/final"]
     out = capsys.readouterr().out
     assert (
@@ -517,7 +642,7 @@ def test_seeded_notebooks_run_in_their_seed_folders_with_their_seed(tmp_path: Pa
     config = write_config(
         tmp_path, f"name: seeded\ndefaults: {{processed_dir: {tmp_path / 'proc'}}}\nsplit_seeds: [3, 1]\nsteps: [{{name: prep, notebook: PREPARE}}]\n"
     )
-    assert main([str(config), "--run-dir", str(tmp_path / "run")]) == 0
+    assert main(["run", str(config), "--run-dir", str(tmp_path / "run")]) == 0
     for seed in (3, 1):
         split = {"seed": seed, "processed_dir": str(tmp_path / "proc" / f"seed-{seed}")}
         assert json.loads((tmp_path / "run" / f"seed-{seed}" / "prep" / "split.json").read_text()) == split

@@ -41,7 +41,6 @@ def test_lq_levels_and_figures_were_written(nb01_run: dict) -> None:
         "montage_sweeps.png",
         "montage_e2e.png",
         "montage_sweeps_e2e.png",
-        "faces_vs_scale.png",
         "status_counts.png",
         "status_counts.csv",
         "split_summary.csv",
@@ -74,14 +73,6 @@ def test_every_image_is_acquired_end_to_end_or_counted(nb01_run: dict) -> None:
     assert (jpeg50["status"] == ACQUIRED).mean() > 0.9  # mild compression at full resolution: the detector still finds the face
 
 
-def test_the_crowd_sweep_compares_the_detectors(nb01_run: dict) -> None:
-    sweep = pd.read_csv(nb01_run["run"] / "01_prepare_dataset" / "faces_vs_scale.csv")
-    assert list(dict.fromkeys(sweep["detector"])) == ["scrfd_2.5g", "yunet"]
-    yunet = sweep[sweep["detector"] == "yunet"].set_index("scale")
-    assert set(yunet["input_size"]) == {"sized to photo"} and len(yunet) == 7
-    assert yunet.loc[1.0, "faces"] > 100 and yunet.loc[0.125, "faces"] < yunet.loc[1.0, "faces"]
-
-
 def test_mtcnn_is_a_working_detector_option(mirror: Path, tmp_path: Path) -> None:
     """Notebook 01 with ``detector="mtcnn"`` on six people: crops aligned on MTCNN's landmarks, the end-to-end mode
     detecting with MTCNN on the degraded photos, every outcome counted, and the crops filed under MTCNN's own tag."""
@@ -101,7 +92,6 @@ def test_mtcnn_is_a_working_detector_option(mirror: Path, tmp_path: Path) -> Non
         levels=[24],
         sweeps=[],
         detector="mtcnn",
-        detector_sweep=False,
     )
     manifest = pd.read_csv(processed / "manifest.csv", dtype=str, keep_default_na=False)
     ok = manifest[manifest["status"] == "ok"]

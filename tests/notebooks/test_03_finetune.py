@@ -46,7 +46,9 @@ def nb03_run(nb01_run: dict, nb02_run: dict) -> dict:
         epochs=2,
         batch_size=8,
         lr=0.001,
+        head_lr=0.1,
         primary_condition="e2e:HQ-px16",  # selects the best epoch on val, on faces found end to end
+        primary_statistic="tar@1e-3",
         train_options={"lq_families": ["resolution", "blur", "noise"]},  # JPEG held out
         n_boot=50,  # the pair settings come from the baseline
     )

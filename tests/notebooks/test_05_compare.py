@@ -64,8 +64,12 @@ def write_identification(folder: Path, model: str) -> Path:
 def nb05_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("nb05")
     folders = [
-        write_step(root / name, name, separation, n_people=45)
-        for name, separation in (("pretrained", BASELINE), ("finetuned", BETTER_AT_LOW_RES), ("twin", BASELINE))
+        write_step(root / name, name, separation, n_people=45, shown_as=shown_as)
+        for name, separation, shown_as in (
+            ("pretrained", BASELINE, ""),
+            ("finetuned", BETTER_AT_LOW_RES, "Synthetic, fine-tuned for low quality"),
+            ("twin", BASELINE, ""),
+        )
     ]
     step = root / "05_compare"
     run_notebook(
@@ -170,8 +174,9 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
     assert all("=" not in line.split("#", 1)[1] for line in tagged[0].source.splitlines() if "#" in line)
 
 
-def test_readme_block_is_regenerated_from_the_run(nb05_step: Path, tmp_path: Path) -> None:
-    """``python -m helpers.pipeline.readme``'s block: the run's date, machine and time, notebook 05's table and plot."""
+def test_the_readme_and_the_demo_page_are_regenerated_from_the_run(nb05_step: Path, tmp_path: Path) -> None:
+    """``python -m helpers.pipeline.readme``: the README's headline (at most three rows, models named for people), the
+    demo's time per notebook and its plot, and ``docs/demo.md``'s results block, each between its markers."""
     run = nb05_step.parent
     steps = [
         {
@@ -182,29 +187,39 @@ def test_readme_block_is_regenerated_from_the_run(nb05_step: Path, tmp_path: Pat
             "parameters": {"run_dir": str(nb05_step)},
         }
     ]
-    (run / "pipeline.json").write_text(json.dumps({"config_file": "configs/demo.yaml", "created": "2026-11-23T04:00:00+00:00", "steps": steps}))
+    (run / "pipeline.json").write_text(json.dumps({"config_file": "/elsewhere/configs/demo.yaml", "created": "2026-11-23T04:00:00+00:00", "steps": steps}))
     (run / "hardware.json").write_text(json.dumps({"cpu": {"model": "Test CPU", "usable_cores": 2}, "ram_bytes": 24 * 2**30, "cuda": {"devices": []}}))
-    docs = tmp_path / "docs"
-    block = readme.results_block(run, docs)
-    assert block.startswith(readme.START) and block.endswith(readme.END)
-    assert "2026-11-23" in block and "Test CPU, 2 cores, 24 GB RAM, no GPU" in block and "1.5 min" in block
-    headline = block.split(readme.START)[1].split("**Primary endpoint.**")[0].strip().splitlines()
-    # HQ-HQ, then the primary endpoint's ladder (its family, alignment and factor: LQ vs LQ, oracle, resolution)
-    assert [line.split(" | ")[0] for line in headline[2:]] == ["| HQ faces on both sides (HQ-HQ)", "| 16 px faces on both sides (oracle) (px16-px16)"]
+    docs, page = tmp_path / "docs", tmp_path / "docs" / "demo.md"
+    docs.mkdir()
+    page.write_text(f"# The demo\n\n{readme.block('results', 'old')}\n\nmore prose\n")
+    readme_file = tmp_path / "README.md"
+    readme_file.write_text(f"# Title\n\n{readme.block('demo-time', 'old')}\n\n{readme.block('demo-headline', 'old')}\n\nrest\n")
+    assert readme.refresh(run, readme_file, docs) == [readme_file, docs / "demo_auc_vs_resolution.png", page]
+
+    text = readme_file.read_text()
+    assert text.startswith("# Title\n\n<!-- demo-time:start -->\n1.5 min (05 compare 1.5) on Test CPU, 2 cores, 24 GB RAM, no GPU, 2026-11-23\n")
+    headline = text.split("<!-- demo-headline:start -->")[1].split("<!-- demo-headline:end -->")[0].strip().splitlines()
+    assert headline[0].startswith("| condition (open-set) | pretrained: TAR@FAR=1e-3 | Synthetic, fine-tuned for low quality | gain of Synthetic, fine-tuned")
+    # the primary endpoint, HQ-HQ, and no third row: px16-px16 is the only level of its ladder (LQ vs LQ, oracle, resolution)
+    assert [line.split(" | ")[0] for line in headline[2:4]] == ["| 16 px faces on both sides (oracle) (px16-px16)", "| HQ faces on both sides (HQ-HQ)"]
+    assert not headline[4].startswith("|") and text.endswith("<!-- demo-headline:end -->\n\nrest\n")
     report = json.loads((nb05_step / "metrics.json").read_text())
     gain = report["differences"]["finetuned"]["px16-px16"]["tar@1e-3"]
-    assert f"| {gain['diff']:+.3f} [{gain['ci'][0]:+.3f}, {gain['ci'][1]:+.3f}] |" in headline[3]
-    assert "**Primary endpoint.**" in block and "- **finetuned** against pretrained: TAR@FAR=1e-3 rose" in block
-    details = block.split("<details>")[1]
+    assert f"| {gain['diff']:+.3f} [{gain['ci'][0]:+.3f}, {gain['ci'][1]:+.3f}] |" in headline[2]
+    assert (docs / "demo_auc_vs_resolution.png").read_bytes() == (nb05_step / "auc_vs_resolution.png").read_bytes()
+
+    results = page.read_text()
+    assert results.startswith("# The demo\n\n<!-- results:start -->\nRun `") and results.endswith("<!-- results:end -->\n\nmore prose\n")
+    assert "`finetuned` is Synthetic, fine-tuned for low quality" in results and "`pretrained` is pretrained" in results
+    assert "### Primary endpoint" in results and "- **finetuned** against pretrained: TAR@FAR=1e-3 rose" in results
+    details = results.split("### Every condition of the primary endpoint's alignment")[1].split("###")[0]
     assert [line.split(" | ")[0] for line in details.splitlines() if line.startswith("| ") and "---" not in line][1:] == [
         "| HQ-HQ",
         "| HQ-px24",
         "| HQ-px16",
         "| px16-px16",
     ]  # the oracle resolution ladder in both families; no sweeps in this run
-    assert "| gain of twin: AUC |" in details and "Gains on corruptions" not in block  # no model here was trained by the workbench
-    assert (docs / "demo_auc_vs_resolution.png").read_bytes() == (nb05_step / "auc_vs_resolution.png").read_bytes()
-    text = f"intro\n{readme.START}\nold numbers\n{readme.END}\nrest\n"
-    assert readme.replace_block(text, block) == f"intro\n{block}\nrest\n"
-    with pytest.raises(ValueError, match="block"):
-        readme.replace_block("no markers", block)
+    assert "### Corruptions seen in training" not in results  # no model here was trained by the workbench
+    assert "### Identification (notebook 04)" in results and "| 05 compare | 1.5 |" in results
+    with pytest.raises(ValueError, match="has no <!-- results:start -->"):
+        readme.replace_block("no markers", "results", "body", page)

@@ -31,7 +31,7 @@ from helpers.core.sources import project_path
 from helpers.data.chains import PRESETS
 from helpers.data.crops import NO_FACE_POLICIES
 from helpers.data.datasets import DATASET_NAMES
-from helpers.data.degrade import SWEEPS
+from helpers.data.degrade import NAMED_LEVELS, SWEEPS
 from helpers.data.faces import CROP_SIZE
 from helpers.data.mtcnn import MTCNN
 from helpers.data.split import SPLITS
@@ -44,7 +44,6 @@ from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.packs import OFFLINE_PACK, SCRFD_FILES
 from helpers.models.zoo import PACK_RECOGNISER, ZOO, is_card
 from helpers.training.config import LOSSES, TrainConfig
-from helpers.tryit.faces import LEVELS
 
 PACK_NAMES = ("auto", OFFLINE_PACK, "buffalo_l")
 SELECTABLE = tuple(statistic.key for statistic in TABLE)
@@ -77,6 +76,22 @@ def _folder_or_name(what: str, names: tuple[str, ...], files: tuple[str, ...] = 
         raise ParameterError(f"{name} = {value!r}: {found}; expected one of {', '.join(names)} or a {what} folder{suggestion(value, names)}")
 
     return Spec(f"one of {', '.join(names)} or a {what} folder", lambda v: isinstance(v, str) and bool(v), names, inner)
+
+
+def _step_folder(made_by: str, optional_folder: bool = False) -> Spec:
+    """A step folder ``made_by`` notebook(s) wrote (holding ``metrics.json``); ``""`` too when ``optional_folder``; a placeholder passes."""
+
+    def inner(name: str, value: str) -> None:
+        if (optional_folder and value == "") or _PLACEHOLDER.search(value):
+            return
+        if not (project_path(value) / "metrics.json").is_file():
+            found = "is empty" if value == "" else f"{project_path(value)} holds no metrics.json"
+            raise ParameterError(
+                f"{name} = {value!r}: {found}; run {made_by} first (by hand it writes to results/notebooks/<its name>), "
+                f"then pass its step folder, e.g. results/<run>/<step>"
+            )
+
+    return Spec(f"a step folder of {made_by}", lambda v: isinstance(v, str), inner=inner)
 
 
 def _recogniser() -> Spec:
@@ -151,9 +166,6 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "min_iou": number(0, 1, low_open=True),
         "e2e_detector_input": optional(integer(64)),
         "detector_input": integer(64),
-        "detector_sweep": boolean(),
-        "sweep_detectors": list_of(text((*SCRFD_FILES, MTCNN, YUNET))),
-        "crowd_photo": PATH,
         "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES, MTCNN, YUNET), files=(".onnx",)),
         "det_threshold": number(0, 1, low_open=True),
         "no_face_policy": text(NO_FACE_POLICIES),
@@ -179,7 +191,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     "03_finetune": {
         "processed_dir": PATH,
         "run_dir": PATH,
-        "baseline_dir": PATH,
+        "baseline_dir": _step_folder("notebook 02", optional_folder=True),
         "backbone": text(BACKBONES),
         "pack": _folder_or_name("pack", PACK_NAMES),
         "fallback": optional(text(FALLBACKS)),
@@ -205,7 +217,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "n_boot": integer(1),
     },
     "05_compare": {
-        "models": list_of(text(), min_length=2),
+        "models": list_of(_step_folder("notebook 02 or 03"), min_length=2),
         "baseline": text(),
         "run_dir": PATH,
         "n_boot": integer(1),
@@ -214,12 +226,12 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "primary_statistic": text(tuple(BY_KEY)),
         "non_inferiority_margin": number(0, 0.5),
         "seed_runs": list_of(text()),
-        "identification": list_of(text()),
+        "identification": list_of(_step_folder("notebook 04")),
         "robustness_condition": text(),
     },
     "04_identify": {
         "processed_dir": PATH,
-        "model_dir": text(),
+        "model_dir": _step_folder("notebook 02 or 03"),
         "run_dir": PATH,
         "levels": optional(list_of(text(), min_length=1)),
         "end_to_end": boolean(),
@@ -244,7 +256,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "photo_a": text(),
         "photo_b": text(),
         "model": text(),
-        "level": optional(text(tuple(LEVELS))),
+        "level": optional(text(tuple(NAMED_LEVELS))),
         "results": PATH,
         "run_dir": PATH,
     },
