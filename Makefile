@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo app test test-fast lint format bench bench-train bench-coverage bench-search clean-venv
+.PHONY: install demo study app test test-fast lint format bench bench-train bench-coverage bench-search bench-detectors clean-venv
 
 install: $(STAMP)
 
@@ -25,17 +25,21 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -c "import torch, torchvision, onnxruntime, cv2, insightface; torchvision.ops.nms; print('installed: torch', torch.__version__, '| torchvision', torchvision.__version__, '| onnxruntime', onnxruntime.__version__)"
 	touch $(STAMP)
 
-# Notebooks 01-05 headlessly (configs/demo.yaml); re-running resumes an unfinished run.
+# Notebooks 01-05 headlessly (configs/demo.yaml: about ten minutes on 2 cores); re-running resumes an unfinished run.
 demo: $(STAMP)
-	$(PY) -m helpers.pipeline $(CONFIG)
+	$(VENV)/bin/lqface run $(CONFIG)
+
+# The demo at full size (configs/study.yaml: 400 people, 27 levels, dlib beside SFace; about an hour and a half on 2 cores).
+study: $(STAMP)
+	$(VENV)/bin/lqface run configs/study.yaml
 
 # The try-it app (docs/tryit.md) on http://127.0.0.1:7860: verify, degrade, identify with any pack or run.
 app: $(STAMP)
-	$(PY) -m helpers.tryit.app
+	$(VENV)/bin/lqface app
 
-# Lint and format check first, then every test (notebooks and the mirror's real data included).
+# Lint and format check first, then every test (notebooks and the mirror's real data included), the 15 slowest named.
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 # The inner loop: no notebooks, no mirror data (tests marked e2e are left out).
 test-fast: $(STAMP)
@@ -62,6 +66,10 @@ bench-coverage: $(STAMP)
 # Open-set search with 150,000 distractors, time per probe (docs/benchmarks.md).
 bench-search: $(STAMP)
 	$(PY) benchmarks/identification_search.py --distractors 150000 --probes 2000 --out results/bench/identification_search.json
+
+# Where detection breaks: faces found on the crowd photo as it shrinks, SCRFD, YuNet and MTCNN (docs/benchmarks.md; MTCNN ~3 min).
+bench-detectors: $(STAMP)
+	$(PY) benchmarks/detector_sweep.py --out results/bench/detector_sweep
 
 clean-venv:
 	rm -rf $(VENV)

@@ -17,6 +17,6 @@ comparison.py    tables, paired differences, non-inferiority (one model or many)
 robustness.py    which model degrades least, with intervals
 seeds.py         the primary endpoint across split seeds
 figures.py       the figures of every report
-summary.py       summary.md and the README's results tables, in words
+summary.py       summary.md and the tables the README and results pages carry, in words
 plots.py         matplotlib drawing
 """

@@ -1,4 +1,4 @@
-"""The pipeline (`lqface run`): configs, notebook parameter schemas, run folders, execution, provenance, the README's results.
+"""The pipeline (`lqface run`): configs, notebook parameter schemas, run folders, execution, provenance, the README's headline.
 
 config.py      YAML configs: extends, defaults, steps, split seeds; checked before anything runs
 parameters.py  each notebook's parameters as a schema, checked by the pipeline and the notebook

@@ -22,6 +22,7 @@ from typing import Any
 
 from helpers.core.files import write_text_atomic
 from helpers.core.sources import PROJECT_ROOT, project_path
+from helpers.evaluation.conditions import HQ_GALLERY
 from helpers.evaluation.summary import exposure_markdown, headline_markdown, model_labels, primary_lines, read_comparison, results_markdown
 from helpers.identification.report import headline_markdown as identification_markdown
 from helpers.pipeline.folders import COMPLETED, read_state
@@ -74,15 +75,13 @@ def headline_conditions(report: dict[str, Any]) -> list[str]:
 
 
 def detail_conditions(report: dict[str, Any]) -> list[str]:
-    """The details table: the primary endpoint's factor in both families, then every one-factor level, all in its alignment."""
+    """The details table, all in the primary endpoint's alignment: its factor in both families (HQ gallery and
+    LQ on both sides), then every other level against the HQ gallery (one per corruption family in the demo)."""
     info = report["condition_info"]
     primary = info[report["endpoint"]["condition"]]
-    rows = [name for name in report["condition_order"] if info[name]["mode"] == primary["mode"] and info[name]["factor"] == primary["factor"]]
-    rows += [
-        name
-        for name in report["condition_order"]
-        if info[name]["mode"] == primary["mode"] and info[name]["factor"] not in {"", "resolution", primary["factor"]} and info[name]["resolution"] == 112
-    ]
+    aligned = [name for name in report["condition_order"] if info[name]["mode"] == primary["mode"] and name != "HQ-HQ"]
+    rows = [name for name in aligned if info[name]["factor"] == primary["factor"]]
+    rows += [name for name in aligned if info[name]["factor"] != primary["factor"] and info[name]["family"] == HQ_GALLERY]
     return ["HQ-HQ", *rows]
 
 
@@ -163,7 +162,7 @@ def refresh(run: Path, readme: Path = README, docs: Path = DOCS) -> list[Path]:
     if name not in PAGES:
         raise ValueError(f"{run}: a run of configs/{name}.yaml; the README shows runs of {', '.join(f'configs/{key}.yaml' for key in PAGES)}")
     report = read_comparison(comparison_step(state, run)["parameters"]["run_dir"])
-    text = replace_block(readme.read_text(encoding="utf-8"), f"{name}-time", timing_line(run, state), readme)
+    text = replace_block(readme.read_text(encoding="utf-8"), f"{name}-time", f"`make {name}`: {timing_line(run, state)}.", readme)
     written = [readme]
     if name == "demo":
         plot = f"demo_{PLOT}"

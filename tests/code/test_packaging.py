@@ -84,3 +84,16 @@ def test_papermill_reads_every_parameter_of_every_notebook() -> None:
         cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
         assigned = [target.id for node in ast.parse("".join(cell["source"])).body for target in getattr(node, "targets", [])]
         assert list(pm.inspect_notebook(str(path))) == assigned, path.name
+
+
+def test_the_readme_fits_a_screen() -> None:
+    """Under 8 kB; its first screen holds the two commands, a headline of at most three rows naming models for
+    people, one plot and the link to every number (the headline is written by ``python -m helpers.pipeline.readme``)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.encode()) < 8 * 1024
+    first_screen = "\n".join(text.splitlines()[:45])
+    assert "make demo   #" in first_screen and "make test   #" in first_screen
+    headline = first_screen.split("<!-- demo-headline:start -->")[1].split("<!-- demo-headline:end -->")[0]
+    rows = [line for line in headline.splitlines() if line.startswith("| ")]
+    assert 2 <= len(rows) - 1 <= 3 and "pretrained" in rows[0] and "fine-tuned for low quality" in rows[0]
+    assert headline.count("![") == 1 and "(docs/demo.md)" in headline

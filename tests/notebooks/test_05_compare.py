@@ -80,6 +80,7 @@ def nb05_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
         n_boot=N_BOOT,
         seed=0,
         primary_condition="px16-px16",
+        primary_statistic="tar@1e-3",
         identification=[str(write_identification(root / "04_identify", "pretrained"))],
     )
     return step
@@ -197,7 +198,7 @@ def test_the_readme_and_the_demo_page_are_regenerated_from_the_run(nb05_step: Pa
     assert readme.refresh(run, readme_file, docs) == [readme_file, docs / "demo_auc_vs_resolution.png", page]
 
     text = readme_file.read_text()
-    assert text.startswith("# Title\n\n<!-- demo-time:start -->\n1.5 min (05 compare 1.5) on Test CPU, 2 cores, 24 GB RAM, no GPU, 2026-11-23\n")
+    assert text.startswith("# Title\n\n<!-- demo-time:start -->\n`make demo`: 1.5 min (05 compare 1.5) on Test CPU, 2 cores, 24 GB RAM, no GPU, 2026-11-23.\n")
     headline = text.split("<!-- demo-headline:start -->")[1].split("<!-- demo-headline:end -->")[0].strip().splitlines()
     assert headline[0].startswith("| condition (open-set) | pretrained: TAR@FAR=1e-3 | Synthetic, fine-tuned for low quality | gain of Synthetic, fine-tuned")
     # the primary endpoint, HQ-HQ, and no third row: px16-px16 is the only level of its ladder (LQ vs LQ, oracle, resolution)
