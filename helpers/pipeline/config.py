@@ -332,8 +332,8 @@ def _with_defaults(steps: list[Step], defaults: dict[str, Any], seeded: bool, pa
     return merged
 
 
-def _read(path: Path) -> tuple[dict[str, Any], str]:
-    """A config file's top-level mapping (keys checked) and its text."""
+def _read(path: Path) -> dict[str, Any]:
+    """A config file's top-level mapping, its keys checked."""
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file (shipped: {', '.join(p.name for p in sorted(CONFIGS.glob('*.yaml')))})")
     text = path.read_text(encoding="utf-8")
@@ -342,7 +342,7 @@ def _read(path: Path) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as exc:
         raise _fail(path, f"not valid YAML: {exc}") from exc
     _check_keys(raw, CONFIG_KEYS, ("name",) if isinstance(raw, dict) and "extends" in raw else REQUIRED_KEYS, "the top level", path)
-    return raw, text
+    return raw
 
 
 def _base_path(value: Any, path: Path) -> Path:
@@ -363,7 +363,7 @@ def _merge_steps(base: list[Any], own: Any, base_path: Path, path: Path) -> list
     inherited = {step["name"]: step for step in base if isinstance(step, dict) and "name" in step}
     merged = []
     for index, step in enumerate(own, 1):
-        if not isinstance(step, dict) or step.get("name") not in inherited:
+        if not isinstance(step, dict) or not isinstance(step.get("name"), str) or step["name"] not in inherited:
             merged.append(step)
             continue
         parent = inherited[step["name"]]
@@ -382,7 +382,7 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], 
     """The config at ``path`` with what it extends merged in, and the files it was built from, base first."""
     if path in chain:
         raise _fail(chain[0], f"extends goes round in a circle: {' -> '.join(p.name for p in (*chain, path))}")
-    raw, _ = _read(path)
+    raw = _read(path)
     if "extends" not in raw:
         return raw, (path,)
     base_path = _base_path(raw["extends"], path)
@@ -408,7 +408,7 @@ def load_config(path: str | Path) -> Config:
     path = Path(path).resolve()
     raw, files = _resolve(path)
     text = path.read_text(encoding="utf-8") if len(files) == 1 else resolved_text(raw, files)
-    own_defaults = set(_read(path)[0].get("defaults") or {})  # an inherited default no step here takes is no mistake
+    own_defaults = set(_read(path).get("defaults") or {})  # an inherited default no step here takes is no mistake
     name = _check_name(raw["name"], "the top level", path)
     defaults = _parse_defaults(raw.get("defaults"), path)
     if not isinstance(raw["steps"], list) or not raw["steps"]:

@@ -109,7 +109,7 @@ def timing_line(run: Path, state: dict[str, Any]) -> str:
     return f"{sum(per.values()):.1f} min ({parts}) on {machine_line(run)}, {state['created'][:10]}"
 
 
-def headline_block(run: Path, state: dict[str, Any], report: dict[str, Any], plot: str) -> str:
+def headline_block(state: dict[str, Any], report: dict[str, Any], plot: str) -> str:
     """The README's headline: a table of at most three rows, models named for people, its provenance and the plot."""
     table = headline_markdown(report, headline_conditions(report), labels=model_labels(report)).strip()
     config = Path(state["config_file"]).name
@@ -161,13 +161,14 @@ def refresh(run: Path, readme: Path = README, docs: Path = DOCS) -> list[Path]:
     name = Path(state["config_file"]).stem
     if name not in PAGES:
         raise ValueError(f"{run}: a run of configs/{name}.yaml; the README shows runs of {', '.join(f'configs/{key}.yaml' for key in PAGES)}")
-    report = read_comparison(comparison_step(state, run)["parameters"]["run_dir"])
+    compared = Path(comparison_step(state, run)["parameters"]["run_dir"])
+    report = read_comparison(compared)
     text = replace_block(readme.read_text(encoding="utf-8"), f"{name}-time", f"`make {name}`: {timing_line(run, state)}.", readme)
     written = [readme]
     if name == "demo":
         plot = f"demo_{PLOT}"
-        shutil.copyfile(Path(comparison_step(state, run)["parameters"]["run_dir"]) / PLOT, docs / plot)
-        text = replace_block(text, "demo-headline", headline_block(run, state, report, plot), readme)
+        shutil.copyfile(compared / PLOT, docs / plot)
+        text = replace_block(text, "demo-headline", headline_block(state, report, plot), readme)
         written.append(docs / plot)
     write_text_atomic(readme, text)
     page = docs / PAGES[name]
