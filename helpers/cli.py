@@ -1,11 +1,11 @@
-"""``lqface``: every job of the workbench from one command (``python -m helpers`` is the same).
+"""lqface: every job of the workbench from one command (python -m helpers is the same).
 
     lqface run CONFIG                     the numbered notebooks from a config, resumably (docs/pipeline.md)
     lqface verify A B                     are two photos the same person? (docs/tryit.md)
     lqface identify PROBE --gallery DIR   who in a folder of people is this?
     lqface app                            the try-it web app on http://127.0.0.1:7860
 
-Each subcommand's module is imported, and its models loaded, only when it runs: ``--help`` answers at once.
+Each subcommand's module is imported, and its models loaded, only when it runs: --help answers at once.
 """
 
 from __future__ import annotations
