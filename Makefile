@@ -29,7 +29,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/lqface run $(CONFIG)
 
-# The demo at full size (configs/study.yaml: 400 people, 27 levels, dlib beside SFace; about an hour and a half on 2 cores).
+# The demo at full size (configs/study.yaml: 400 people, 27 levels, dlib beside SFace; 53 min on 2 cores, dlib 23 of them).
 study: $(STAMP)
 	$(VENV)/bin/lqface run configs/study.yaml
 

@@ -133,7 +133,7 @@ def results_page(run: Path, state: dict[str, Any], report: dict[str, Any]) -> st
         f"Run `{run.name}` of `configs/{Path(state['config_file']).name}`: {timing_line(run, state)}. "
         "Regenerate with `python -m helpers.pipeline.readme <run folder>`.",
         "",
-        "Models: " + "; ".join(f"`{key}` is {label}" for key, label in labels.items()) + ".",
+        "Models: " + "; ".join(f"`{key}` is {labels[key]}" for key in report["model_order"]) + ".",
         "",
         *[line.replace("## Primary endpoint", "### Primary endpoint") for line in primary_lines(report)],
         "### The primary endpoint's ladder",
