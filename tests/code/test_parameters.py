@@ -25,6 +25,10 @@ def notebook_defaults(name: str) -> dict[str, Any]:
     return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse("".join(cell["source"])).body}
 
 
+FOLDERS = ("baseline_dir", "model_dir", "models", "identification")
+"""Parameters naming an earlier notebook's step folder: by hand, the folder that notebook writes (``results/notebooks/...``)."""
+
+
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_every_notebook_parameter_has_a_spec_and_the_defaults_pass(name: str, tmp_path: Path) -> None:
     """The defaults pass once the data and the earlier notebooks' folders they name exist (here: stand-ins)."""
@@ -35,10 +39,6 @@ def test_every_notebook_parameter_has_a_spec_and_the_defaults_pass(name: str, tm
     (step / "metrics.json").write_text("{}")
     ran = {key: [str(step)] * len(value) if isinstance(value, list) else str(step) for key, value in defaults.items() if key in FOLDERS}
     check_notebook(name, defaults | ran | ({"dataset": "orl"} if name == "01_prepare_dataset" else {}))
-
-
-FOLDERS = ("baseline_dir", "model_dir", "models", "identification")
-"""Parameters naming an earlier notebook's step folder: by hand, the folder that notebook writes (``results/notebooks/...``)."""
 
 
 @pytest.mark.parametrize(

@@ -105,6 +105,7 @@ def test_a_second_family_is_scored_on_the_same_pairs_and_recorded_with_its_align
     model = nb02_dlib_run["metrics"]["model"]
     assert (model["name"], model["zoo"], model["pack"], model["preprocess"]) == ("dlib", "dlib", "offline", "dlib150")
     assert model["sha256"] == DLIB_SHA256 and "CC0" in model["note"]
+    assert (model["label"], nb02_run["metrics"]["model"]["label"]) == ("dlib ResNet, pretrained", "SFace, pretrained")  # what people call them
     check_same_pairs(load_run(nb02_run["step"]), load_run(nb02_dlib_run["step"]))
     assert sorted(nb02_dlib_run["scores"].columns) == sorted(nb02_run["scores"].columns)
     conditions = nb02_dlib_run["metrics"]["conditions"]

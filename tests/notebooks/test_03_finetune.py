@@ -66,6 +66,7 @@ def test_every_output_is_written(nb03_run: dict) -> None:
         assert (nb03_run["step"] / name).stat().st_size > 0, name
     history = pd.read_csv(nb03_run["step"] / "history.csv")
     assert list(history["epoch"]) == [0, 1, 2] and history["loss"].iloc[1:].notna().all()
+    assert nb03_run["metrics"]["model"]["label"] == "SFace, fine-tuned for low quality"  # trained from the baseline's own recogniser
 
 
 def test_scores_use_notebook_02s_pairs_and_format(nb03_run: dict) -> None:
