@@ -3,7 +3,7 @@
 A photo of many small real faces (the mirror's ``samples/crowd_selfie.jpg``: hundreds of faces, no
 identities) is shrunk step by step (``INTER_AREA``), and each detector setting counts the faces it still
 finds (:func:`helpers.data.detection_sweep.faces_vs_scale`): the offline pack's SCRFD at ``--input``, twice
-it, and sized to the photo; then each ``--others`` detector at the photo's size. The scale where a count
+it, and native (the photo as it is, padded); then each ``--others`` detector at the photo's size. The scale where a count
 collapses is where the detector, not the recogniser, limits low-quality recognition. It says nothing about
 a user's dataset, so it runs here and not in notebook 01.
 
@@ -48,7 +48,7 @@ def crowd_photo(name: str) -> np.ndarray:
 
 
 def sweep(detector: str, photo: np.ndarray, input_size: int, threshold: float, others: Sequence[str]) -> pd.DataFrame:
-    """``detector`` at ``input_size``, twice it and sized to the photo; then each of ``others`` at the photo's size."""
+    """``detector`` at ``input_size``, twice it and native; then each of ``others`` at the photo's size."""
     own = faces_vs_scale(resolve_detector(detector)[0], photo, SCALES, (input_size, 2 * input_size, None), threshold)
     more = [faces_vs_scale(resolve_detector(name)[0], photo, SCALES, (None,), threshold) for name in others]
     return pd.concat([own, *more], ignore_index=True)

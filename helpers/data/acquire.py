@@ -2,18 +2,22 @@
 
 The oracle mode (:mod:`helpers.data.levels`) degrades the aligned crop, so its
 landmarks always come from the HQ photo. Here a level is applied to the source
-photo instead, scaled so the face lands at the level's resolution (the face scale
-is the HQ alignment's, :func:`face_scale`); the degraded photo is brought back to
-its own size with bicubic interpolation (the detector's upscaling policy: it sees
-the photo at its original canvas size, at an input sized to the photo), the
-detector runs on it, and the crop is aligned on the landmarks it found there.
+photo instead, sampled so the face lands at the level's resolution (HQ geometry
+chooses how strongly to degrade, :func:`face_scale`, and nothing else). The
+degraded photo keeps its degraded pixel size; the detector sees it under one
+declared, image-independent policy (:func:`parse_policy`: ``native``, the photo as
+it is padded to the detector's stride, or ``fit:<size>``, resized into the
+detector's square as InsightFace's ``det_size`` does), picks the primary face by
+the same rule as on HQ photos, and the crop is aligned on the landmarks it found.
 
-A failure to acquire is never dropped: no face found (``no_face``), or a face
-that is not the HQ one (``other_face``: box overlap with the HQ detection below
-``min_iou``), or no HQ face to compare with (``no_reference``). Every outcome is
-one row of ``acquisition.csv``; :mod:`helpers.evaluation.verification` scores a
-pair with a failed side below every similarity, so it counts in FNMR as NIST
-counts a failure to enrol.
+No HQ information gates the outcome: whatever face the detector picks is aligned
+and scored. Its box overlap with the HQ face is kept as a diagnostic
+(``wrong_face``: IoU below :data:`WRONG_FACE_IOU`), never a filter. A failure to
+acquire is never dropped: no face found (``no_face``), or no HQ face to scale the
+level by (``no_reference``). Every outcome is one row of ``acquisition.csv``;
+:mod:`helpers.evaluation.verification` scores a pair with a failed side
+:data:`~helpers.evaluation.metrics.FAILED_SCORE`: a rejection for a genuine pair, and
+outside every impostor denominator.
 """
 
 from __future__ import annotations
@@ -33,20 +37,38 @@ from helpers.core.files import path_inside, write_csv_atomic, write_json_atomic,
 from helpers.core.progress import progress
 from helpers.data.chains import CHAIN_LIBRARY
 from helpers.data.crops import detector_tag
-from helpers.data.degrade import Degradation, degrade_image, image_seed
-from helpers.data.faces import Detector, align
+from helpers.data.degrade import Degradation, degrade_photo, image_seed
+from helpers.data.faces import INPUT_STRIDE, MIN_INPUT, NATIVE_MAX_SIDE, Detector, align
 from helpers.data.levels import LevelSet, level_folder
 from helpers.data.manifest import LANDMARKS, OK
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
 
 ACQUISITION, ACQUISITION_SETTINGS = "acquisition.csv", "acquisition.json"
-E2E_FOLDER = "lq-e2e"
-ACQUISITION_COLUMNS = ["path", "level", "status", "iou", "lq_path"]
-ACQUIRED, NO_FACE, OTHER_FACE, NO_REFERENCE = "acquired", "no_face", "other_face", "no_reference"
-FAILURES = (NO_FACE, OTHER_FACE, NO_REFERENCE)
-MIN_IOU = 0.5
-"""A face found on the degraded photo is the HQ face when its box overlaps the HQ box by at least this IoU (PASCAL's rule)."""
-UPSCALING = "the degraded photo is resized back to its original size (bicubic), then detected at an input sized to the photo"
+ACQUIRE_VERSION = 2
+"""Bump when what a degraded photo or its crop is changes: crop folders and cached outcomes carry it, so none is reused."""
+E2E_FOLDER = f"lq-e2e-v{ACQUIRE_VERSION}"
+ACQUISITION_COLUMNS = ["path", "level", "status", "iou", "wrong_face", "lq_path"]
+ACQUIRED, NO_FACE, NO_REFERENCE = "acquired", "no_face", "no_reference"
+FAILURES = (NO_FACE, NO_REFERENCE)
+WRONG_FACE_IOU = 0.5
+"""A face acquired on the degraded photo is counted (never filtered) as the wrong face when its box overlaps the HQ box by less (PASCAL's rule)."""
+NATIVE, FIT = "native", "fit"
+DEFAULT_POLICY = f"{FIT}:640"
+"""InsightFace's own ``det_size``: what ``FaceAnalysis`` does with its defaults (docs/protocol.md#detector-policy says why)."""
+HQ_INFORMATION = "none: HQ geometry sets how strongly the photo is degraded; the degraded photo keeps its size and nothing from HQ reaches the detector"
+
+
+def parse_policy(policy: str) -> int | None:
+    """The detector input size of a policy: ``native`` -> None (the photo as it is, padded to the stride), ``fit:<size>`` -> size."""
+    if policy == NATIVE:
+        return None
+    name, _, size = str(policy).partition(":")
+    if name == FIT and size.isdigit() and int(size) >= MIN_INPUT and int(size) % INPUT_STRIDE == 0:
+        return int(size)
+    raise ValueError(
+        f"detector policy {policy!r} is neither {NATIVE!r} (the photo as it is, padded to the detector's stride) nor "
+        f"'{FIT}:<size>' with a size a multiple of {INPUT_STRIDE} of at least {MIN_INPUT} (e.g. 'fit:640', InsightFace's det_size)"
+    )
 
 
 def face_scale(kps: np.ndarray) -> float:
@@ -66,33 +88,42 @@ def box_iou(a: tuple[float, ...] | np.ndarray, b: tuple[float, ...] | np.ndarray
 
 @dataclass(frozen=True)
 class Acquisition:
-    """What the detector made of one degraded photo: ``status``, overlap with the HQ box, and the aligned crop when acquired."""
+    """What the detector made of one degraded photo: ``status``, overlap of its pick with the HQ box (a diagnostic), the aligned crop when acquired."""
 
     status: str
     iou: float | None
     crop: np.ndarray | None = None
 
+    @property
+    def wrong_face(self) -> bool:
+        """Whether the face acquired is not the HQ one (IoU below :data:`WRONG_FACE_IOU`); it is scored all the same."""
+        return self.status == ACQUIRED and self.iou is not None and self.iou < WRONG_FACE_IOU
 
-def acquire(
-    photo_rgb: np.ndarray, bbox: np.ndarray, kps: np.ndarray, level: Degradation, seed: int, detector: Detector, min_iou: float = MIN_IOU
-) -> Acquisition:
-    """Degrade ``photo_rgb`` at ``level`` (face scaled from the HQ keypoints ``kps``), detect, check it is the HQ face, align."""
-    degraded = degrade_image(photo_rgb, level, seed, face_scale(kps))
+
+def acquire(photo_rgb: np.ndarray, hq_bbox: np.ndarray, kps: np.ndarray, level: Degradation, seed: int, detector: Detector) -> Acquisition:
+    """Degrade ``photo_rgb`` at ``level`` (face scale from the HQ keypoints ``kps``), detect on the degraded photo alone, align.
+
+    ``hq_bbox`` only measures the diagnostic overlap, in the photo's coordinates.
+    """
+    degraded = degrade_photo(photo_rgb, level, seed, face_scale(kps))
     found = detector.detect(degraded)
     if found is None:
         return Acquisition(NO_FACE, None)
-    iou = box_iou(found.bbox, bbox)
-    if iou < min_iou:
-        return Acquisition(OTHER_FACE, iou)
-    return Acquisition(ACQUIRED, iou, align(degraded, found.kps))
+    ratio = np.tile([photo_rgb.shape[1] / degraded.shape[1], photo_rgb.shape[0] / degraded.shape[0]], 2)
+    return Acquisition(ACQUIRED, box_iou(np.asarray(found.bbox) * ratio, hq_bbox), align(degraded, found.kps))
 
 
 def _numbers(text: str) -> np.ndarray:
     return np.array([float(v) for v in str(text).split()], dtype=np.float64)
 
 
-def _item_key(sha256: str, level: Degradation, seed: int, min_iou: float) -> str:
-    return f"{sha256}:{image_seed(sha256, level, seed):016x}:{min_iou}"
+def _item_key(sha256: str, level: Degradation, seed: int) -> str:
+    return f"{sha256}:{image_seed(sha256, level, seed):016x}:v{ACQUIRE_VERSION}"
+
+
+def policy_of(detector: Detector) -> str:
+    """The detector policy a detector runs: ``native`` or ``fit:<size>``."""
+    return NATIVE if detector.input_size is None else f"{FIT}:{detector.input_size}"
 
 
 def acquire_levels(
@@ -102,14 +133,13 @@ def acquire_levels(
     levels: LevelSet,
     detector: Detector,
     splits: tuple[str, ...] = ("val", "test"),
-    min_iou: float = MIN_IOU,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
 ) -> pd.DataFrame:
     """Every level of every usable image of ``splits``, acquired end to end; one row per (image, level), failures included.
 
-    Outcomes are cached per (content hash, level, seed, detector) in one JSON line each and crops are
-    written atomically under ``lq-e2e/<detector>/<level>/``, so a killed run resumes where it stopped.
-    Writes ``acquisition.csv`` and ``acquisition.json`` (the settings) into the processed folder.
+    Outcomes are cached per (content hash, level, seed, detector and its policy, :data:`ACQUIRE_VERSION`) in one
+    JSON line each and crops are written atomically under ``lq-e2e-v<version>/<detector>/<level>/``, so a killed
+    run resumes where it stopped. Writes ``acquisition.csv`` and ``acquisition.json`` (the settings) into the processed folder.
     """
     root, processed = Path(dataset_root), Path(processed_dir).resolve()
     cache = JsonlCache(processed / ".cache" / f"acquire-{detector.cache_key()}.jsonl")
@@ -120,39 +150,42 @@ def acquire_levels(
         photo = None
         for level in levels.levels:
             target = path_inside(processed, E2E_FOLDER, tag, level_folder(level, levels.seed), row["identity"], Path(row["crop_path"]).name)
-            key = _item_key(row["sha256"], level, levels.seed, min_iou)
+            key = _item_key(row["sha256"], level, levels.seed)
             outcome = cache.get(key)
             if outcome is None or (outcome["status"] == ACQUIRED and not target.exists()):
                 photo = load_rgb(root / row["path"], max_megapixels) if photo is None else photo
-                outcome = _acquire_row(photo, row, level, levels.seed, detector, min_iou, target)
+                outcome = _acquire_row(photo, row, level, levels.seed, detector, target)
                 cache.put(key, outcome)
             lq_path = target.relative_to(processed).as_posix() if outcome["status"] == ACQUIRED else ""
-            records.append({"path": row["path"], "level": level.name, "status": outcome["status"], "iou": outcome["iou"], "lq_path": lq_path})
+            records.append({"path": row["path"], "level": level.name, **outcome, "lq_path": lq_path})
     table = pd.DataFrame(records, columns=ACQUISITION_COLUMNS)
     write_csv_atomic(processed / ACQUISITION, table)
-    write_json_atomic(processed / ACQUISITION_SETTINGS, settings(detector, min_iou, splits))
+    write_json_atomic(processed / ACQUISITION_SETTINGS, settings(detector, splits))
     return table
 
 
-def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: int, detector: Detector, min_iou: float, target: Path) -> dict[str, Any]:
-    """One image at one level: the outcome record (status, iou), the crop written when acquired."""
+def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: int, detector: Detector, target: Path) -> dict[str, Any]:
+    """One image at one level: the outcome record (status, iou, wrong_face), the crop written when acquired."""
     if row["crop_method"] != LANDMARKS:
-        return {"status": NO_REFERENCE, "iou": None}
-    found = acquire(photo, _numbers(row["bbox"]), _numbers(row["kps"]), level, image_seed(row["sha256"], level, seed), detector, min_iou)
+        return {"status": NO_REFERENCE, "iou": None, "wrong_face": False}
+    found = acquire(photo, _numbers(row["bbox"]), _numbers(row["kps"]), level, image_seed(row["sha256"], level, seed), detector)
     if found.crop is not None:
         write_png_atomic(target, found.crop)
-    return {"status": found.status, "iou": None if found.iou is None else round(found.iou, 4)}
+    return {"status": found.status, "iou": None if found.iou is None else round(found.iou, 4), "wrong_face": found.wrong_face}
 
 
-def settings(detector: Detector, min_iou: float, splits: tuple[str, ...]) -> dict[str, Any]:
-    """What decides the end-to-end crops: detector, input size, overlap rule, upscaling policy, the chain library."""
+def settings(detector: Detector, splits: tuple[str, ...]) -> dict[str, Any]:
+    """What decides the end-to-end crops: detector, its policy and input, the HQ information used (none), the chain library."""
     return {
         "detector": detector.cache_key(),
         "detector_file": detector.model.name,
+        "policy": policy_of(detector),
         "input_size": detector.input_size,
+        "native_max_side": NATIVE_MAX_SIDE,
         "threshold": detector.threshold,
-        "min_iou": min_iou,
-        "upscaling": UPSCALING,
+        "hq_information": HQ_INFORMATION,
+        "wrong_face_iou": WRONG_FACE_IOU,
+        "acquire_version": ACQUIRE_VERSION,
         "splits": list(splits),
         "chain_library": CHAIN_LIBRARY,
     }
@@ -163,13 +196,22 @@ def load_acquisition(processed_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]
     table, meta = Path(processed_dir) / ACQUISITION, Path(processed_dir) / ACQUISITION_SETTINGS
     if not table.is_file() or not meta.is_file():
         return None
-    frame = pd.read_csv(table, dtype={"path": str, "level": str, "status": str, "lq_path": str}, keep_default_na=False)
-    return frame, json.loads(meta.read_text(encoding="utf-8"))
+    recorded = json.loads(meta.read_text(encoding="utf-8"))
+    if recorded.get("acquire_version") != ACQUIRE_VERSION:
+        raise ValueError(
+            f"{table} was written by an earlier end-to-end acquisition (version {recorded.get('acquire_version', 1)}, which restored "
+            f"the degraded photo to its HQ size and dropped faces away from the HQ box); this is version {ACQUIRE_VERSION}: rerun notebook 01"
+        )
+    frame = pd.read_csv(table, dtype={"path": str, "level": str, "status": str, "wrong_face": bool, "lq_path": str}, keep_default_na=False)
+    return frame, recorded
 
 
 def failure_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """Per level: images tried, acquired, each kind of failure, and the failure-to-acquire rate."""
+    """Per level: images tried, acquired, each kind of failure, the failure-to-acquire rate, and the acquired faces
+    that are not the HQ one (``wrong_face``, scored all the same) with their share of the acquired."""
     counts = pd.crosstab(table["level"], table["status"]).reindex(columns=[ACQUIRED, *FAILURES], fill_value=0)
     counts.insert(0, "images", counts.sum(axis=1))
     counts["fta_rate"] = 1 - counts[ACQUIRED] / counts["images"]
+    counts["wrong_face"] = table.groupby("level")["wrong_face"].sum().reindex(counts.index).astype(int)
+    counts["wrong_face_rate"] = (counts["wrong_face"] / counts[ACQUIRED]).where(counts[ACQUIRED] > 0)
     return counts.reindex(list(dict.fromkeys(table["level"])))

@@ -29,7 +29,7 @@ def detector_tag(detector: Detector) -> str:
     Only the file's own name is kept (a pack folder's path can be long), cut short so the sha256 and threshold always fit.
     """
     name = safe_component(detector.model.name.rsplit("/", 1)[-1].removesuffix(".onnx"), max_len=40)
-    size = "" if detector.input_size == DETECTOR_INPUT else f"-in{detector.input_size or 'image'}"
+    size = "" if detector.input_size == DETECTOR_INPUT else f"-in{detector.input_size or 'native'}"
     return safe_component(f"{name}-{detector.model.sha256[:8]}-t{detector.threshold}{size}")
 
 

@@ -1,12 +1,14 @@
 """Synthetic low quality, deterministic per image: resolution, blur, motion blur, noise, low light, JPEG, realistic chains.
 
-A degradation is plain data (:class:`Degradation`). :func:`degrade_image` applies
-it to any RGB image whose face scale is known; :func:`degrade` to an aligned
-112x112 crop. A plain level works in the order a camera would: optical and
-motion blur, then sampling at the target face resolution, then low light and
-sensor noise at that resolution, then JPEG compression; a preset level runs a
-named random chain instead (:mod:`helpers.data.chains`). Finally the image is
-scaled back up to its own size so every recogniser sees its usual input size.
+A degradation is plain data (:class:`Degradation`). :func:`degrade_photo` applies
+it to any RGB image whose face scale is known and keeps the size the face was
+sampled at (the end-to-end photo); :func:`degrade_image` brings the result back to
+the image's own size and :func:`degrade` does so for an aligned 112x112 crop, so
+every recogniser sees its usual input size. A plain level works in the order a
+camera would: optical and motion blur, then sampling at the target face
+resolution, then low light and sensor noise at that resolution, then JPEG
+compression; a preset level runs a named random chain instead
+(:mod:`helpers.data.chains`).
 The same functions serve as on-the-fly training augmentation
 (:func:`random_degradation`) and build per-factor sweeps (:func:`sweep_levels`).
 """
@@ -182,9 +184,24 @@ def degrade(crop_rgb: np.ndarray, level: Degradation, seed: int) -> np.ndarray:
 def degrade_image(image_rgb: np.ndarray, level: Degradation, seed: int, scale: float = 1.0) -> np.ndarray:
     """Apply ``level`` to any RGB uint8 image whose face has ``scale`` crop pixels per image pixel; same shape back.
 
+    :func:`degrade_photo`, brought back to the image's own shape with bicubic
+    interpolation. ``scale`` is 1.0 for the aligned crop itself.
+    """
+    height, width = image_rgb.shape[:2]
+    small = degrade_photo(image_rgb, level, seed, scale)
+    if small.shape[:2] != (height, width):
+        small = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    return small
+
+
+def degrade_photo(image_rgb: np.ndarray, level: Degradation, seed: int, scale: float = 1.0) -> np.ndarray:
+    """Apply ``level`` to an RGB uint8 image whose face has ``scale`` crop pixels per image pixel, at the size it was sampled at.
+
     The image is resampled so one pixel is one crop pixel (area when shrinking,
-    bicubic when enlarging), degraded there, and brought back to its own shape
-    with bicubic interpolation. ``scale`` is 1.0 for the aligned crop itself.
+    bicubic when enlarging) and degraded there, which samples it at the level's
+    face resolution; the result keeps that size, or the image's own size when the
+    sampled one would be larger (a level never enlarges a photo). This is the
+    photo a camera at that distance would have taken: nothing brings it back up.
     """
     if not scale > 0:
         raise ValueError(f"scale must be > 0, got {scale}")
@@ -194,8 +211,8 @@ def degrade_image(image_rgb: np.ndarray, level: Degradation, seed: int, scale: f
     work = image_rgb if scale == 1 else _rescale(image_rgb, scale)
     target = target_size(work.shape[:2], level.resolution)
     small = apply_preset(work, level.preset, target, seed) if level.preset is not None else _plain(work, level, target, seed)
-    if small.shape[:2] != (height, width):
-        small = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    if small.shape[0] * small.shape[1] > height * width:
+        small = cv2.resize(small, (width, height), interpolation=cv2.INTER_AREA)
     return small
 
 

@@ -19,12 +19,12 @@ from helpers.core.progress import progress
 from helpers.core.sources import ModelFile
 from helpers.data.detectors import open_detector
 
-SIZED_TO_PHOTO = "sized to photo"
+NATIVE_INPUT = "native"
 
 
 def input_label(input_size: int | None) -> str:
-    """How a detector input size reads in tables and legends: ``"640"``, or ``"sized to photo"``."""
-    return SIZED_TO_PHOTO if input_size is None else str(input_size)
+    """How a detector input size reads in tables and legends: ``"640"``, or ``"native"`` (the photo as it is, padded)."""
+    return NATIVE_INPUT if input_size is None else str(input_size)
 
 
 def downscale(image_rgb: np.ndarray, scale: float) -> np.ndarray:

@@ -28,6 +28,9 @@ DETECTOR_INPUT = 640
 """Default detector input: a 640x640 square (SCRFD's training size)."""
 INPUT_STRIDE = 32
 MIN_INPUT = 64
+NATIVE_MAX_SIDE = 1920
+"""Native detection's cap: a photo whose longer side exceeds this is shrunk to it first (area), so memory stays bounded
+on any photo (SCRFD at 1920x1920 peaks at about 1.4 GB of process memory here; an 8000x8000 input took 22 GB)."""
 # Tightly cropped faces (Extended Yale B, ORL) fill the whole image, and SCRFD needs context around a
 # face: when nothing is found, detection is retried once on the image framed by a black border this
 # many times its longer side wide.
@@ -57,9 +60,12 @@ def check_input_size(input_size: int | None) -> int | None:
     return None if input_size is None else int(input_size)
 
 
-def sized_to_image(shape: tuple[int, ...]) -> int:
-    """The square input for an image of ``shape``: its longer side rounded up to a multiple of 32, at least 64."""
-    return max(MIN_INPUT, math.ceil(max(shape[:2]) / INPUT_STRIDE) * INPUT_STRIDE)
+def native_input(shape: tuple[int, ...]) -> tuple[float, int]:
+    """How native detection (``input_size=None``) sees an image of ``shape``: the factor it is shrunk by (1 unless its
+    longer side exceeds :data:`NATIVE_MAX_SIDE`) and the side of the black square it is padded into, the shrunk longer
+    side rounded up to a multiple of 32, at least 64. The image is never enlarged."""
+    factor = min(1.0, NATIVE_MAX_SIDE / max(shape[:2]))
+    return factor, max(MIN_INPUT, math.ceil(round(max(shape[:2]) * factor) / INPUT_STRIDE) * INPUT_STRIDE)
 
 
 def fixed_input_size(path: Path) -> tuple[int, int] | None:
@@ -135,7 +141,7 @@ class Detector:
 
     def cache_key(self) -> str:
         """What determines this detector's output: weights, input size policy, threshold and retry rule."""
-        policy = "image" if self.input_size is None else self.input_size
+        policy = f"native{NATIVE_MAX_SIDE}" if self.input_size is None else self.input_size
         return f"{self.model.sha256[:16]}:{policy}:{self.threshold}:border{RETRY_BORDER}"
 
     def detect_all(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,9 +189,10 @@ class FaceDetector(Detector):
     """SCRFD on ONNX Runtime with an explicitly chosen execution provider and input size.
 
     ``input_size`` is the side of the square the image is resized into (keeping its aspect ratio,
-    padded with black): an int, or ``None`` for the image's own size (:func:`sized_to_image`), so
-    that small photos are not upscaled to 640 and large ones are not shrunk. A model file whose fixed
-    input is that square is run as is; any other size runs its :func:`dynamic_input_model` copy.
+    padded with black, InsightFace's ``det_size``): an int, or ``None`` for native detection, the
+    image as it is padded into a square of a multiple of 32 (:func:`native_input`), so that small
+    photos are not upscaled to 640 and large ones are not shrunk below :data:`NATIVE_MAX_SIDE`. A model
+    file whose fixed input is that square is run as is; any other size runs its :func:`dynamic_input_model` copy.
     """
 
     def __init__(self, model: ModelFile, threshold: float = 0.5, providers: list[str] | None = None, input_size: int | None = DETECTOR_INPUT) -> None:
@@ -204,8 +211,19 @@ class FaceDetector(Detector):
 
     def detect_all(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every face above the threshold (no retry): boxes N x 5 (x1, y1, x2, y2, score) and keypoints N x 5 x 2."""
-        side = self.input_size or sized_to_image(image_rgb.shape)
-        return self._scrfd.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), input_size=(side, side))
+        if self.input_size is not None:
+            return self._scrfd.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), input_size=(self.input_size, self.input_size))
+        factor, side = native_input(image_rgb.shape)
+        image = image_rgb
+        if factor < 1:
+            size = (max(1, round(image_rgb.shape[1] * factor)), max(1, round(image_rgb.shape[0] * factor)))
+            image = cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
+        square = cv2.copyMakeBorder(image, 0, side - image.shape[0], 0, side - image.shape[1], cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        boxes, keypoints = self._scrfd.detect(cv2.cvtColor(square, cv2.COLOR_RGB2BGR), input_size=(side, side))
+        if factor < 1:
+            boxes[:, :4] /= factor
+            keypoints /= factor
+        return boxes, keypoints
 
 
 def _centrality(boxes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

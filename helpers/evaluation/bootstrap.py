@@ -71,6 +71,10 @@ class People:
         drawn = np.append(counts, 1)
         return drawn[self.a] * drawn[self.partner]
 
+    def subset(self, keep: np.ndarray) -> People:
+        """The pairs ``keep`` selects, with the same people: a resample draws everyone alike either way."""
+        return People(self.a[keep], self.b[keep], self.same[keep], self.count)
+
     def ranked(self, order: np.ndarray) -> People:
         """The same people with the pairs in ``order`` (a :class:`RankedScores` order)."""
         return People(self.a[order], self.b[order], self.same[order], self.count)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers.core.files import write_csv_atomic, write_json_atomic
@@ -27,7 +28,7 @@ from helpers.evaluation.bootstrap import METHOD, TEST, People, holm, interval, i
 from helpers.evaluation.conditions import ALIGNMENT, END_TO_END, HQ_CONDITION
 from helpers.evaluation.endpoints import PRIMARY, SECONDARY, Endpoint
 from helpers.evaluation.exposure import exposure, exposure_summary, trained_families
-from helpers.evaluation.metrics import RankedScores
+from helpers.evaluation.metrics import RankedScores, system_pairs
 from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles, run_conditions
 from helpers.evaluation.reports import METRICS
 from helpers.evaluation.robustness import ROBUSTNESS
@@ -69,8 +70,12 @@ def _statistics(endpoint: Endpoint, n_impostor: int) -> list[tuple[Statistic, st
 
 def _condition_rows(before: ModelRun, after: ModelRun, condition: str, people: People, endpoint: Endpoint, n_boot: int, seed: int) -> list[dict]:
     """The paired differences of one condition: each compared statistic, after minus before, with a two-way interval and p-value."""
-    same = before.scores["same"].to_numpy()
-    first, second = (RankedScores(run.scores[condition].to_numpy(), same) for run in (before, after))
+    same, values = before.scores["same"].to_numpy().astype(bool), [run.scores[condition].to_numpy() for run in (before, after)]
+    keep = system_pairs(values[0], same)
+    if not np.array_equal(keep, system_pairs(values[1], same)):
+        raise ValueError(f"{after.name} and {before.name} failed to acquire different faces under {condition}: rescore both on one notebook 01 output")
+    first, second = (RankedScores(scores[keep], same[keep]) for scores in values)
+    people = people.subset(keep)
     chosen = _statistics(endpoint, first.n_impostor)
     keys = [statistic for statistic, _ in chosen]
     measures = (measure(keys, before.threshold), measure(keys, after.threshold))
@@ -81,7 +86,7 @@ def _condition_rows(before: ModelRun, after: ModelRun, condition: str, people: P
     for k, (statistic, stand_in) in enumerate(chosen):
         low, high = interval(resampled[:, k])
         rows.append(
-            {"condition": condition, "statistic": statistic.key, "fallback_for": stand_in, "pairs": int(same.size), "before": was[k], "after": now[k]}
+            {"condition": condition, "statistic": statistic.key, "fallback_for": stand_in, "pairs": int(keep.sum()), "before": was[k], "after": now[k]}
             | {"diff": now[k] - was[k], "low": low, "high": high, "p_value": p_values[k]}
         )
     return rows
@@ -160,6 +165,7 @@ def _table_row(entry: dict) -> dict[str, Any]:
     row["threshold"] = entry["operating"]["threshold"]
     failures, acquired = entry["detector_failures"], entry.get("acquisition")
     row |= {"fta_images": acquired["failed"] if acquired else 0, "fta_rate": acquired["rate"] if acquired else 0.0}
+    row["wrong_face_images"] = acquired["wrong_face"] if acquired else 0
     return row | failures | {"no_face_images": failures["no_face_excluded"] + failures["no_face_centre_crop"]}
 
 

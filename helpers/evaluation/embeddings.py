@@ -138,15 +138,15 @@ def view_of(level: Degradation, mode: str) -> View:
 
 
 def view_items(images: pd.DataFrame, view: View, seed: int, acquisition: pd.DataFrame | None) -> pd.DataFrame:
-    """:func:`embedding_items` of ``images`` at one view, in their order, with ``acquired`` (False: failure to acquire, no key)
-    and the acquisition ``status``.
+    """:func:`embedding_items` of ``images`` at one view, in their order, with ``acquired`` (False: failure to acquire, no key),
+    the acquisition ``status`` and ``wrong_face`` (acquired, but not the HQ face: scored all the same).
 
     Oracle crops are the HQ crop degraded in memory; end-to-end crops are the files
     notebook 01 wrote (``acquisition.csv``), embedded as they are.
     """
     level, mode = view
     if mode == ORACLE:
-        return embedding_items(images, [level], seed).assign(acquired=True, status=ACQUIRED)
+        return embedding_items(images, [level], seed).assign(acquired=True, status=ACQUIRED, wrong_face=False)
     if acquisition is None:
         raise ValueError("end-to-end conditions need notebook 01's acquisition.csv: rerun notebook 01 with end_to_end=True")
     found = acquisition[acquisition["level"] == level.name].set_index("path")
@@ -157,7 +157,7 @@ def view_items(images: pd.DataFrame, view: View, seed: int, acquisition: pd.Data
     lq_paths = outcome["lq_path"].to_numpy()
     keys = [item_key(sha, lq, HQ, seed) if ok else "" for sha, lq, ok in zip(images["sha256"], lq_paths, acquired)]
     frame = pd.DataFrame({"path": images["path"].to_numpy(), "sha256": images["sha256"].to_numpy(), "crop_path": lq_paths, "level": HQ.name, "key": keys})
-    return frame.assign(acquired=acquired, status=outcome["status"].to_numpy())
+    return frame.assign(acquired=acquired, status=outcome["status"].to_numpy(), wrong_face=outcome["wrong_face"].to_numpy(dtype=bool))
 
 
 def view_embeddings(store: EmbeddingStore, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

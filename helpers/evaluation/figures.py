@@ -39,9 +39,14 @@ CLEAN = {"blur": 0.0, "motion_blur": 0.0, "noise": 0.0, "jpeg": 100.0, "light": 
 
 
 def roc_by_condition(scores: pd.DataFrame) -> dict[str, metrics.Roc]:
-    """``{condition: ROC curve}`` of a wide scores table."""
-    same = scores["same"].to_numpy()
-    return {name: metrics.roc(scores[name].to_numpy(), same) for name in conditions_of(scores)}
+    """``{condition: ROC curve}`` of a wide scores table, each on its system-level pairs (:func:`~helpers.evaluation.metrics.system_pairs`)."""
+    same = scores["same"].to_numpy().astype(bool)
+    curves = {}
+    for name in conditions_of(scores):
+        values = scores[name].to_numpy()
+        keep = metrics.system_pairs(values, same)
+        curves[name] = metrics.roc(values[keep], same[keep])
+    return curves
 
 
 def curve_conditions(condition_info: pd.DataFrame, family: str, mode: str) -> list[str]:

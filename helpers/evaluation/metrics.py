@@ -8,6 +8,14 @@ impostors for a FAR target) is NaN, never a guess.
 :class:`RankedScores` sorts the scores once; every weighting of the pairs (a
 bootstrap resample, :mod:`helpers.evaluation.bootstrap`) then gives its ROC curve
 in linear time. With unit weights it is scikit-learn's ``roc_curve`` exactly.
+
+Failures to acquire (ISO/IEC 19795-1): a pair with a side the detector did not
+acquire scores :data:`FAILED_SCORE`. Rates are computed on the **system-level**
+pair set (:func:`system_pairs`): every genuine pair, a failed one rejected at any
+threshold (FRR), and only the impostor pairs whose faces were both acquired, so a
+failure is never a free correct rejection (FMR, which equals FAR here: impostor
+failures are left out of its denominator). The **algorithm-level** FNMR counts
+acquired genuine pairs only (:func:`fnmr_acquired_of`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,10 @@ import numpy.typing as npt
 RULE_OF_30 = 30
 """Doddington's rule of 30: a rate is estimable when at least 30 errors are expected at it."""
 REPORT_FARS = (1e-2, 1e-3, 1e-4)
+FAILED_SCORE = -2.0
+"""The score of a pair with a side the detector failed to acquire: below every cosine similarity, so rejected at any threshold."""
+_ACQUIRED_FLOOR = -1.5
+"""Between :data:`FAILED_SCORE` and the lowest cosine similarity: pairs scoring below it are failures to acquire."""
 
 
 class Roc(NamedTuple):
@@ -136,6 +148,19 @@ def fmr_of(curve: Roc, threshold: float) -> float:
 def fnmr_of(curve: Roc, threshold: float) -> float:
     """False non-match rate: the share of genuine pairs scoring below ``threshold``."""
     return float(1 - curve.tar[_point_at(curve, threshold)])
+
+
+def fnmr_acquired_of(curve: Roc, threshold: float) -> float:
+    """Algorithm-level false non-match rate: the share of acquired genuine pairs scoring below ``threshold``
+    (genuine pairs scoring :data:`FAILED_SCORE` left out); NaN when no genuine pair was acquired."""
+    failed = fnmr_of(curve, _ACQUIRED_FLOOR)
+    return (fnmr_of(curve, threshold) - failed) / (1 - failed) if failed < 1 else math.nan
+
+
+def system_pairs(scores: npt.ArrayLike, same: npt.ArrayLike) -> np.ndarray:
+    """Mask of the pairs system-level rates count: every genuine pair, and the impostor pairs whose faces were both
+    acquired (scored above :data:`FAILED_SCORE`)."""
+    return np.asarray(same).astype(bool) | (np.asarray(scores, dtype=float) > _ACQUIRED_FLOOR)
 
 
 def roc(scores: npt.ArrayLike, same: npt.ArrayLike) -> Roc:

@@ -19,7 +19,7 @@ from helpers.evaluation.conditions import MODES, ORACLE
 
 METRICS = "metrics.json"
 THRESHOLDS_FROM = "val"
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from helpers.evaluation.bootstrap import People, interval, resample_paired
 from helpers.evaluation.conditions import HQ_CONDITION
-from helpers.evaluation.metrics import RankedScores
+from helpers.evaluation.metrics import RankedScores, system_pairs
 from helpers.evaluation.model_runs import ModelRun
 from helpers.evaluation.statistics import AUC, Statistic, first_estimable, measure
 
@@ -35,9 +35,10 @@ def model_loss(run: ModelRun, statistic: Statistic, low: str, n_boot: int, seed:
     """One model's ``statistic`` at HQ and at ``low``, the loss between them and its 95% two-way bootstrap interval."""
     if low not in run.scores.columns:
         raise ValueError(f"{run.name} ({run.folder}) has no condition {low!r}; choose one every model scored")
-    scores, same = run.scores, run.scores["same"].to_numpy()
-    people = People.of(same, scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy())
-    hq, degraded = (RankedScores(scores[condition].to_numpy(), same) for condition in (HQ_CONDITION, low))
+    scores, same = run.scores, run.scores["same"].to_numpy().astype(bool)
+    keep = system_pairs(scores[low].to_numpy(), same)  # the pairs the low condition counts, paired with the same pairs at HQ
+    people = People.of(same, scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy()).subset(keep)
+    hq, degraded = (RankedScores(scores[condition].to_numpy()[keep], same[keep]) for condition in (HQ_CONDITION, low))
     values = measure([statistic], run.threshold)
     at_hq, at_low = float(values(hq.roc())[0]), float(values(degraded.roc())[0])
     sign = 1.0 if statistic.higher_is_better else -1.0

@@ -2,8 +2,10 @@
 
 Each :class:`Statistic` knows its words, its decimals, how to read it off a ROC
 curve, and where its value sits in a condition entry of ``metrics.json``. The
-operating-point statistics (FMR and FNMR at the one threshold fixed on val) are
-built for a threshold by :func:`at_threshold`. Tables, paired differences and
+operating-point statistics (FMR and FNMR at the one threshold fixed on val, the
+algorithm level; FRR, the system level, failures to acquire counted as rejections)
+are read at that threshold. Every statistic is read off a curve of the system-level
+pairs (:func:`helpers.evaluation.metrics.system_pairs`). Tables, paired differences and
 summaries all read from here, so one statistic is shown the same way everywhere.
 """
 
@@ -49,12 +51,13 @@ AUC = Statistic("auc", "AUC", 4, lambda curve, _: metrics.auc_of(curve))
 EER = Statistic("eer", "EER", 4, lambda curve, _: metrics.eer_of(curve), higher_is_better=False)
 TAR_1E2, TAR_1E3, TAR_1E4 = (_tar(far) for far in metrics.REPORT_FARS)
 FMR = Statistic("fmr", "FMR at the operating threshold", 4, metrics.fmr_of, higher_is_better=False)
-FNMR = Statistic("fnmr", "FNMR at the operating threshold", 4, metrics.fnmr_of, higher_is_better=False)
-OPERATING_KEYS = (FMR.key, FNMR.key)
+FNMR = Statistic("fnmr", "FNMR at the operating threshold", 4, metrics.fnmr_acquired_of, higher_is_better=False)
+FRR = Statistic("frr", "FRR at the operating threshold", 4, metrics.fnmr_of, higher_is_better=False)
+OPERATING_KEYS = (FMR.key, FNMR.key, FRR.key)
 
 TABLE = (AUC, EER, TAR_1E2, TAR_1E3, TAR_1E4)
 """Every ROC statistic of the comparison tables, in column order."""
-ALL = (*TABLE, FMR, FNMR)
+ALL = (*TABLE, FMR, FNMR, FRR)
 """Everything a condition reports (paired differences compare the endpoint's few: :meth:`Endpoint.compared`)."""
 BY_KEY = {statistic.key: statistic for statistic in ALL}
 FALLBACKS = {TAR_1E4.key: (TAR_1E3, TAR_1E2), TAR_1E3.key: (TAR_1E2, AUC), TAR_1E2.key: (AUC,)}

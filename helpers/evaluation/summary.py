@@ -19,7 +19,7 @@ from helpers.core.sources import project_path
 from helpers.evaluation.conditions import LQ_BOTH
 from helpers.evaluation.endpoints import PRIMARY
 from helpers.evaluation.reports import METRICS
-from helpers.evaluation.statistics import AUC, BY_KEY, FMR, FNMR, Statistic
+from helpers.evaluation.statistics import AUC, BY_KEY, FMR, FNMR, FRR, Statistic
 
 SUMMARY = "summary.md"
 MISSING = "–"
@@ -134,11 +134,17 @@ def headline_markdown(report: dict[str, Any], conditions: Sequence[str], statist
     return table(header, rows)
 
 
+OPERATING_COLUMNS = ((FMR, "FMR = FAR"), (FNMR, "FNMR (acquired)"), (FRR, "FRR (system)"))
+"""The operating-point columns: both levels of ISO/IEC 19795-1 (FMR and FNMR over acquired pairs; FRR counting failures to acquire)."""
+
+
 def operating_markdown(report: dict[str, Any]) -> str:
-    """Markdown table: per condition, each model's FMR and FNMR at its one operating threshold (95% CIs)."""
+    """Markdown table: per condition, each model's FMR (= FAR), FNMR and FRR at its one operating threshold (95% CIs)."""
     models = report["model_order"]
-    header = [f"condition ({report['protocol']['tag']})"] + [f"{model}: {s}" for model in models for s in ("FMR", "FNMR")]
-    rows = ([condition] + [_model_cell(report, condition, model, s) for model in models for s in (FMR, FNMR)] for condition in report["condition_order"])
+    header = [f"condition ({report['protocol']['tag']})"] + [f"{model}: {label}" for model in models for _, label in OPERATING_COLUMNS]
+    rows = (
+        [condition] + [_model_cell(report, condition, model, s) for model in models for s, _ in OPERATING_COLUMNS] for condition in report["condition_order"]
+    )
     return table(header, rows)
 
 
@@ -324,7 +330,9 @@ def _operating(report: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "Applied unchanged to every test condition, as a deployed system would; FMR above the target means low-quality faces are confused more often at that threshold.",
+        "Applied unchanged to every test condition, as a deployed system would; FMR above the target means low-quality faces are confused more often at that threshold. "
+        "Both levels of ISO/IEC 19795-1: FMR and FNMR count the pairs whose faces were both acquired (algorithm level); FRR also counts a genuine pair "
+        "with a failure to acquire as a rejection (system level), and FAR equals FMR, impostor pairs with a failure to acquire being left out of its denominator.",
         "",
     ]
     return [*lines, operating_markdown(report), ""]
@@ -360,14 +368,15 @@ def _failures(report: dict[str, Any]) -> list[str]:
     settings = report["acquisition"]["settings"]
     lines += [
         "",
-        f"End to end, on the degraded photos ({settings['upscaling']}; a face counts as acquired when its box overlaps the HQ box "
-        f"by IoU >= {settings['min_iou']}). A failed image enters every pair it is in as a non-match, so FNMR includes it (NIST's convention):",
+        f"End to end, on the degraded photos at their degraded size, detector policy `{settings['policy']}`, no HQ information "
+        f"reaching the detector. A genuine pair with a failed side is a rejection (in FRR); an impostor pair with a failed side is left out "
+        f"of FMR. A face acquired whose box overlaps the HQ box by IoU < {settings['wrong_face_iou']} (the wrong face) is scored all the same:",
         "",
-        "| condition | test images | failed to acquire | no face | another face | rate | genuine pairs failed | impostor pairs failed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| condition | test images | failed to acquire | rate | wrong face (scored) | genuine pairs rejected | impostor pairs left out |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {name} | {e['images']} | {e['failed']} | {e['no_face']} | {e['other_face']} | {e['rate']:.1%} | {e['genuine_pairs_failed']} | {e['impostor_pairs_failed']} |"
+        f"| {name} | {e['images']} | {e['failed']} | {e['rate']:.1%} | {e['wrong_face']} | {e['genuine_pairs_failed']} | {e['impostor_pairs_failed']} |"
         for name, e in acquired.items()
         if report["condition_info"][name]["family"] != LQ_BOTH
     ]

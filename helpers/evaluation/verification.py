@@ -1,6 +1,6 @@
 """Verification protocols on cached embeddings: the workbench protocol and the LFW View 2 check.
 
-Workbench protocol (v2): pairs from one identity-disjoint split (at most
+Workbench protocol (v4, :data:`~helpers.evaluation.reports.PROTOCOL_VERSION`): pairs from one identity-disjoint split (at most
 ``genuine_per_identity`` seeded genuine pairs per person, every impostor pair up
 to ``max_impostors``; no image with itself), scored under every condition,
 HQ-HQ, HQ gallery vs LQ probe, and LQ-LQ, on the very same pairs. One operating
@@ -74,23 +74,18 @@ def pair_scores(gallery: np.ndarray, probe: np.ndarray, a: np.ndarray, b: np.nda
     return scores
 
 
-FAILED_SCORE = np.float32(-2.0)
-"""The score of a pair with a side the detector failed to acquire: below every cosine similarity, so rejected at any
-threshold (a false non-match when genuine, a true non-match when impostor), as NIST counts a failure to enrol."""
-
-
 def score_pairs(pairs: PairSet, items: dict[View, pd.DataFrame], store: EmbeddingStore, conditions_: list[Condition]) -> pd.DataFrame:
     """Cosine similarity of every pair under every condition, in the ``scores.parquet`` format.
 
     ``items`` holds each view's :func:`~helpers.evaluation.embeddings.view_items` in ``pairs.images`` order;
-    a pair with an unacquired side scores :data:`FAILED_SCORE`.
+    a pair with an unacquired side scores :data:`~helpers.evaluation.metrics.FAILED_SCORE`.
     """
     embedded = {view: view_embeddings(store, frame) for view, frame in items.items()}
     frame = pairs.frame().rename(columns={"image_a": "path_a", "image_b": "path_b"})
     for condition in conditions_:
         (gallery, ok_a), (probe, ok_b) = (embedded[view_of(level, condition.mode)] for level in (condition.level_a, condition.level_b))
         values = pair_scores(gallery, probe, pairs.a, pairs.b)
-        values[~(ok_a[pairs.a] & ok_b[pairs.b])] = FAILED_SCORE
+        values[~(ok_a[pairs.a] & ok_b[pairs.b])] = metrics.FAILED_SCORE
         frame[condition.name] = values
     return frame
 
@@ -101,8 +96,9 @@ def condition_views(conditions_: list[Condition]) -> list[View]:
 
 
 def acquisition_report(items: dict[View, pd.DataFrame], condition: Condition, pairs: PairSet) -> dict[str, Any] | None:
-    """Failures to acquire behind an end-to-end condition: images per outcome, the rate, and the pairs they enter
-    (scored as non-matches); None for oracle and HQ-HQ conditions, where every face is acquired by construction."""
+    """Failures to acquire behind an end-to-end condition: images per outcome, the rate, the acquired faces that are not
+    the HQ one (scored all the same), and the pairs the failures enter (genuine: rejections in FRR; impostor: left out
+    of FMR's denominator); None for oracle and HQ-HQ conditions, where every face is acquired by construction."""
     if condition.mode == ORACLE or condition.family == HQ_CONDITION:
         return None
     sides = [items[view_of(level, condition.mode)]["acquired"].to_numpy(dtype=bool) for level in (condition.level_a, condition.level_b)]
@@ -114,6 +110,7 @@ def acquisition_report(items: dict[View, pd.DataFrame], condition: Condition, pa
         "failed": int(lost.sum()),
         **{kind: int((status == kind).sum()) for kind in FAILURES},
         "rate": float(lost.mean()) if lost.size else 0.0,
+        "wrong_face": int(items[view_of(condition.probe, condition.mode)]["wrong_face"].sum()),
         "genuine_pairs_failed": int((failed & pairs.same).sum()),
         "impostor_pairs_failed": int((failed & ~pairs.same).sum()),
     }
@@ -143,9 +140,20 @@ def _entries(point: np.ndarray, resampled: np.ndarray) -> dict[str, dict]:
     return {statistic.key: interval_entry(point[k], interval(resampled[:, k])) for k, statistic in enumerate(statistics.ALL)}
 
 
+LEVELS = {
+    "algorithm": "FMR and FNMR over the pairs whose faces were both acquired",
+    "system": "FRR counts a genuine pair with a failure to acquire as a rejection; FAR equals FMR, impostor pairs with a "
+    "failure to acquire being left out of its denominator (never counted as correct rejections)",
+}
+"""The two levels of ISO/IEC 19795-1 every condition reports at the operating threshold, in words."""
+
+
 def condition_report(values: np.ndarray, same: np.ndarray, people: People, threshold: float, n_boot: int, seed: int) -> dict[str, Any]:
-    """One condition: AUC, EER, TAR at each reported FAR, FMR and FNMR at the operating threshold, all with two-way
-    identity-bootstrap intervals, and balanced accuracy in person folds. JSON-ready: None where undefined."""
+    """One condition: AUC, EER, TAR at each reported FAR, and at the operating threshold FMR (= FAR), FNMR (algorithm
+    level) and FRR (system level), all with two-way identity-bootstrap intervals over the system-level pairs
+    (:func:`~helpers.evaluation.metrics.system_pairs`), and balanced accuracy in person folds. JSON-ready: None where undefined."""
+    keep = metrics.system_pairs(values, same)
+    values, same, people = values[keep], same[keep], people.subset(keep)
     ranked = metrics.RankedScores(values, same)
     measure = statistics.measure(statistics.ALL, threshold)
     entries = _entries(measure(ranked.roc()), resample(ranked, people, measure, n_boot, seed))
@@ -156,18 +164,23 @@ def condition_report(values: np.ndarray, same: np.ndarray, people: People, thres
         for s in statistics.TABLE
         if s.far is not None
     }
+    acquired = values > metrics.FAILED_SCORE
+    rejected = values < threshold
     folds = metrics.person_kfold_accuracy(values, same, people.a, people.b, seed=seed)
     return {
         "n_pairs": int(same.size),
         "n_genuine": int(same.sum()),
         "n_impostor": n_impostor,
+        "impostor_pairs_left_out": int((~keep).sum()),
         "auc": entries["auc"],
         "eer": entries["eer"],
         "tar_at_far": tar,
         "operating": {
             "threshold": threshold,
-            "fmr": entries["fmr"] | {"false_matches": int((values[~same] >= threshold).sum())},
-            "fnmr": entries["fnmr"] | {"false_non_matches": int((values[same] < threshold).sum())},
+            "fmr": entries["fmr"] | {"false_matches": int((values[~same] >= threshold).sum()), "impostor_pairs": n_impostor},
+            "fnmr": entries["fnmr"] | {"false_non_matches": int((rejected & same & acquired).sum()), "genuine_pairs": int((same & acquired).sum())},
+            "frr": entries["frr"] | {"false_rejections": int((rejected & same).sum()), "genuine_pairs": int(same.sum())},
+            "levels": LEVELS,
         },
         "balanced_accuracy_10fold": {"mean": metrics.finite_or_none(folds.mean), "std": metrics.finite_or_none(folds.std), "folds": "by person"},
         "bootstrap": {"method": METHOD, "level": 0.95, "n_boot": n_boot, "seed": seed},

@@ -28,6 +28,7 @@ from helpers.core.parameters import (
     text,
 )
 from helpers.core.sources import project_path
+from helpers.data.acquire import parse_policy
 from helpers.data.chains import PRESETS
 from helpers.data.crops import NO_FACE_POLICIES
 from helpers.data.datasets import DATASET_NAMES
@@ -122,6 +123,18 @@ def _fractions() -> Spec:
     return Spec(shares.expected + " (shares summing to 1)", shares.accepts, inner=inner)
 
 
+def _detector_policy() -> Spec:
+    """An end-to-end detector policy: ``native`` or ``fit:<size>``."""
+
+    def inner(name: str, value: str) -> None:
+        try:
+            parse_policy(value)
+        except ValueError as error:
+            raise ParameterError(f"{name} = {value!r}: {error}") from None
+
+    return Spec("'native' or 'fit:<size>'", lambda v: isinstance(v, str), inner=inner)
+
+
 def _levels() -> Spec:
     """``{name: {resolution: ..., ...}}`` with :class:`Degradation`'s fields, or a list of face resolutions."""
     named = mapping(values=mapping(LEVEL_FIELDS))
@@ -163,8 +176,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "lq_splits": list_of(text(SPLITS)),
         "sweeps": list_of(text(tuple(SWEEPS))),
         "end_to_end": boolean(),
-        "min_iou": number(0, 1, low_open=True),
-        "e2e_detector_input": optional(integer(64)),
+        "e2e_detector": _detector_policy(),
         "detector_input": integer(64),
         "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES, MTCNN, YUNET), files=(".onnx",)),
         "det_threshold": number(0, 1, low_open=True),

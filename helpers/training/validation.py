@@ -19,7 +19,7 @@ from helpers.evaluation import metrics
 from helpers.evaluation.conditions import HQ_CONDITION, Condition
 from helpers.evaluation.embeddings import View, view_of
 from helpers.evaluation.statistics import Statistic
-from helpers.evaluation.verification import FAILED_SCORE, pair_scores
+from helpers.evaluation.verification import pair_scores
 from helpers.training.data import Selection, TrainingData
 
 HQ_HQ = Condition(HQ_CONDITION, HQ, HQ)
@@ -41,15 +41,18 @@ def embed_crops(embedder: nn.Module, crops: np.ndarray, device: torch.device, ba
 
 def _condition_values(embedded: dict[View, np.ndarray], data: TrainingData, condition: Condition) -> dict[str, float]:
     """AUC, TAR@FAR=1e-3 (NaN when not estimable) and the selection statistic of the val pairs seen under ``condition``
-    (a pair with a face not acquired scores :data:`~helpers.evaluation.verification.FAILED_SCORE`, as on test)."""
+    (a pair with a face not acquired scores :data:`~helpers.evaluation.metrics.FAILED_SCORE`
+    and counts as on test: system-level pairs, :func:`~helpers.evaluation.metrics.system_pairs`)."""
     pairs = data.val_pairs
     a, b = (view_of(level, condition.mode) for level in (condition.level_a, condition.level_b))
     scores = pair_scores(embedded[a], embedded[b], pairs.a, pairs.b)
-    scores[~(data.val_acquired[a][pairs.a] & data.val_acquired[b][pairs.b])] = FAILED_SCORE
-    curve = metrics.RankedScores(scores, pairs.same).roc()
+    scores[~(data.val_acquired[a][pairs.a] & data.val_acquired[b][pairs.b])] = metrics.FAILED_SCORE
+    keep = metrics.system_pairs(scores, pairs.same)
+    scores, same = scores[keep], pairs.same[keep]
+    curve = metrics.RankedScores(scores, same).roc()
     if curve is None:
         return dict.fromkeys(("auc", "tar", "select"), math.nan)
-    return {"auc": metrics.auc_of(curve), "tar": metrics.tar_at_far(scores, pairs.same, TAR_FAR), "select": data.selection.statistic.of(curve, math.nan)}
+    return {"auc": metrics.auc_of(curve), "tar": metrics.tar_at_far(scores, same, TAR_FAR), "select": data.selection.statistic.of(curve, math.nan)}
 
 
 def validate(embedder: nn.Module, data: TrainingData, device: torch.device) -> dict[str, float]:

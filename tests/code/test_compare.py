@@ -21,12 +21,13 @@ from helpers.evaluation import comparison as compare
 from helpers.evaluation import figures, model_runs, plots, summary
 from helpers.evaluation.endpoints import Endpoint
 from helpers.evaluation.exposure import exposure_summary
+from helpers.evaluation.metrics import FAILED_SCORE
 from helpers.evaluation.pairs import PairSet, sample_pairs
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
 from helpers.evaluation.scores import SCORES, write_scores
 from helpers.evaluation.seeds import across_seeds
 from helpers.evaluation.statistics import AUC, TAR_1E3
-from helpers.evaluation.verification import FAILED_SCORE, condition_metrics, operating_point, pair_summary
+from helpers.evaluation.verification import condition_metrics, operating_point, pair_summary
 
 matplotlib.use("Agg")
 
@@ -36,7 +37,7 @@ BASELINE = {"HQ-HQ": 4.0, "HQ-px24": 3.0, "HQ-px16": 1.5, "px16-px16": 1.0, "e2e
 BETTER_AT_LOW_RES = {"HQ-HQ": 4.0, "HQ-px24": 3.5, "HQ-px16": 3.0, "px16-px16": 2.5, "e2e:HQ-px16": 2.4}
 E2E = "e2e:HQ-px16"
 LOST = {f"person_{p:02d}/0.jpg" for p in range(4)}  # probes whose degraded photo yielded no face (end to end)
-ACQUISITION = {"detector": "synthetic", "min_iou": 0.5, "upscaling": "bicubic to the photo's size", "splits": ["test"]}
+ACQUISITION = {"detector": "synthetic", "policy": "native", "wrong_face_iou": 0.5, "splits": ["test"]}
 FAILURES = {"images": 240, "no_face_excluded": 1, "no_face_centre_crop": 2}
 N_BOOT = 100
 SETTINGS = PairSettings(genuine_per_identity=10, seed=0, operating_fmr=1e-2)
@@ -70,7 +71,7 @@ def write_step(
     failed = scores["path_b"].isin(LOST).to_numpy()
     scores.loc[failed, E2E] = FAILED_SCORE
     operating = operating_point(synthetic_scores(synthetic_pairs(20, seed=pair_seed), separation, seed=1), SETTINGS.operating_fmr)
-    lost = {"images": 240, "failed": len(LOST), "no_face": len(LOST), "other_face": 0, "no_reference": 0, "rate": len(LOST) / 240}
+    lost = {"images": 240, "failed": len(LOST), "no_face": len(LOST), "no_reference": 0, "wrong_face": 0, "rate": len(LOST) / 240}
     lost |= {"genuine_pairs_failed": int((failed & pairs.same).sum()), "impostor_pairs_failed": int((failed & ~pairs.same).sum())}
     extras = {name: {"detector_failures": FAILURES, "acquisition": lost if name == E2E else None} for name in separation}
     report = condition_metrics(scores, operating["threshold"], extras, N_BOOT, seed=0)
@@ -157,6 +158,8 @@ def test_scores_file_is_readable_by_an_independent_script(folders: dict[str, Pat
     written = json.loads((folders["better"] / "metrics.json").read_text())["conditions"]
     for condition in BASELINE:
         same, values = scores["same"].to_numpy(), scores[condition].to_numpy()
+        keep = same | (values > -2)  # system level: impostor pairs with a failure to acquire (score -2) are left out
+        same, values = same[keep], values[keep]
         assert written[condition]["auc"]["value"] == pytest.approx(roc_auc_score(same, values), abs=1e-12)
         far, tar, _ = roc_curve(same, values, drop_intermediate=False)
         assert written[condition]["tar_at_far"]["1e-02"]["value"] == tar[np.searchsorted(far, 1e-2, side="right") - 1]
@@ -195,14 +198,19 @@ def test_table_numbers_are_those_of_each_models_metrics_json(compared: dict, fol
     assert shown.loc[(E2E, "base"), "failed to acquire"] == "4 (1.7%)" and shown.loc[("HQ-px16", "base"), "failed to acquire"] == ""
 
 
-def test_failures_to_acquire_count_as_non_matches(compared: dict, folders: dict[str, Path]) -> None:
+def test_failures_to_acquire_are_rejections_in_frr_and_left_out_of_fmr(compared: dict, folders: dict[str, Path]) -> None:
     base = compared["runs"][0]
     scores, threshold = base.scores, base.threshold
-    failed = scores["path_b"].isin(LOST) & scores["same"]
-    assert (scores.loc[failed, E2E] < threshold).all() and (scores.loc[scores["path_b"].isin(LOST), E2E] == FAILED_SCORE).all()
+    lost = scores["path_b"].isin(LOST)
+    failed = lost & scores["same"]
+    assert (scores.loc[failed, E2E] < threshold).all() and (scores.loc[lost, E2E] == FAILED_SCORE).all()
     written = json.loads((folders["base"] / "metrics.json").read_text())["conditions"][E2E]
-    fnmr = written["operating"]["fnmr"]
-    assert fnmr["false_non_matches"] >= int(failed.sum()) == written["acquisition"]["genuine_pairs_failed"] > 0
+    operating, acquisition = written["operating"], written["acquisition"]
+    assert operating["frr"]["false_rejections"] == operating["fnmr"]["false_non_matches"] + int(failed.sum())
+    assert int(failed.sum()) == acquisition["genuine_pairs_failed"] > 0 and operating["frr"]["genuine_pairs"] == 400
+    assert operating["fnmr"]["genuine_pairs"] == 400 - int(failed.sum())
+    assert written["impostor_pairs_left_out"] == acquisition["impostor_pairs_failed"] == int((lost & ~scores["same"]).sum()) > 0
+    assert written["n_impostor"] == operating["fmr"]["impostor_pairs"] == 28_080 - written["impostor_pairs_left_out"]
     assert "FTA" in summary.summary_markdown(compared["report"]) or "failed to acquire" in summary.summary_markdown(compared["report"])
 
 
@@ -219,7 +227,9 @@ def test_identical_scores_give_an_interval_containing_zero(compared: dict) -> No
     twin = compared["differences"][compared["differences"]["model"] == "twin"]
     auc = twin[twin["statistic"] == "auc"]
     assert len(auc) == 5 and (auc["diff"] == 0).all() and (auc["low"] <= 0).all() and (auc["high"] >= 0).all()
-    assert twin["pairs"].eq(28_480).all() and twin["baseline"].eq("base").all() and (twin["p_value"] == 1).all()
+    left_out = compared["runs"][0].conditions[E2E]["impostor_pairs_left_out"]
+    assert (twin["pairs"] == np.where(twin["condition"] == E2E, 28_480 - left_out, 28_480)).all() and left_out > 0
+    assert twin["baseline"].eq("base").all() and (twin["p_value"] == 1).all()
 
 
 def test_primary_comparison_is_unadjusted_and_every_other_is_holm_adjusted(compared: dict) -> None:

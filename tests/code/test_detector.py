@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import onnx
@@ -20,8 +21,8 @@ from helpers.core.devices import CPU
 from helpers.core.files import sha256_file
 from helpers.core.sources import ModelFile
 from helpers.data import faces
-from helpers.data.detection_sweep import SIZED_TO_PHOTO, faces_vs_scale
-from helpers.data.faces import FaceDetector, check_input_size, dynamic_input_model, fixed_input_size, sized_to_image
+from helpers.data.detection_sweep import NATIVE_INPUT, faces_vs_scale
+from helpers.data.faces import FaceDetector, check_input_size, dynamic_input_model, fixed_input_size, native_input
 from helpers.data.scan import load_rgb
 from helpers.evaluation import plots
 from helpers.models.packs import mirror_detector
@@ -73,11 +74,28 @@ def test_valid_input_sizes_pass() -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "side"),
-    [((250, 250, 3), 256), ((112, 92, 3), 128), ((10, 10, 3), 64), ((33, 20), 64), ((480, 640, 3), 640), ((641, 10, 3), 672), ((1150, 2048, 3), 2048)],
+    ("shape", "factor", "side"),
+    [
+        ((250, 250, 3), 1.0, 256),
+        ((112, 92, 3), 1.0, 128),
+        ((10, 10, 3), 1.0, 64),
+        ((33, 20), 1.0, 64),
+        ((480, 640, 3), 1.0, 640),
+        ((1150, 1920, 3), 1.0, 1920),
+        ((6000, 8000, 3), 0.24, 1920),
+        ((12000, 9000, 3), 0.16, 1920),
+    ],
 )
-def test_sized_to_image_rounds_the_longer_side_up_to_a_multiple_of_32(shape: tuple[int, ...], side: int) -> None:
-    assert sized_to_image(shape) == side
+def test_native_input_pads_to_a_multiple_of_32_and_shrinks_only_beyond_the_cap(shape: tuple[int, ...], factor: float, side: int) -> None:
+    assert native_input(shape) == (pytest.approx(factor), side)
+
+
+def test_native_detection_on_a_large_photo_finds_the_face_where_it_is(mirror: Path, sized: FaceDetector) -> None:
+    photo = lfw_photo(mirror, "Colin_Powell")
+    small = sized.detect(photo)
+    large = sized.detect(cv2.resize(photo, (photo.shape[1] * 10, photo.shape[0] * 10), interpolation=cv2.INTER_CUBIC))
+    assert small is not None and large is not None
+    assert iou(np.asarray(large.bbox) / 10, small.bbox) > 0.8
 
 
 def test_the_dynamic_copy_is_cached_once_and_the_source_is_untouched(scrfd: ModelFile, cache: Path) -> None:
@@ -119,10 +137,10 @@ def test_the_dynamic_copy_at_640_detects_what_the_original_does(mirror: Path, sc
 def test_the_640_detector_reads_the_source_file_and_keeps_its_cache_key(scrfd: ModelFile, at_640: FaceDetector, sized: FaceDetector) -> None:
     assert at_640._scrfd.model_file == str(scrfd.path)
     assert at_640.cache_key() == f"{scrfd.sha256[:16]}:640:0.5:border{faces.RETRY_BORDER}"
-    assert sized.cache_key() != at_640.cache_key() and ":image:" in sized.cache_key()
+    assert sized.cache_key() != at_640.cache_key() and f":native{faces.NATIVE_MAX_SIDE}:" in sized.cache_key()
 
 
-def test_sized_to_image_finds_the_face_found_at_640(mirror: Path, at_640: FaceDetector, sized: FaceDetector) -> None:
+def test_native_detection_finds_the_face_found_at_640(mirror: Path, at_640: FaceDetector, sized: FaceDetector) -> None:
     for person in ("Colin_Powell", "Serena_Williams", "Tony_Blair"):
         image = lfw_photo(mirror, person)
         reference, small = at_640.detect(image), sized.detect(image)
@@ -143,7 +161,7 @@ def test_detect_all_gives_boxes_and_keypoints_of_every_face(mirror: Path, detect
 def test_fewer_faces_are_found_as_the_crowd_photo_shrinks(mirror: Path, cache: Path) -> None:
     crowd = load_rgb(mirror / "samples" / "crowd_selfie.jpg")
     table = faces_vs_scale(mirror_detector("scrfd_500m"), crowd, (1, 0.125), (None,))
-    assert list(table["input_size"]) == [SIZED_TO_PHOTO] * 2 and list(table["scale"]) == [1, 0.125]
+    assert list(table["input_size"]) == [NATIVE_INPUT] * 2 and list(table["scale"]) == [1, 0.125]
     assert tuple(table[["width", "height"]].iloc[0]) == crowd.shape[1::-1]
     assert tuple(table[["width", "height"]].iloc[1]) == (round(crowd.shape[1] / 8), round(crowd.shape[0] / 8))
     full, smallest = table["faces"]
@@ -154,7 +172,7 @@ def test_the_faces_vs_scale_figure_draws_one_line_per_setting() -> None:
     rows = [
         (detector, size, scale, faces, height)
         for detector in ("a", "b")
-        for size, found in (("640", (90, 60, 20)), (SIZED_TO_PHOTO, (120, 30, 0)))
+        for size, found in (("640", (90, 60, 20)), (NATIVE_INPUT, (120, 30, 0)))
         for scale, faces, height in zip((1, 0.5, 0.25), found, (20.0, 10.0, np.nan if found[2] == 0 else 5.0))
     ]
     table = pd.DataFrame(rows, columns=["detector", "input_size", "scale", "faces", "median_face_px"])
@@ -171,8 +189,8 @@ def test_the_detector_benchmark_compares_the_detectors(mirror: Path, tmp_path: P
     subprocess.run([sys.executable, str(script), "--others", "yunet", "--out", str(tmp_path)], check=True, capture_output=True, text=True)
     sweep = pd.read_csv(tmp_path / "faces_vs_scale.csv")
     assert list(dict.fromkeys(sweep["detector"])) == ["scrfd_2.5g", "yunet"]
-    assert list(dict.fromkeys(sweep.loc[sweep["detector"] == "scrfd_2.5g", "input_size"])) == ["640", "1280", SIZED_TO_PHOTO]
+    assert list(dict.fromkeys(sweep.loc[sweep["detector"] == "scrfd_2.5g", "input_size"])) == ["640", "1280", NATIVE_INPUT]
     yunet = sweep[sweep["detector"] == "yunet"].set_index("scale")
-    assert set(yunet["input_size"]) == {SIZED_TO_PHOTO} and len(yunet) == 7
+    assert set(yunet["input_size"]) == {NATIVE_INPUT} and len(yunet) == 7
     assert yunet.loc[1.0, "faces"] > 100 and yunet.loc[0.125, "faces"] < yunet.loc[1.0, "faces"]
     assert (tmp_path / "faces_vs_scale.png").stat().st_size > 0 and json.loads((tmp_path / "detector_sweep.json").read_text())["others"] == ["yunet"]

@@ -11,7 +11,7 @@ import pytest
 from helpers.core.files import read_png_rgb, write_png_atomic
 from helpers.data.acquire import ACQUIRED, NO_FACE
 from helpers.data.degrade import HQ, Degradation, degrade
-from helpers.evaluation import verification
+from helpers.evaluation import metrics, verification
 from helpers.evaluation.conditions import MODES
 from helpers.evaluation.embeddings import EmbeddingStore, compute_embeddings, embed_views, embedding_items, image_keys
 from helpers.evaluation.pairs import sample_pairs
@@ -72,15 +72,17 @@ def test_warm_cache_computes_nothing_and_resumes(images: pd.DataFrame, tmp_path:
 
 
 def acquisition_table(images: pd.DataFrame, root: Path, lost: str) -> pd.DataFrame:
-    """An ``acquisition.csv`` for px16: every image acquired (its crop, blurred, written under lq-e2e/) but ``lost``."""
+    """An ``acquisition.csv`` for px16: every image acquired (its crop, blurred, written under lq-e2e/) but ``lost``;
+    the last image's pick is the wrong face (IoU 0.1), acquired and scored all the same."""
     rows = []
-    for row in images.itertuples():
+    for k, row in enumerate(images.itertuples()):
         if row.path == lost:
-            rows.append({"path": row.path, "level": "px16", "status": NO_FACE, "iou": None, "lq_path": ""})
+            rows.append({"path": row.path, "level": "px16", "status": NO_FACE, "iou": None, "wrong_face": False, "lq_path": ""})
             continue
         target = f"lq-e2e/{row.crop_path}"
         write_png_atomic(root / target, degrade(read_png_rgb(root / row.crop_path), LEVELS[0], 1))
-        rows.append({"path": row.path, "level": "px16", "status": ACQUIRED, "iou": 0.9, "lq_path": target})
+        wrong = k == len(images) - 1
+        rows.append({"path": row.path, "level": "px16", "status": ACQUIRED, "iou": 0.1 if wrong else 0.9, "wrong_face": wrong, "lq_path": target})
     return pd.DataFrame(rows)
 
 
@@ -100,11 +102,13 @@ def test_conditions_score_the_same_pairs(images: pd.DataFrame, tmp_path: Path) -
     expected = np.einsum("ij,ij->i", embedded[HQ][pairs.a], embedded[LEVELS[0]][pairs.b])  # the matrix product, pair by pair
     assert np.allclose(scores["HQ-px16"], expected, atol=1e-6)
     probe_lost, either_lost = scores["path_b"] == lost, (scores["path_a"] == lost) | (scores["path_b"] == lost)
-    assert (scores.loc[probe_lost, "e2e:HQ-px16"] == verification.FAILED_SCORE).all() and (scores.loc[~probe_lost, "e2e:HQ-px16"] > -1.0001).all()
-    assert (scores.loc[either_lost, "e2e:px16-px16"] == verification.FAILED_SCORE).all() and either_lost.any()
+    assert (scores.loc[probe_lost, "e2e:HQ-px16"] == metrics.FAILED_SCORE).all() and (scores.loc[~probe_lost, "e2e:HQ-px16"] > -1.0001).all()
+    assert (scores.loc[either_lost, "e2e:px16-px16"] == metrics.FAILED_SCORE).all() and either_lost.any()
     e2e = next(c for c in conditions if c.name == "e2e:px16-px16")
     report = verification.acquisition_report(items, e2e, pairs)
-    assert (report["images"], report["failed"], report["no_face"]) == (len(info), 1, 1)
+    assert (report["images"], report["failed"], report["no_face"], report["wrong_face"]) == (len(info), 1, 1, 1)
+    wrong = scores["path_b"] == images["path"].iloc[-1]
+    assert wrong.any() and (scores.loc[wrong, "e2e:HQ-px16"] > -1.0001).all()  # the wrong face is scored, not failed
     assert report["genuine_pairs_failed"] + report["impostor_pairs_failed"] == int(either_lost.sum())
     assert verification.acquisition_report(items, conditions[1], pairs) is None  # oracle: acquired by construction
     hq = scores["HQ-HQ"]
@@ -114,4 +118,5 @@ def test_conditions_score_the_same_pairs(images: pd.DataFrame, tmp_path: Path) -
     report = verification.condition_metrics(scores, threshold, extras, n_boot=20, seed=0)
     assert set(report) == set(conditions_of(scores))
     assert all(0 <= entry["operating"]["fnmr"]["value"] <= 1 for entry in report.values())
-    assert report["e2e:px16-px16"]["operating"]["fnmr"]["false_non_matches"] >= int((either_lost & scores["same"]).sum())
+    lost_genuine, operating = int((either_lost & scores["same"]).sum()), report["e2e:px16-px16"]["operating"]
+    assert operating["frr"]["false_rejections"] == operating["fnmr"]["false_non_matches"] + lost_genuine and lost_genuine > 0

@@ -9,7 +9,9 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from helpers.evaluation.bootstrap import People
 from helpers.evaluation.metrics import (
+    FAILED_SCORE,
     RankedScores,
     auc,
     auc_of,
@@ -17,15 +19,18 @@ from helpers.evaluation.metrics import (
     eer,
     eer_of,
     fmr_of,
+    fnmr_acquired_of,
     fnmr_of,
     kfold_accuracy,
     min_impostors,
     person_kfold_accuracy,
     roc,
+    system_pairs,
     tar_at_far,
     tar_of,
     threshold_at_fmr,
 )
+from helpers.evaluation.verification import condition_report
 
 # Three genuine pairs and two impostors, worked by hand: 5 of the 6 genuine-impostor
 # comparisons are ordered right, and FAR meets FRR at 1/3 on the ROC segment
@@ -133,3 +138,22 @@ def test_person_folds_keep_held_out_people_out_of_the_threshold() -> None:
     result = person_kfold_accuracy(scores, same, person_a, person_b, n_folds=5, seed=7)
     assert len(result.accuracies) == 5 and result == person_kfold_accuracy(scores, same, person_a, person_b, n_folds=5, seed=7)
     assert result.mean == pytest.approx(norm.cdf(1.5), abs=0.03)  # balanced accuracy: the threshold sits midway between the means
+
+
+def test_algorithm_and_system_levels_by_hand() -> None:
+    """Four genuine pairs (two failed to acquire), three impostor pairs (one failed), threshold 0.5, worked by hand:
+    FMR = FAR = 1/2 (the failed impostor pair left out, not a free correct rejection), FNMR = 1/2 over the two acquired
+    genuine pairs, FRR = 3/4 with the two failures counted as rejections."""
+    values = np.array([0.9, 0.4, FAILED_SCORE, FAILED_SCORE, 0.8, 0.1, FAILED_SCORE])
+    same = np.array([True, True, True, True, False, False, False])
+    a = np.array(["p1", "p2", "p3", "p4", "p1", "p2", "p3"])
+    b = np.array(["p1", "p2", "p3", "p4", "p2", "p3", "p4"])
+    assert system_pairs(values, same).tolist() == [True] * 6 + [False]
+    report = condition_report(values, same, People.of(same, a, b), 0.5, n_boot=10, seed=0)
+    operating = report["operating"]
+    assert operating["fmr"]["value"] == 0.5 and (operating["fmr"]["false_matches"], operating["fmr"]["impostor_pairs"]) == (1, 2)
+    assert operating["fnmr"]["value"] == 0.5 and (operating["fnmr"]["false_non_matches"], operating["fnmr"]["genuine_pairs"]) == (1, 2)
+    assert operating["frr"]["value"] == 0.75 and (operating["frr"]["false_rejections"], operating["frr"]["genuine_pairs"]) == (3, 4)
+    assert report["impostor_pairs_left_out"] == 1 and report["n_impostor"] == 2 and report["n_genuine"] == 4
+    curve = roc(values[:6], same[:6])
+    assert fnmr_acquired_of(curve, 0.5) == 0.5 and fnmr_of(curve, 0.5) == 0.75 and fmr_of(curve, 0.5) == 0.5

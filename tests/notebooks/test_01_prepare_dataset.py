@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.data.acquire import ACQUIRED, NO_FACE, NO_REFERENCE, OTHER_FACE, load_acquisition
+from helpers.data.acquire import ACQUIRED, NO_FACE, NO_REFERENCE, load_acquisition
 from helpers.data.manifest import COLUMNS
 from tests.notebooks.conftest import PEOPLE, run_notebook
 
@@ -65,10 +65,11 @@ def test_every_image_is_acquired_end_to_end_or_counted(nb01_run: dict) -> None:
     evaluated = manifest[(manifest["status"] == "ok") & manifest["split"].isin(["val", "test"])]
     table, settings = load_acquisition(processed)
     assert len(table) == len(evaluated) * 5 and set(table["path"]) == set(evaluated["path"])
-    assert set(table["status"]) <= {ACQUIRED, NO_FACE, OTHER_FACE, NO_REFERENCE}
+    assert set(table["status"]) <= {ACQUIRED, NO_FACE, NO_REFERENCE}
     acquired = table[table["status"] == ACQUIRED]
     assert all((processed / path).is_file() for path in acquired["lq_path"]) and (table.loc[table["status"] != ACQUIRED, "lq_path"] == "").all()
-    assert (acquired["iou"].astype(float) >= settings["min_iou"]).all() and settings["input_size"] is None
+    assert settings["policy"] == "fit:640" and settings["input_size"] == 640 and settings["hq_information"].startswith("none")
+    assert (table["wrong_face"] == (acquired["iou"].astype(float) < settings["wrong_face_iou"]).reindex(table.index, fill_value=False)).all()
     jpeg50 = table[table["level"] == "jpeg50"]
     assert (jpeg50["status"] == ACQUIRED).mean() > 0.9  # mild compression at full resolution: the detector still finds the face
 

@@ -10,9 +10,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from helpers.data.acquire import ACQUIRED, load_acquisition
 from helpers.evaluation.comparison import check_same_pairs
+from helpers.evaluation.metrics import FAILED_SCORE
 from helpers.evaluation.model_runs import load_run
 from helpers.evaluation.scores import PAIR_COLUMNS
-from helpers.evaluation.verification import FAILED_SCORE
 from helpers.models.dlib_resnet import MODEL_SHA256 as DLIB_SHA256
 from helpers.models.zoo import ZOO
 
@@ -97,8 +97,10 @@ def test_failures_to_acquire_are_counted_and_scored_as_non_matches(nb02_run: dic
         failed = scores["path_b"].isin(lost)
         assert (scores.loc[failed, f"e2e:HQ-{level}"] == FAILED_SCORE).all()
         assert entry["acquisition"]["genuine_pairs_failed"] == int((failed & scores["same"]).sum())
-        assert entry["operating"]["fnmr"]["false_non_matches"] >= entry["acquisition"]["genuine_pairs_failed"]
-    assert conditions["HQ-px16"]["acquisition"] is None and nb02_run["metrics"]["protocol"]["acquisition"]["min_iou"] == 0.5
+        operating = entry["operating"]
+        assert operating["frr"]["false_rejections"] == operating["fnmr"]["false_non_matches"] + entry["acquisition"]["genuine_pairs_failed"]
+        assert entry["impostor_pairs_left_out"] == entry["acquisition"]["impostor_pairs_failed"] == int((failed & ~scores["same"]).sum())
+    assert conditions["HQ-px16"]["acquisition"] is None and nb02_run["metrics"]["protocol"]["acquisition"]["policy"] == "fit:640"
 
 
 def test_a_second_family_is_scored_on_the_same_pairs_and_recorded_with_its_alignment(nb02_run: dict, nb02_dlib_run: dict) -> None:
