@@ -4,7 +4,8 @@ pairs.py         LFW pair lists; capped genuine pairs and every impostor pair wi
 embeddings.py    batched, cached embeddings at every quality level and alignment
 conditions.py    HQ-HQ, HQ gallery vs LQ probe, LQ vs LQ; oracle or end to end
 verification.py  the workbench protocol: the one path every model is scored by
-metrics.py       ROC, AUC, EER, TAR@FAR, FMR/FNMR at a threshold, k-fold accuracy
+metrics.py       ROC, AUC, EER, TAR@FAR, FMR/FNMR/FRR at a threshold, k-fold accuracy
+people.py        the person as the unit: pair weights, the largest person, Kish's effective number
 bootstrap.py     the two-way identity bootstrap, p-values under the null, Holm
 simulation.py    scores with a known truth: the bootstrap's coverage check
 statistics.py    the registry of statistics every table reads

@@ -190,24 +190,30 @@ def tar_at_far(scores: npt.ArrayLike, same: npt.ArrayLike, far: float) -> float:
     return tar_of(curve, far) if curve is not None and estimable(ranked.n_impostor, far) else math.nan
 
 
-def threshold_at_fmr(scores: npt.ArrayLike, same: npt.ArrayLike, fmr: float) -> float:
-    """The lowest threshold at which no more than ``fmr`` of the impostor pairs are accepted (``score >= t``).
+def threshold_at_fmr(scores: npt.ArrayLike, same: npt.ArrayLike, fmr: float, weights: npt.ArrayLike | None = None) -> float:
+    """The lowest threshold at which no more than ``fmr`` of the impostor pairs (with ``weights``, of their weight) are accepted (``score >= t``).
 
-    With ``k = floor(fmr * impostors)`` false matches allowed, the threshold sits
-    just above the ``(k + 1)``-th highest impostor score, in the scores' own
+    The threshold sits just above an impostor score, in the scores' own
     floating-point precision (float32 for ``scores.parquet``), so ties at it are
     rejected together and the threshold compares exactly with the stored scores.
+    Unit weights allow ``floor(fmr * impostors)`` false matches.
     """
     given = np.asarray(scores)
     precision = given.dtype.type if np.issubdtype(given.dtype, np.floating) else np.float64
     values, labels = checked_pairs(given, same)
-    impostor = np.sort(values[~labels])[::-1]
-    if impostor.size == 0:
+    weight = np.ones(values.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if weight.shape != values.shape or (weight < 0).any():
+        raise ValueError(f"weights must be one non-negative number per pair ({values.size}), got shape {weight.shape}")
+    if labels.all():
         raise ValueError("a threshold at a false match rate needs impostor pairs")
-    allowed = math.floor(round(fmr * impostor.size, 9))
-    if allowed >= impostor.size:
-        return float(impostor[-1])
-    return float(np.nextafter(precision(impostor[allowed]), precision(np.inf)))
+    distinct, codes = np.unique(values[~labels], return_inverse=True)
+    distinct, mass = distinct[::-1], np.bincount(codes, weights=weight[~labels])[::-1]  # from the highest score down
+    total = mass.sum()
+    budget = round(fmr * total, 9) + 1e-9 * total  # the tolerance keeps whole counts exact under summation error
+    if total <= budget:
+        return float(distinct[-1])
+    above = np.cumsum(mass) - mass  # weight strictly above each score
+    return float(np.nextafter(precision(distinct[np.flatnonzero(above <= budget)[-1]]), precision(np.inf)))
 
 
 def _candidate_thresholds(scores: np.ndarray) -> np.ndarray:

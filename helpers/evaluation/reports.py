@@ -16,6 +16,7 @@ from typing import Any
 
 from helpers.core.files import write_json_atomic
 from helpers.evaluation.conditions import MODES, ORACLE
+from helpers.evaluation.people import WEIGHTINGS
 
 METRICS = "metrics.json"
 THRESHOLDS_FROM = "val"
@@ -30,8 +31,12 @@ class PairSettings:
     max_impostors: int = 2_000_000
     seed: int = 0
     operating_fmr: float = 1e-3
+    threshold_weighting: str = "person"
+    """How val impostor pairs weigh at the operating FMR: ``person`` (each pair of people once) or ``pair``."""
 
     def __post_init__(self) -> None:
+        if self.threshold_weighting not in WEIGHTINGS:
+            raise ValueError(f"threshold_weighting must be one of {WEIGHTINGS}, got {self.threshold_weighting!r}")
         if self.genuine_per_identity < 1 or self.max_impostors < 1:
             raise ValueError(f"genuine_per_identity and max_impostors must be >= 1, got {self.genuine_per_identity} and {self.max_impostors}")
         if not 0 < self.operating_fmr < 1:

@@ -7,7 +7,9 @@ notebook 05 and independent scripts read it (``pandas.read_parquet``). Columns:
 similarity per condition (``HQ-HQ``, ``HQ-px16``, ``px16-px16``, ...). Every
 metric in ``metrics.json`` is computed from exactly these float32 values. Where
 the file is small, ``scores.csv`` carries the same scores in long form (one row
-per pair and condition) for a spreadsheet.
+per pair and condition) for a spreadsheet. ``val_scores.parquet`` holds the val
+split's pairs in the same form (HQ-HQ only), the ones the operating threshold was
+set on, so any threshold can be audited from files.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from helpers.core.files import atomic_path, write_csv_atomic
 
 SCORES = "scores.parquet"
 SCORES_CSV = "scores.csv"
+VAL_SCORES = "val_scores.parquet"
 PAIR_COLUMNS = ["path_a", "path_b", "identity_a", "identity_b", "same"]
 CSV_MAX_ROWS = 200_000
 """``scores.csv`` is written only when pairs x conditions stays within this many rows."""
@@ -45,6 +48,14 @@ def write_scores(folder: Path, scores: pd.DataFrame) -> Path:
         scores.to_parquet(tmp, index=False)
     if len(scores) * len(conditions_of(scores)) <= CSV_MAX_ROWS:
         write_csv_atomic(Path(folder) / SCORES_CSV, long_form(scores))
+    return target
+
+
+def write_val_scores(folder: Path, scores: pd.DataFrame) -> Path:
+    """Write ``val_scores.parquet`` (the val pairs the threshold was set on) atomically; returns its path."""
+    target = Path(folder) / VAL_SCORES
+    with atomic_path(target) as tmp:
+        scores.to_parquet(tmp, index=False)
     return target
 
 

@@ -319,15 +319,29 @@ def _across_seeds(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _people_sentence(split: str, counts: dict[str, Any]) -> str:
+    """Who a split's error rates rest on: the largest person's share of its impostor pairs, and Kish's effective numbers."""
+    fmr, fnmr = counts["behind_fmr"], counts["behind_fnmr"]
+    return (
+        f"- **{split}**: {counts['people']} people; {fmr['largest_person']} takes part in {fmr['largest_share']:.1%} of the "
+        f"{counts['impostor']:,} impostor pairs; effective number of people (Kish) behind FMR {fmr['effective_people']:.1f}, "
+        f"behind FNMR {fnmr['effective_people']:.1f}."
+    )
+
+
 def _operating(report: dict[str, Any]) -> list[str]:
     lines = ["## One operating threshold", ""]
     for model in report["model_order"]:
         op = report["models"][model]["operating"]
         loose = "" if op["estimable"] else " (fewer than 30 false matches expected there: loosely set)"
         lines.append(
-            f"- **{model}**: threshold {op['threshold']:.4f}, set where {op['val_fmr']:.2e} of {op['val_impostors']:,} val HQ-HQ impostors "
-            f"are accepted (target {op['fmr_target']:g}){loose}."
+            f"- **{model}**: threshold {op['threshold']:.4f}, set where {op['val_fmr']:.2e} of the val HQ-HQ impostors are accepted "
+            f"(target {op['fmr_target']:g}), each of the {op['val_people_pairs']:,} pairs of val people weighing the same "
+            f"({op['val_false_matches']:,} of {op['val_impostors']:,} image pairs, {op['val_fmr_pairs']:.2e}){loose}."
         )
+    counts = report["protocol"]["pair_counts"]
+    lines += ["", "The people behind the rates (a rate resting on few people is less certain than its pair count suggests):", ""]
+    lines += [_people_sentence(split, counts[split]) for split in ("val", "test") if split in counts]
     lines += [
         "",
         "Applied unchanged to every test condition, as a deployed system would; FMR above the target means low-quality faces are confused more often at that threshold. "

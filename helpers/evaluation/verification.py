@@ -29,8 +29,9 @@ from helpers.evaluation.conditions import HQ_CONDITION, MODES, ORACLE, Condition
 from helpers.evaluation.embeddings import EmbeddingStore, View, embed_views, embedding_store, image_keys, view_embeddings, view_of
 from helpers.evaluation.model_runs import ModelRun, model_run
 from helpers.evaluation.pairs import PairSet, sample_pairs
+from helpers.evaluation.people import pair_weights, people_behind, person_pair_weights
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
-from helpers.evaluation.scores import conditions_of, write_scores
+from helpers.evaluation.scores import conditions_of, write_scores, write_val_scores
 from helpers.models.recognisers import FaceRecogniser
 
 
@@ -51,7 +52,10 @@ def split_pairs(manifest: pd.DataFrame, split: str, settings: PairSettings) -> P
 
 
 def pair_summary(pairs: PairSet) -> dict[str, Any]:
-    """What ``metrics.json`` records of one split's pairs: people, images, pair counts, the largest person's share."""
+    """What ``metrics.json`` records of one split's pairs: people, images, pair counts, and the people each error rate
+    rests on (the largest person's share and Kish's effective number, behind FNMR's genuine and FMR's impostor pairs)."""
+    identity = pairs.images["identity"].astype(str).to_numpy()
+    a, b = identity[pairs.a], identity[pairs.b]
     return {
         "people": int(pairs.images["identity"].nunique()),
         "images": len(pairs.images),
@@ -59,6 +63,8 @@ def pair_summary(pairs: PairSet) -> dict[str, Any]:
         "impostor": pairs.n_impostor,
         "impostor_available": pairs.available_impostors,
         "largest_genuine_share": pairs.largest_share(),
+        "behind_fnmr": people_behind(a[pairs.same], b[pairs.same], genuine=True),
+        "behind_fmr": people_behind(a[~pairs.same], b[~pairs.same], genuine=False),
     }
 
 
@@ -116,23 +122,32 @@ def acquisition_report(items: dict[View, pd.DataFrame], condition: Condition, pa
     }
 
 
-def operating_point(val_scores: pd.DataFrame, fmr: float) -> dict[str, Any]:
-    """The one operating threshold: where HQ-HQ impostors of the val split are accepted at ``fmr`` (NIST style).
+def operating_point(val_scores: pd.DataFrame, fmr: float, weighting: str = "person") -> dict[str, Any]:
+    """The one operating threshold: where HQ-HQ impostors of the val split are accepted at ``fmr`` (NIST style),
+    each pair of people weighing the same (``weighting="person"``, :mod:`helpers.evaluation.people`) or each image pair.
 
-    Applied unchanged to every test condition. ``estimable`` says whether the val
-    split holds enough impostors for 30 false matches at the target (the rule of 30).
+    Applied unchanged to every test condition. ``estimable`` says whether the val split holds enough
+    units (pairs of people, or image pairs) for 30 false matches at the target (the rule of 30).
     """
-    values, same = val_scores[HQ_CONDITION].to_numpy(), val_scores["same"].to_numpy()
-    threshold = metrics.threshold_at_fmr(values, same, fmr)
+    values, same = val_scores[HQ_CONDITION].to_numpy(), val_scores["same"].to_numpy().astype(bool)
+    a, b = val_scores["identity_a"].astype(str).to_numpy()[~same], val_scores["identity_b"].astype(str).to_numpy()[~same]
+    weights = np.zeros(same.size)
+    weights[~same] = pair_weights(a, b, weighting)
+    threshold = metrics.threshold_at_fmr(values, same, fmr, weights)
     impostor = values[~same]
+    accepted = impostor >= threshold
+    units = round(weights.sum())
     return {
         "fmr_target": fmr,
         "threshold": threshold,
         "set_on": f"val {HQ_CONDITION} impostor pairs",
+        "weighting": weighting,
         "val_impostors": int(impostor.size),
-        "val_false_matches": int((impostor >= threshold).sum()),
-        "val_fmr": float((impostor >= threshold).mean()),
-        "estimable": metrics.estimable(int(impostor.size), fmr),
+        "val_people_pairs": round(person_pair_weights(a, b).sum()),
+        "val_false_matches": int(accepted.sum()),
+        "val_fmr": float(weights[~same][accepted].sum() / weights.sum()),
+        "val_fmr_pairs": float(accepted.mean()),
+        "estimable": metrics.estimable(units, fmr),
     }
 
 
@@ -199,9 +214,10 @@ def condition_metrics(scores: pd.DataFrame, threshold: float, extras: dict[str, 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What :func:`evaluate` finds for one recogniser: test scores, per-condition metrics, pairs per split, the operating point."""
+    """What :func:`evaluate` finds for one recogniser: test and val scores, per-condition metrics, pairs per split, the operating point."""
 
     scores: pd.DataFrame
+    val_scores: pd.DataFrame
     conditions: dict[str, dict]
     pairs: dict[str, dict]
     operating: dict[str, Any]
@@ -237,17 +253,21 @@ def evaluate(
         print(
             f"{split}: {len(images)} images x {len(items[split])} views ({computed} embeddings computed, the rest cached); "
             f"{pairs[split].n_genuine:,} genuine + {pairs[split].n_impostor:,} impostor pairs (of {pairs[split].available_impostors:,}) "
-            f"of {summaries[split]['people']} people; the largest person gives {summaries[split]['largest_genuine_share']:.1%} of genuine pairs"
+            f"of {summaries[split]['people']} people; the largest person gives {summaries[split]['largest_genuine_share']:.1%} of genuine pairs "
+            f"and takes part in {summaries[split]['behind_fmr']['largest_share']:.1%} of impostor pairs; effective people (Kish) behind FNMR "
+            f"{summaries[split]['behind_fnmr']['effective_people']:.1f}, behind FMR {summaries[split]['behind_fmr']['effective_people']:.1f}"
         )
-    operating = operating_point(scores["val"], settings.operating_fmr)
+    operating = operating_point(scores["val"], settings.operating_fmr, settings.threshold_weighting)
     print(
-        f"operating threshold {operating['threshold']:.4f}: FMR {operating['val_fmr']:.2e} on {operating['val_impostors']:,} val HQ-HQ impostors"
+        f"operating threshold {operating['threshold']:.4f}: {operating['weighting']}-weighted FMR {operating['val_fmr']:.2e} on "
+        f"{operating['val_people_pairs']:,} pairs of val people ({operating['val_impostors']:,} HQ-HQ impostor pairs, of which "
+        f"{operating['val_false_matches']:,} accepted: {operating['val_fmr_pairs']:.2e})"
         + ("" if operating["estimable"] else " (fewer than 30 false matches expected at the target: the threshold is loosely set)")
     )
     failures = detector_failures(manifest, "test")
     extras = {c.name: {"detector_failures": failures, "acquisition": acquisition_report(items["test"], c, pairs["test"])} for c in test_conditions}
     report = condition_metrics(scores["test"], operating["threshold"], extras, n_boot, settings.seed)
-    return Evaluation(scores["test"], report, summaries, operating)
+    return Evaluation(scores["test"], scores["val"], report, summaries, operating)
 
 
 def lfw_view2_accuracy(pairs: pd.DataFrame, images: pd.DataFrame, store: EmbeddingStore, seed: int) -> dict:
@@ -291,5 +311,6 @@ def score_model(
     )
     report = ModelReport(model=model, protocol=protocol, conditions=found.conditions, pairs=found.pairs, **extras)
     write_scores(run_dir, found.scores)
+    write_val_scores(run_dir, found.val_scores)
     write_report(run_dir, report)
     return model_run(run_dir, found.scores, report)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from helpers.data.split import stable_unit
+from helpers.evaluation.metrics import threshold_at_fmr
 from helpers.identification.search import Gallery, ranks_and_scores, search
 
 GALLERY, KNOWN, UNKNOWN = "gallery", "known", "unknown"
@@ -111,19 +112,13 @@ def run_search(gallery: Gallery, known: Probes, unknown: Probes) -> Searched:
 def threshold_at_fpir(unknown_scores: npt.ArrayLike, target: float, weights: npt.ArrayLike | None = None) -> float:
     """The lowest threshold whose FPIR on ``unknown_scores`` (best-match scores of unknown probes) is at most ``target``.
 
-    With ``weights``, FPIR is the weighted share of probes at or above the threshold (:func:`calibration_weights`).
+    With ``weights``, FPIR is the weighted share of probes at or above the threshold (:func:`calibration_weights`):
+    :func:`~helpers.evaluation.metrics.threshold_at_fmr` with every probe a non-mated search.
     """
     scores = np.asarray(unknown_scores, dtype=np.float64)
     if not len(scores):
         raise ValueError("threshold_at_fpir needs unknown probes")
-    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
-    values, codes = np.unique(scores, return_inverse=True)
-    values, mass = values[::-1], np.bincount(codes, weights=weights)[::-1]  # from the highest score down
-    budget = target * weights.sum() * (1 + 1e-12)  # the tolerance keeps count / n <= target exact for unit weights
-    if mass.sum() <= budget:
-        return float(values[-1])
-    above = np.cumsum(mass) - mass  # weight strictly above each score
-    return float(np.nextafter(values[np.flatnonzero(above <= budget)[-1]], np.inf))
+    return threshold_at_fmr(scores, np.zeros(len(scores), dtype=bool), target, weights)
 
 
 def fpir(unknown_scores: npt.ArrayLike, threshold: float) -> float:
