@@ -37,7 +37,7 @@ from helpers.core.files import path_inside, write_csv_atomic, write_json_atomic,
 from helpers.core.progress import progress
 from helpers.data.chains import CHAIN_LIBRARY
 from helpers.data.crops import detector_tag
-from helpers.data.degrade import Degradation, degrade_photo, image_seed
+from helpers.data.degrade import DEGRADE_VERSION, Degradation, degrade_photo, image_seed
 from helpers.data.faces import INPUT_STRIDE, MIN_INPUT, NATIVE_MAX_SIDE, Detector, align
 from helpers.data.levels import LevelSet, level_folder
 from helpers.data.manifest import LANDMARKS, OK
@@ -118,7 +118,7 @@ def _numbers(text: str) -> np.ndarray:
 
 
 def _item_key(sha256: str, level: Degradation, seed: int) -> str:
-    return f"{sha256}:{image_seed(sha256, level, seed):016x}:v{ACQUIRE_VERSION}"
+    return f"{sha256}:{image_seed(sha256, level, seed):016x}:v{ACQUIRE_VERSION}.{DEGRADE_VERSION}"
 
 
 def policy_of(detector: Detector) -> str:

@@ -31,6 +31,9 @@ FAMILIES = ("resolution", "blur", "motion_blur", "noise", "jpeg", "light")
 """The corruption families a level can contain (:attr:`Degradation.factors`)."""
 TRAIN_FAMILIES = ("resolution", "blur", "noise", "jpeg", "light")
 """The families training augmentation (:func:`random_degradation`) draws from unless told otherwise."""
+DEGRADE_VERSION = 2
+"""Bump when what a level makes of an image changes: level folders, end-to-end outcomes and embedding keys carry it,
+so an upgraded degradation never reuses old outputs (2: the end-to-end photo keeps its degraded size)."""
 _T = TypeVar("_T")
 _LATER_FIELDS = ("motion_length", "preset")
 """Fields added after levels were first cached: at their defaults they stay out of :func:`image_seed`, so old levels keep their seeds."""

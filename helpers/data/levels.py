@@ -17,7 +17,7 @@ import pandas as pd
 
 from helpers.core.files import path_inside, read_png_rgb, safe_component, write_json_atomic, write_png_atomic
 from helpers.core.progress import progress
-from helpers.data.degrade import Degradation, degrade, image_seed
+from helpers.data.degrade import DEGRADE_VERSION, Degradation, degrade, image_seed
 from helpers.data.manifest import OK
 
 LEVELS = "levels.json"
@@ -26,8 +26,8 @@ LQ_COLUMNS = ["path", "level", "lq_path"]
 
 
 def level_folder(level: Degradation, seed: int) -> str:
-    """Folder of a level's images: its name plus a hash of its parameters and seed, so edits never mix."""
-    digest = image_seed("", level, seed) % 16**6
+    """Folder of a level's images: its name plus a hash of its parameters, seed and :data:`DEGRADE_VERSION`, so edits never mix."""
+    digest = image_seed(f"v{DEGRADE_VERSION}", level, seed) % 16**6
     return safe_component(f"{level.name}-{digest:06x}")
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from helpers.core.files import atomic_path, read_png_rgb
 from helpers.core.progress import progress
 from helpers.data.acquire import ACQUIRED
-from helpers.data.degrade import HQ, Degradation, degrade, image_seed
+from helpers.data.degrade import DEGRADE_VERSION, HQ, Degradation, degrade, image_seed
 from helpers.evaluation.conditions import ORACLE
 from helpers.models.recognisers import FaceRecogniser
 
@@ -33,8 +33,8 @@ def recogniser_key(recogniser: FaceRecogniser, flip: bool) -> str:
 
 
 def item_key(sha256: str, crop_path: str, level: Degradation, seed: int) -> str:
-    """Key of one crop at one quality level."""
-    text = json.dumps([sha256, crop_path, level.spec(), seed], sort_keys=True)
+    """Key of one crop at one quality level (a degraded one also by :data:`~helpers.data.degrade.DEGRADE_VERSION`)."""
+    text = json.dumps([sha256, crop_path, level.spec(), seed, *([] if level.is_identity else [DEGRADE_VERSION])], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

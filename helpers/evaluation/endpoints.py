@@ -18,10 +18,10 @@ PRIMARY, SECONDARY = "primary", "secondary"
 
 @dataclass(frozen=True)
 class Endpoint:
-    """The primary endpoint: a condition (e.g. ``px16-px16``) and a statistic key (e.g. ``tar@1e-3``)."""
+    """The primary endpoint: a condition (e.g. ``e2e:HQ-real24``) and a statistic key (e.g. ``tar@1e-2``); the defaults are the template's."""
 
-    condition: str = "px16-px16"
-    statistic: str = "tar@1e-3"
+    condition: str = "e2e:HQ-real24"
+    statistic: str = "tar@1e-2"
     non_inferiority_margin: float = 0.005
 
     def __post_init__(self) -> None:

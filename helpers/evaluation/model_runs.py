@@ -88,7 +88,8 @@ def run_recogniser(folder: str | Path, batch_size: int = 64) -> tuple[dict[str, 
 
 
 def check_comparable(runs: Sequence[ModelRun]) -> None:
-    """Raise unless the runs carry distinct model names, one protocol label, split and pair settings, and the same level definitions."""
+    """Raise unless the runs carry distinct model names, one protocol label, split, pair settings, level seed and end-to-end
+    acquisition settings, and the same level definitions."""
     _check_names(runs)
     _check_protocol(runs)
     _check_levels(runs)
@@ -105,7 +106,7 @@ def _check_names(runs: Sequence[ModelRun]) -> None:
 def _check_protocol(runs: Sequence[ModelRun]) -> None:
     first = runs[0]
     for run in runs[1:]:
-        for key in ("label", "split", "pairs"):
+        for key in ("label", "split", "pairs", "level_seed", "acquisition"):
             if getattr(run.protocol, key) != getattr(first.protocol, key):
                 raise ValueError(
                     f"refusing to compare {run.folder} ({key}: {getattr(run.protocol, key)!r}) with "
