@@ -105,16 +105,23 @@ def paired_differences(before: ModelRun, after: ModelRun, endpoint: Endpoint, n_
     ]
     frame = pd.DataFrame(rows)
     frame["role"] = [endpoint.role(c, f or s) for c, s, f in zip(frame["condition"], frame["statistic"], frame["fallback_for"])]
+    return with_holm(frame)
+
+
+def with_holm(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``p_holm``: Holm's adjustment over every secondary comparison in it, one family (the primary unadjusted)."""
     secondary = frame["role"] == SECONDARY
-    frame["p_holm"] = frame["p_value"].where(~secondary)
+    frame = frame.assign(p_holm=frame["p_value"].where(~secondary))
     frame.loc[secondary, "p_holm"] = holm(frame.loc[secondary, "p_value"])
     return frame
 
 
 def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, endpoint: Endpoint, n_boot: int, seed: int) -> pd.DataFrame:
-    """Every other model minus the baseline, per condition and statistic, on the identical pairs both scored (paired bootstrap)."""
+    """Every other model minus the baseline, per condition and statistic, on the identical pairs both scored (paired bootstrap);
+    the secondary comparisons of all models form one Holm family."""
     base = runs[0]
     frame = pd.concat([paired_differences(base, run, endpoint, n_boot, seed).assign(model=run.name, model_rank=rank) for rank, run in enumerate(runs[1:])])
+    frame = with_holm(frame.reset_index(drop=True))
     frame["protocol"], frame["baseline"] = base.tag, base.name
     frame["condition_rank"] = frame["condition"].map({name: rank for rank, name in enumerate(condition_info.index)})
     frame["alignment"] = frame["condition"].map(condition_info["alignment"])
@@ -130,15 +137,19 @@ def _exposures(run: ModelRun) -> dict[str, str]:
 
 
 def non_inferiority(differences: pd.DataFrame, endpoint: Endpoint) -> pd.DataFrame:
-    """Per compared model: the HQ-HQ change in the primary statistic (or its stand-in) and whether its interval stays within the margin."""
+    """Per compared model: the HQ-HQ change in the primary statistic (or its stand-in), whether its interval stays within
+    the margin, and whether the check is ``tested``: it comes after the primary in a fixed sequence, so only a model whose
+    primary gain is significant (p < 0.05, in the better direction) is tested (the interval is kept for the record)."""
     hq = differences[differences["condition"] == HQ_CONDITION]
     rows = hq[(hq["statistic"] == endpoint.statistic) | (hq["fallback_for"] == endpoint.statistic)]
     if rows.empty:
         raise ValueError(f"no {HQ_CONDITION} difference in {endpoint.statistic} to check: the models share no {HQ_CONDITION} pairs")
     verdicts = [endpoint.non_inferior(low, high) if math.isfinite(low) else False for low, high in zip(rows["low"], rows["high"])]
+    primary = differences[differences["role"] == PRIMARY].set_index("model") if "role" in differences else pd.DataFrame()
+    tested = [model in primary.index and endpoint.primary_shows_gain(primary.loc[model, "diff"], primary.loc[model, "p_value"]) for model in rows["model"]]
     return (
         rows[["protocol", "model", "baseline", "statistic", "pairs", "before", "after", "diff", "low", "high"]]
-        .assign(margin=endpoint.non_inferiority_margin, non_inferior=verdicts)
+        .assign(margin=endpoint.non_inferiority_margin, non_inferior=verdicts, tested=tested)
         .reset_index(drop=True)
     )
 
@@ -153,6 +164,7 @@ def _float(value: float | None) -> float:
 def _table_row(entry: dict) -> dict[str, Any]:
     """The table's numbers for one model and condition, straight from its ``metrics.json`` entry."""
     row: dict[str, Any] = {"pairs": entry["n_pairs"], "genuine": entry["n_genuine"], "impostor": entry["n_impostor"]}
+    row["impostor_pairs_left_out"] = entry["impostor_pairs_left_out"]
     for statistic in ALL:
         found = statistic.entry(entry)
         low, high = found["ci"] or (None, None)
@@ -255,7 +267,7 @@ def _verdict_entry(row: pd.Series) -> dict[str, Any]:
     return (
         {"statistic": row["statistic"], "pairs": int(row["pairs"])}
         | kept
-        | {"diff": diff["value"], "ci": diff["ci"], "non_inferior": bool(row["non_inferior"])}
+        | {"diff": diff["value"], "ci": diff["ci"], "non_inferior": bool(row["non_inferior"]), "tested": bool(row["tested"])}
     )
 
 
@@ -317,7 +329,7 @@ def comparison_report(
         "bootstrap": {
             "method": METHOD,
             "p_values": TEST,
-            "multiplicity": "Holm over every secondary comparison of a model",
+            "multiplicity": "Holm over every secondary comparison of every compared model, one family; HQ non-inferiority after the primary in a fixed sequence",
             "level": 0.95,
             "n_boot": n_boot,
             "seed": seed,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from helpers.evaluation.statistics import AUC, BY_KEY, FNMR, Statistic
 
 PRIMARY, SECONDARY = "primary", "secondary"
+ALPHA = 0.05
+"""The level every test is judged at (95% intervals, two-sided p-values)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class Endpoint:
     def role(self, condition: str, statistic: str) -> str:
         """``primary`` for the declared endpoint, ``secondary`` for every other comparison."""
         return PRIMARY if (condition, statistic) == (self.condition, self.statistic) else SECONDARY
+
+    def primary_shows_gain(self, diff: float, p_value: float) -> bool:
+        """Whether a primary difference is a significant gain (two-sided p < ``ALPHA``, in the better direction): the gate of the fixed sequence."""
+        better = diff > 0 if self.primary.higher_is_better else diff < 0
+        return bool(better and p_value < ALPHA)
 
     def non_inferior(self, low: float, high: float) -> bool:
         """Whether the interval of the HQ-HQ change in the primary statistic stays within the margin on the worse side."""

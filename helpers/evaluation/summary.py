@@ -210,6 +210,12 @@ def non_inferiority_sentence(entry: dict, margin: float) -> str:
     low, high = entry["ci"]
     worst = low if statistic.higher_is_better else high
     change = f"HQ-HQ {statistic.label} went from {format_number(entry['before'], statistic.digits)} to {format_number(entry['after'], statistic.digits)} ({format_entry(entry, 'diff', statistic.digits, signed=True)})"
+    if not entry.get("tested", True):
+        within = "within" if entry["non_inferior"] else "beyond"
+        return (
+            f"**not tested**: the primary endpoint showed no significant gain, and this check follows it in a fixed sequence; for the record, "
+            f"{change}, its worst case {format_number(worst, statistic.digits, True)} {within} the margin of {margin}"
+        )
     if entry["non_inferior"]:
         return f"{change}: **non-inferior**; the interval's worst case, {format_number(worst, statistic.digits, True)}, stays within the margin of {margin}"
     return (
@@ -284,7 +290,8 @@ def _non_inferiority(report: dict[str, Any]) -> list[str]:
         "## Does fine-tuning cost accuracy on good images?",
         "",
         f"Non-inferiority on {check['condition']}: the 95% interval of the change in {statistic.label} must stay "
-        + (f"above -{check['margin']}." if statistic.higher_is_better else f"below +{check['margin']} (lower is better)."),
+        + (f"above -{check['margin']}." if statistic.higher_is_better else f"below +{check['margin']} (lower is better).")
+        + " It is tested after the primary endpoint, in a fixed sequence: only for a model whose primary gain is significant.",
         "",
     ]
     lines += [

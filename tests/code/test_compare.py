@@ -232,16 +232,27 @@ def test_identical_scores_give_an_interval_containing_zero(compared: dict) -> No
     assert twin["baseline"].eq("base").all() and (twin["p_value"] == 1).all()
 
 
-def test_primary_comparison_is_unadjusted_and_every_other_is_holm_adjusted(compared: dict) -> None:
-    better = compared["differences"][compared["differences"]["model"] == "better"]
+def test_primary_comparison_is_unadjusted_and_every_other_is_holm_adjusted_in_one_family(compared: dict) -> None:
+    differences = compared["differences"]
+    better = differences[differences["model"] == "better"]
     primary = better[better["role"] == "primary"]
     # TAR@FAR=1e-3 is not estimable on 28,080 impostors: its first estimable stand-in, TAR@FAR=1e-2, is the primary.
     assert list(primary[["condition", "statistic", "fallback_for"]].itertuples(index=False, name=None)) == [("px16-px16", "tar@1e-2", "tar@1e-3")]
     assert primary["p_holm"].equals(primary["p_value"])
-    secondary = better[better["role"] == "secondary"]
-    assert len(secondary) == 5 * 3 - 1 and (secondary["p_holm"] >= secondary["p_value"]).all()
+    assert (better["role"] == "secondary").sum() == 5 * 3 - 1
+    secondary = differences[differences["role"] == "secondary"]  # both compared models: one family
+    assert len(secondary) == 2 * (5 * 3 - 1) and (secondary["p_holm"] >= secondary["p_value"]).all()
     ordered = secondary.sort_values("p_value")
     assert ordered["p_holm"].is_monotonic_increasing and ordered["p_holm"].iloc[0] == min(1.0, len(secondary) * ordered["p_value"].iloc[0])
+
+
+def test_hq_non_inferiority_is_tested_only_after_a_significant_primary_gain(compared: dict) -> None:
+    verdicts = compared["verdicts"].set_index("model")
+    primary = compared["differences"][compared["differences"]["role"] == "primary"].set_index("model")
+    assert primary.loc["better", "p_value"] < 0.05 and primary.loc["better", "diff"] > 0 and verdicts.loc["better", "tested"]
+    assert primary.loc["twin", "p_value"] == 1 and not verdicts.loc["twin", "tested"]  # identical scores: no gain, the check is not reached
+    text = summary.summary_markdown(compared["report"])
+    assert "**twin**: **not tested**: the primary endpoint showed no significant gain" in text
 
 
 def test_non_inferiority_judges_the_interval_against_the_margin() -> None:

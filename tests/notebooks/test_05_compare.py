@@ -95,7 +95,7 @@ def test_every_output_is_written(nb05_step: Path, report: dict) -> None:
     for name in ("summary.md", "metrics.json", "comparison.csv", "differences.csv", *PLOTS):
         assert (nb05_step / name).stat().st_size > 0, name
     table = pd.read_csv(nb05_step / "comparison.csv")
-    assert len(table) == 5 * 3 and set(table["protocol"]) == {"open-set"} and table["pairs"].eq(PAIRS).all()
+    assert len(table) == 5 * 3 and set(table["protocol"]) == {"open-set"} and (table["pairs"] + table["impostor_pairs_left_out"]).eq(PAIRS).all()
     assert report["baseline"] == "pretrained" and report["model_order"] == ["pretrained", "finetuned", "twin"]
     assert report["protocol"]["label"].startswith("open-set") and report["bootstrap"]["n_boot"] == N_BOOT
 
