@@ -34,6 +34,14 @@ TRAIN_FAMILIES = ("resolution", "blur", "noise", "jpeg", "light")
 DEGRADE_VERSION = 2
 """Bump when what a level makes of an image changes: level folders, end-to-end outcomes and embedding keys carry it,
 so an upgraded degradation never reuses old outputs (2: the end-to-end photo keeps its degraded size)."""
+TRAIN_RANGES = {
+    "blur": ("blur_sigma", 0.0, 1.5),
+    "jpeg": ("jpeg_quality", 30, 94),
+    "noise": ("noise_sigma", 0.0, 8.0),
+    "light": ("light", 0.3, 1.0),
+    "motion_blur": ("motion_length", 3.0, 9.0),
+}
+"""What training augmentation (:func:`random_degradation`) draws per family: the level field and its range."""
 _T = TypeVar("_T")
 _LATER_FIELDS = ("motion_length", "preset")
 """Fields added after levels were first cached: at their defaults they stay out of :func:`image_seed`, so old levels keep their seeds."""
@@ -287,7 +295,7 @@ def random_degradation(
     """A random level for training augmentation drawing only from ``families``: a resolution plus, at random, the others.
 
     Blur (p 0.3, sigma 0-1.5), JPEG (p 0.3, quality 30-94), noise (p 0.3, sigma 0-8),
-    light (p 0.2, 0.3-1.0) and motion blur (p 0.3, length 3-9 px, only when named).
+    light (p 0.2, 0.3-1.0) and motion blur (p 0.3, length 3-9 px, only when named): :data:`TRAIN_RANGES`.
     """
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
@@ -296,14 +304,18 @@ def random_degradation(
     def maybe(family: str, p: float, draw: Callable[[], _T], off: _T) -> _T:
         return draw() if family in families and rng.random() < p else off
 
+    def uniform(family: str) -> float:
+        return float(rng.uniform(*TRAIN_RANGES[family][1:]))
+
+    low_quality, high_quality = TRAIN_RANGES["jpeg"][1:]
     return Degradation(
         "random",
         resolution=int(rng.choice(resolutions)) if "resolution" in families else CROP_SIZE,
-        blur_sigma=maybe("blur", 0.3, lambda: float(rng.uniform(0, 1.5)), 0.0),
-        jpeg_quality=maybe("jpeg", 0.3, lambda: int(rng.integers(30, 95)), None),
-        noise_sigma=maybe("noise", 0.3, lambda: float(rng.uniform(0, 8)), 0.0),
-        light=maybe("light", 0.2, lambda: float(rng.uniform(0.3, 1.0)), 1.0),
-        motion_length=maybe("motion_blur", 0.3, lambda: float(rng.uniform(3, 9)), 0.0),
+        blur_sigma=maybe("blur", 0.3, lambda: uniform("blur"), 0.0),
+        jpeg_quality=maybe("jpeg", 0.3, lambda: int(rng.integers(low_quality, high_quality + 1)), None),
+        noise_sigma=maybe("noise", 0.3, lambda: uniform("noise"), 0.0),
+        light=maybe("light", 0.2, lambda: uniform("light"), 1.0),
+        motion_length=maybe("motion_blur", 0.3, lambda: uniform("motion_blur"), 0.0),
     )
 
 

@@ -27,7 +27,7 @@ from helpers.evaluation import metrics
 from helpers.evaluation.bootstrap import METHOD, TEST, People, holm, interval, interval_entry, null_p, resample_paired
 from helpers.evaluation.conditions import ALIGNMENT, END_TO_END, HQ_CONDITION
 from helpers.evaluation.endpoints import PRIMARY, SECONDARY, Endpoint
-from helpers.evaluation.exposure import exposure, exposure_summary, trained_families
+from helpers.evaluation.exposure import exposure, exposure_summary, trained_on
 from helpers.evaluation.metrics import RankedScores, system_pairs
 from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles, run_conditions
 from helpers.evaluation.reports import METRICS
@@ -131,9 +131,9 @@ def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, en
 
 
 def _exposures(run: ModelRun) -> dict[str, str]:
-    """Per condition, ``seen`` / ``unseen`` in ``run``'s training for its probe level (``""``: HQ, or not trained here)."""
-    families = trained_families(run)
-    return {condition.name: exposure(condition.probe, families) for condition in run_conditions(run)}
+    """Per condition, ``seen`` / ``beyond`` / ``unseen`` in ``run``'s training for its probe level (``""``: HQ, or not trained here)."""
+    training = trained_on(run)
+    return {condition.name: exposure(condition.probe, condition.mode, training) for condition in run_conditions(run)}
 
 
 def non_inferiority(differences: pd.DataFrame, endpoint: Endpoint) -> pd.DataFrame:

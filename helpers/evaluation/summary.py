@@ -425,10 +425,11 @@ def _exposure(report: dict[str, Any]) -> list[str]:
     if not any(report.get("exposure", {}).values()):
         return []
     return [
-        "## Seen and unseen corruptions",
+        "## Seen, beyond and unseen corruptions",
         "",
-        "A condition is *seen* when every corruption family of its low-quality side was in the model's training augmentation, "
-        "else *unseen* (held out). Per group: the mean and median paired gain over its conditions, and how many gains have a "
+        "A condition is *seen* when every corruption family of its low-quality side was in the model's training augmentation at a "
+        "strength training drew, *beyond* when the families were trained on but a strength was not (or the level is a preset chain), "
+        "else *unseen* (a family held out; end-to-end misalignment is a family training on aligned crops never draws). Per group: the mean and median paired gain over its conditions, and how many gains have a "
         "95% interval wholly above (better) or below (worse) zero; the mean has no interval of its own.",
         "",
         exposure_markdown(report),

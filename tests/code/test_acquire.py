@@ -31,8 +31,8 @@ from helpers.data.levels import LevelSet
 from helpers.data.manifest import CENTRE_CROP
 from helpers.data.scan import load_rgb
 from helpers.data.split import split_manifest
-from helpers.evaluation.conditions import MODES, conditions
-from helpers.evaluation.exposure import SEEN, UNSEEN, exposure
+from helpers.evaluation.conditions import END_TO_END, MODES, ORACLE, conditions
+from helpers.evaluation.exposure import BEYOND, SEEN, UNSEEN, Training, exposure
 from helpers.models.packs import mirror_detector
 from helpers.steps import prepare
 from helpers.training.config import TrainConfig
@@ -48,15 +48,23 @@ def test_box_iou_and_face_scale_by_hand() -> None:
     assert face_scale(2 * arcface_dst.ravel()) == pytest.approx(0.5)  # a face twice as large in the photo
 
 
-def test_seen_and_unseen_follow_the_training_families() -> None:
-    families = TrainConfig.from_dict({"processed_dir": "p", "run_dir": "r", "lq_families": ["resolution", "blur", "noise"]}).lq_families
-    assert exposure(Degradation("px16", resolution=16), families) == SEEN
-    assert exposure(Degradation("b", resolution=24, blur_sigma=1.0, noise_sigma=3.0), families) == SEEN
-    assert exposure(Degradation("jpeg20", jpeg_quality=20), families) == UNSEEN
-    assert exposure(Degradation("light25", light=0.25), families) == UNSEEN
-    assert exposure(Degradation("motion9", motion_length=9), families) == UNSEEN
-    assert exposure(Degradation("real24", resolution=24, preset="realistic"), families) == UNSEEN  # JPEG and motion blur in the chain
-    assert exposure(HQ, families) == "" and exposure(PX24, None) == ""  # HQ, and a model not trained here
+def test_seen_beyond_and_unseen_follow_the_training_families_and_strengths() -> None:
+    config = TrainConfig.from_dict({"processed_dir": "p", "run_dir": "r", "lq_families": ["resolution", "blur", "noise"], "lq_resolutions": [32, 16, 12]})
+    trained = Training(config.lq_families, config.lq_resolutions)
+    assert exposure(Degradation("px16", resolution=16), ORACLE, trained) == SEEN
+    assert exposure(Degradation("b", resolution=24, blur_sigma=1.0, noise_sigma=3.0), ORACLE, trained) == SEEN
+    assert exposure(Degradation("blur4", blur_sigma=4.0), ORACLE, trained) == BEYOND  # trained sigma <= 1.5
+    assert exposure(Degradation("px8", resolution=8), ORACLE, trained) == BEYOND  # smallest trained resolution: 12
+    assert exposure(Degradation("noise10", noise_sigma=10.0), ORACLE, trained) == BEYOND  # trained sigma <= 8
+    assert exposure(Degradation("px16", resolution=16), END_TO_END, trained) == UNSEEN  # misalignment: never drawn in training
+    assert exposure(Degradation("jpeg20", jpeg_quality=20), ORACLE, trained) == UNSEEN
+    assert exposure(Degradation("light25", light=0.25), ORACLE, trained) == UNSEEN
+    assert exposure(Degradation("motion9", motion_length=9), ORACLE, trained) == UNSEEN
+    assert exposure(Degradation("real24", resolution=24, preset="realistic"), ORACLE, trained) == UNSEEN  # JPEG and motion blur in the chain
+    every = Training(("resolution", "blur", "motion_blur", "noise", "jpeg", "light"), (16,))
+    assert exposure(Degradation("real24", resolution=24, preset="realistic"), ORACLE, every) == BEYOND  # a chain's strengths were never drawn
+    assert exposure(Degradation("jpeg20", jpeg_quality=20), ORACLE, every) == BEYOND and exposure(Degradation("j50", jpeg_quality=50), ORACLE, every) == SEEN
+    assert exposure(HQ, ORACLE, trained) == "" and exposure(PX24, ORACLE, None) == ""  # HQ, and a model not trained here
     with pytest.raises(ValueError, match="lq_families"):
         TrainConfig.from_dict({"processed_dir": "p", "run_dir": "r", "lq_families": ["rain"]})
 
