@@ -9,13 +9,25 @@ the lower bound of the HQ-HQ change in the primary statistic must stay within
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from helpers.evaluation.statistics import AUC, BY_KEY, FNMR, Statistic
 
 PRIMARY, SECONDARY = "primary", "secondary"
 ALPHA = 0.05
 """The level every test is judged at (95% intervals, two-sided p-values)."""
+
+
+def check_locked_condition(condition: str, lock: dict[str, Any] | None, where: str) -> None:
+    """Raise unless ``condition`` is the primary condition ``lock`` (from the step folder ``where``) declared; no lock: nothing to check."""
+    if lock is not None and lock["condition"] != condition:
+        raise ValueError(
+            f"primary_condition {condition!r} is not the primary endpoint {where} locked before any result ({lock['condition']!r}, "
+            f"sha256 {lock['sha256'][:12]}): set primary_condition to it"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,25 @@ class Endpoint:
         """Whether a primary difference is a significant gain (two-sided p < ``ALPHA``, in the better direction): the gate of the fixed sequence."""
         better = diff > 0 if self.primary.higher_is_better else diff < 0
         return bool(better and p_value < ALPHA)
+
+    def lock(self) -> dict[str, Any]:
+        """The declaration a run records before any result (notebook 02): condition, statistic, margin and their sha256."""
+        declared = asdict(self)
+        return declared | {"sha256": hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()}
+
+    def check_locked(self, lock: dict[str, Any] | None, where: str) -> None:
+        """Raise unless this endpoint is the one ``lock`` (from the step folder ``where``) declared; no lock: nothing to check."""
+        if lock is None:
+            return
+        declared = {key: lock[key] for key in ("condition", "statistic", "non_inferiority_margin")}
+        if hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest() != lock.get("sha256"):
+            raise ValueError(f"the primary endpoint recorded in {where} does not match its sha256: the file was edited; re-run notebook 02")
+        if declared != asdict(self):
+            raise ValueError(
+                f"this notebook declares the primary endpoint {asdict(self)}, but {where} locked {declared} (sha256 {lock['sha256'][:12]}) "
+                "before any result: a primary endpoint is declared once, in notebook 02; set primary_condition, primary_statistic and "
+                "non_inferiority_margin to the locked values, or start a new run with the endpoint you mean"
+            )
 
     def non_inferior(self, low: float, high: float) -> bool:
         """Whether the interval of the HQ-HQ change in the primary statistic stays within the margin on the worse side."""

@@ -55,6 +55,7 @@ class Protocol:
     levels: dict[str, dict] = field(default_factory=dict)
     operating: dict[str, Any] = field(default_factory=dict)
     acquisition: dict[str, Any] | None = None  # notebook 01's end-to-end settings (acquisition.json); None: oracle alignment only
+    endpoint: dict[str, Any] | None = None  # the primary endpoint locked before scoring (Endpoint.lock); None: not declared
     version: int = PROTOCOL_VERSION
     thresholds_from: str = THRESHOLDS_FROM
 
@@ -78,6 +79,7 @@ class Protocol:
             levels=dict(data["levels"]),
             operating=dict(data["operating"]),
             acquisition=data.get("acquisition"),
+            endpoint=data.get("endpoint"),
             thresholds_from=data.get("thresholds_from", THRESHOLDS_FROM),
         )
 

@@ -27,6 +27,7 @@ from helpers.evaluation import metrics, statistics
 from helpers.evaluation.bootstrap import METHOD, People, interval, interval_entry, resample
 from helpers.evaluation.conditions import HQ_CONDITION, MODES, ORACLE, Condition, conditions
 from helpers.evaluation.embeddings import EmbeddingStore, View, embed_views, embedding_store, image_keys, view_embeddings, view_of
+from helpers.evaluation.endpoints import Endpoint
 from helpers.evaluation.model_runs import ModelRun, model_run
 from helpers.evaluation.pairs import PairSet, sample_pairs
 from helpers.evaluation.people import pair_weights, people_behind, person_pair_weights
@@ -289,12 +290,13 @@ def score_model(
     flip: bool,
     settings: PairSettings,
     n_boot: int,
+    endpoint: Endpoint | None = None,
     **extras: Any,
 ) -> ModelRun:
     """Score a recogniser under the workbench protocol and write its step folder: ``scores.parquet`` and ``metrics.json``.
 
-    ``model["name"]`` names the model; ``extras`` are the report's optional
-    sections (``lfw_view2``, ``training``). Notebooks 02 and 03 both save their
+    ``model["name"]`` names the model; ``endpoint``, the primary endpoint declared before scoring, is
+    recorded locked (:meth:`Endpoint.lock`); ``extras`` are the report's optional sections (``lfw_view2``, ``training``). Notebooks 02 and 03 both save their
     results through here, so their files cannot differ in form.
     """
     loaded = load_acquisition(processed_dir)
@@ -308,6 +310,7 @@ def score_model(
         levels=levels.specs(),
         operating=found.operating,
         acquisition=acquisition,
+        endpoint=None if endpoint is None else endpoint.lock(),
     )
     report = ModelReport(model=model, protocol=protocol, conditions=found.conditions, pairs=found.pairs, **extras)
     write_scores(run_dir, found.scores)

@@ -199,6 +199,9 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "seed": integer(0),
         "lfw_view2": boolean(),
         "published_lfw_accuracy": mapping(values=number(0, 1)),
+        "primary_condition": text(),
+        "primary_statistic": text(tuple(BY_KEY)),
+        "non_inferiority_margin": number(0, 0.5),
     },
     "03_finetune": {
         "processed_dir": PATH,
@@ -217,6 +220,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "max_train_images": optional(integer(2)),
         "primary_condition": text(),
         "primary_statistic": text(SELECTABLE),
+        "non_inferiority_margin": number(0, 0.5),
         "patience": integer(1),
         "seed": integer(0),
         "processes": integer(1),

@@ -35,6 +35,11 @@ ONNX = "model.onnx"
 DEFAULT_PAIRS = PairSettings()
 
 
+def locked_endpoint(baseline_dir: str) -> dict[str, Any] | None:
+    """The primary endpoint the baseline's notebook 02 locked (:meth:`Endpoint.lock`), or None without a baseline."""
+    return read_report(project_path(baseline_dir)).protocol.endpoint if baseline_dir else None
+
+
 def pair_settings(baseline_dir: str, **given: int | float | None) -> PairSettings:
     """The pairs to score: the baseline's when ``baseline_dir`` is given (a value given here must equal it), else these or the defaults.
 

@@ -19,7 +19,7 @@ from helpers.data.degrade import Degradation
 from helpers.data.manifest import CLOSED_SET, OPEN_SET
 from helpers.evaluation import comparison as compare
 from helpers.evaluation import figures, model_runs, plots, summary
-from helpers.evaluation.endpoints import Endpoint
+from helpers.evaluation.endpoints import Endpoint, check_locked_condition
 from helpers.evaluation.exposure import exposure_summary
 from helpers.evaluation.metrics import FAILED_SCORE
 from helpers.evaluation.pairs import PairSet, sample_pairs
@@ -455,3 +455,17 @@ def test_exposure_summary_counts_gains_on_seen_and_unseen_conditions_apart() -> 
     seen = found.loc[("oracle", "seen")]
     assert (seen["conditions"], seen["better"], seen["worse"]) == (2, 1, 0) and seen["mean_gain"] == pytest.approx(0.03)
     assert found.loc[("oracle", "unseen"), "worse"] == 1 and found.loc[("end-to-end", "unseen"), "median_gain"] == 0.0
+
+
+def test_the_primary_endpoint_is_locked_once_and_checked() -> None:
+    locked = Endpoint("e2e:HQ-real24", "tar@1e-2", 0.005).lock()
+    assert locked["sha256"] == Endpoint("e2e:HQ-real24", "tar@1e-2", 0.005).lock()["sha256"] and len(locked["sha256"]) == 64
+    Endpoint("e2e:HQ-real24", "tar@1e-2", 0.005).check_locked(locked, "02_baseline")  # the same declaration passes
+    Endpoint("px16-px16", "tar@1e-3").check_locked(None, "an unlocked folder")  # nothing locked: nothing to check
+    with pytest.raises(ValueError, match=r"declares the primary endpoint .* but 02_baseline locked .* declared once, in notebook 02"):
+        Endpoint("px16-px16", "tar@1e-2", 0.005).check_locked(locked, "02_baseline")
+    with pytest.raises(ValueError, match="does not match its sha256: the file was edited"):
+        Endpoint("px16-px16", "tar@1e-2", 0.005).check_locked(locked | {"condition": "px16-px16"}, "02_baseline")
+    check_locked_condition("e2e:HQ-real24", locked, "02_baseline")
+    with pytest.raises(ValueError, match="set primary_condition to it"):
+        check_locked_condition("HQ-px16", locked, "02_baseline")

@@ -15,7 +15,7 @@ from helpers.core.files import sha256_file
 from helpers.identification import closedset
 from helpers.identification import report as identification
 from helpers.identification.storage import load_classifier
-from tests.notebooks.conftest import ROOT, run_notebook
+from tests.notebooks.conftest import PRIMARY_CONDITION, ROOT, run_notebook
 
 VIEWS = ["HQ", *(f"{prefix}{level}" for prefix in ("", "e2e:") for level in ("px32", "px16", "jpeg50", "jpeg20", "jpeg10"))]
 SHOWN = ["HQ", "px16", "e2e:px16"]
@@ -34,7 +34,7 @@ def nb04_step(nb02_run: dict, nb01_run: dict) -> Path:
         run_dir=str(step),
         min_images=4,
         target_fpir=0.1,
-        primary_condition="e2e:HQ-px16",
+        primary_condition=PRIMARY_CONDITION,
         n_boot=N_BOOT,
     )
     return step
