@@ -23,6 +23,7 @@ from typing import Any
 from helpers.core.files import write_text_atomic
 from helpers.core.sources import PROJECT_ROOT, project_path
 from helpers.evaluation.conditions import HQ_GALLERY
+from helpers.evaluation.reports import read_report
 from helpers.evaluation.summary import exposure_markdown, headline_markdown, model_labels, primary_lines, read_comparison, results_markdown
 from helpers.identification.report import headline_markdown as identification_markdown
 from helpers.pipeline.folders import COMPLETED, read_state
@@ -109,6 +110,19 @@ def timing_line(run: Path, state: dict[str, Any]) -> str:
     return f"{sum(per.values()):.1f} min ({parts}) on {machine_line(run)}, {state['created'][:10]}"
 
 
+def selection_note(report: dict[str, Any]) -> str:
+    """Which epoch val kept of each fine-tuned model, in words (epoch 0 is the untrained start: its rows repeat the pretrained model's)."""
+    labels, notes = model_labels(report), []
+    for name in report["model_order"][1:]:
+        training = read_report(project_path(report["models"][name]["folder"])).training or {}
+        if "best_epoch" not in training:
+            continue
+        kept, epochs = training["best_epoch"], training["config"]["epochs"]
+        start = " (the untrained start: the fine-tune did not improve the val primary statistic, so its rows repeat the pretrained model's)"
+        notes.append(f"{labels[name]}: val kept epoch {kept} of {epochs}{start if kept == 0 else ''}")
+    return "; ".join(notes) + "." if notes else ""
+
+
 def headline_block(state: dict[str, Any], report: dict[str, Any], plot: str) -> str:
     """The README's headline: a table of at most three rows, models named for people, its provenance and the plot."""
     table = headline_markdown(report, headline_conditions(report), labels=model_labels(report)).strip()
@@ -117,7 +131,7 @@ def headline_block(state: dict[str, Any], report: dict[str, Any], plot: str) -> 
         [
             table,
             "",
-            f"Test people never seen in training; 95% intervals resample people. `make demo` (`configs/{config}`), "
+            f"Test people never seen in training; 95% intervals resample people. {selection_note(report)} `make demo` (`configs/{config}`), "
             f"[every number and how to read it](docs/demo.md).",
             "",
             f"![AUC versus face resolution, demo run](docs/{plot})",
