@@ -24,10 +24,11 @@ import cv2
 import numpy as np
 
 from helpers.core.files import write_json_atomic
-from helpers.data.acquire import DEFAULT_POLICY, NATIVE, acquire_levels, failure_counts, parse_policy
+from helpers.core.sources import in_mirror
+from helpers.data.acquire import DEFAULT_POLICY, acquire_levels, failure_counts, parse_policy
 from helpers.data.crops import detect_and_align
 from helpers.data.degrade import level_named
-from helpers.data.faces import FaceDetector
+from helpers.data.faces import NATIVE, FaceDetector
 from helpers.data.levels import LevelSet
 from helpers.data.manifest import LANDMARKS
 from helpers.data.split import split_manifest
@@ -35,6 +36,7 @@ from helpers.models.packs import mirror_detector
 from helpers.steps import prepare
 
 LEVELS = ("real24", "px16", "blur2")
+SOURCE = "datasets/lfw/lfw-deepfunneled/Colin_Powell/Colin_Powell_0001.jpg"
 FACE_SHARE = 1 / 8
 """The LFW photo (its face about half of it) fills this share of the canvas width: a face of about 500 px at 48 MP."""
 
@@ -54,14 +56,16 @@ def large_photo(source: Path, megapixels: float) -> np.ndarray:
 
 def measure(megapixels: float, where: Path) -> dict:
     """Notebook 01's path on one photo of ``megapixels``: outcomes per level and the process's peak memory in GB."""
-    source = Path(mirror_detector("scrfd_2.5g").path).parents[2] / "datasets" / "lfw" / "lfw-deepfunneled" / "Colin_Powell" / "Colin_Powell_0001.jpg"
+    source = in_mirror(SOURCE)
+    if source is None:
+        raise SystemExit(f"{SOURCE} is read from the mirror: set LQFACE_MIRROR to a folder holding it (e.g. ../shared)")
     dataset, processed = where / "dataset", where / "processed"
+    detector = mirror_detector("scrfd_2.5g")
     (dataset / "Colin_Powell").mkdir(parents=True)
     photo = large_photo(source, megapixels)
     shape = photo.shape
     cv2.imwrite(str(dataset / "Colin_Powell" / "photo.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
     del photo
-    detector = mirror_detector("scrfd_2.5g")
     manifest = split_manifest(prepare.scan(dataset, processed), {"train": 0.0, "val": 0.0, "test": 1.0}, seed=0, min_images=1)
     manifest = detect_and_align(manifest, dataset, processed, FaceDetector(detector), "exclude")
     levels = LevelSet(tuple(level_named(name) for name in LEVELS), 0)

@@ -38,7 +38,7 @@ from helpers.core.progress import progress
 from helpers.data.chains import CHAIN_LIBRARY
 from helpers.data.crops import detector_tag
 from helpers.data.degrade import DEGRADE_VERSION, Degradation, degrade_photo, image_seed
-from helpers.data.faces import INPUT_STRIDE, MIN_INPUT, NATIVE_MAX_SIDE, Detector, align
+from helpers.data.faces import INPUT_STRIDE, MIN_INPUT, NATIVE, NATIVE_MAX_SIDE, Detector, align
 from helpers.data.levels import LevelSet, level_folder
 from helpers.data.manifest import LANDMARKS, OK
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
@@ -52,7 +52,7 @@ ACQUIRED, NO_FACE, NO_REFERENCE = "acquired", "no_face", "no_reference"
 FAILURES = (NO_FACE, NO_REFERENCE)
 WRONG_FACE_IOU = 0.5
 """A face acquired on the degraded photo is counted (never filtered) as the wrong face when its box overlaps the HQ box by less (PASCAL's rule)."""
-NATIVE, FIT = "native", "fit"
+FIT = "fit"
 DEFAULT_POLICY = f"{FIT}:640"
 """InsightFace's own ``det_size``: what ``FaceAnalysis`` does with its defaults (docs/protocol.md#detector-policy says why)."""
 HQ_INFORMATION = "none: HQ geometry sets how strongly the photo is degraded; the degraded photo keeps its size and nothing from HQ reaches the detector"

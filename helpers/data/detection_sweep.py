@@ -18,13 +18,12 @@ import pandas as pd
 from helpers.core.progress import progress
 from helpers.core.sources import ModelFile
 from helpers.data.detectors import open_detector
-
-NATIVE_INPUT = "native"
+from helpers.data.faces import NATIVE
 
 
 def input_label(input_size: int | None) -> str:
     """How a detector input size reads in tables and legends: ``"640"``, or ``"native"`` (the photo as it is, padded)."""
-    return NATIVE_INPUT if input_size is None else str(input_size)
+    return NATIVE if input_size is None else str(input_size)
 
 
 def downscale(image_rgb: np.ndarray, scale: float) -> np.ndarray:

@@ -28,6 +28,8 @@ DETECTOR_INPUT = 640
 """Default detector input: a 640x640 square (SCRFD's training size)."""
 INPUT_STRIDE = 32
 MIN_INPUT = 64
+NATIVE = "native"
+"""Native detection (``input_size=None``): the image as it is, padded to the stride (:func:`native_input`)."""
 NATIVE_MAX_SIDE = 1920
 """Native detection's cap: a photo whose longer side exceeds this is shrunk to it first (area), so memory stays bounded
 on any photo (SCRFD at 1920x1920 peaks at about 1.4 GB of process memory here; an 8000x8000 input took 22 GB)."""

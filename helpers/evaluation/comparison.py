@@ -145,7 +145,7 @@ def non_inferiority(differences: pd.DataFrame, endpoint: Endpoint) -> pd.DataFra
     if rows.empty:
         raise ValueError(f"no {HQ_CONDITION} difference in {endpoint.statistic} to check: the models share no {HQ_CONDITION} pairs")
     verdicts = [endpoint.non_inferior(low, high) if math.isfinite(low) else False for low, high in zip(rows["low"], rows["high"])]
-    primary = differences[differences["role"] == PRIMARY].set_index("model") if "role" in differences else pd.DataFrame()
+    primary = differences[differences["role"] == PRIMARY].set_index("model")
     tested = [model in primary.index and endpoint.primary_shows_gain(primary.loc[model, "diff"], primary.loc[model, "p_value"]) for model in rows["model"]]
     return (
         rows[["protocol", "model", "baseline", "statistic", "pairs", "before", "after", "diff", "low", "high"]]
@@ -163,8 +163,12 @@ def _float(value: float | None) -> float:
 
 def _table_row(entry: dict) -> dict[str, Any]:
     """The table's numbers for one model and condition, straight from its ``metrics.json`` entry."""
-    row: dict[str, Any] = {"pairs": entry["n_pairs"], "genuine": entry["n_genuine"], "impostor": entry["n_impostor"]}
-    row["impostor_pairs_left_out"] = entry["impostor_pairs_left_out"]
+    row: dict[str, Any] = {
+        "pairs": entry["n_pairs"],
+        "genuine": entry["n_genuine"],
+        "impostor": entry["n_impostor"],
+        "impostor_pairs_left_out": entry["impostor_pairs_left_out"],
+    }
     for statistic in ALL:
         found = statistic.entry(entry)
         low, high = found["ci"] or (None, None)
@@ -176,8 +180,11 @@ def _table_row(entry: dict) -> dict[str, Any]:
         }
     row["threshold"] = entry["operating"]["threshold"]
     failures, acquired = entry["detector_failures"], entry.get("acquisition")
-    row |= {"fta_images": acquired["failed"] if acquired else 0, "fta_rate": acquired["rate"] if acquired else 0.0}
-    row["wrong_face_images"] = acquired["wrong_face"] if acquired else 0
+    row |= {
+        "fta_images": acquired["failed"] if acquired else 0,
+        "fta_rate": acquired["rate"] if acquired else 0.0,
+        "wrong_face_images": acquired["wrong_face"] if acquired else 0,
+    }
     return row | failures | {"no_face_images": failures["no_face_excluded"] + failures["no_face_centre_crop"]}
 
 

@@ -21,6 +21,11 @@ ALPHA = 0.05
 """The level every test is judged at (95% intervals, two-sided p-values)."""
 
 
+def _digest(declared: dict[str, Any]) -> str:
+    """The sha256 that locks a declared endpoint (its fields as sorted JSON)."""
+    return hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()
+
+
 def check_locked_condition(condition: str, lock: dict[str, Any] | None, where: str) -> None:
     """Raise unless ``condition`` is the primary condition ``lock`` (from the step folder ``where``) declared; no lock: nothing to check."""
     if lock is not None and lock["condition"] != condition:
@@ -69,14 +74,14 @@ class Endpoint:
     def lock(self) -> dict[str, Any]:
         """The declaration a run records before any result (notebook 02): condition, statistic, margin and their sha256."""
         declared = asdict(self)
-        return declared | {"sha256": hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()}
+        return declared | {"sha256": _digest(declared)}
 
     def check_locked(self, lock: dict[str, Any] | None, where: str) -> None:
         """Raise unless this endpoint is the one ``lock`` (from the step folder ``where``) declared; no lock: nothing to check."""
         if lock is None:
             return
         declared = {key: lock[key] for key in ("condition", "statistic", "non_inferiority_margin")}
-        if hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest() != lock.get("sha256"):
+        if _digest(declared) != lock.get("sha256"):
             raise ValueError(f"the primary endpoint recorded in {where} does not match its sha256: the file was edited; re-run notebook 02")
         if declared != asdict(self):
             raise ValueError(

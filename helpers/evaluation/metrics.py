@@ -157,10 +157,14 @@ def fnmr_acquired_of(curve: Roc, threshold: float) -> float:
     return (fnmr_of(curve, threshold) - failed) / (1 - failed) if failed < 1 else math.nan
 
 
+def acquired_pairs(scores: npt.ArrayLike) -> np.ndarray:
+    """Mask of the pairs whose faces were both acquired (scored above :data:`FAILED_SCORE`)."""
+    return np.asarray(scores, dtype=float) > _ACQUIRED_FLOOR
+
+
 def system_pairs(scores: npt.ArrayLike, same: npt.ArrayLike) -> np.ndarray:
-    """Mask of the pairs system-level rates count: every genuine pair, and the impostor pairs whose faces were both
-    acquired (scored above :data:`FAILED_SCORE`)."""
-    return np.asarray(same).astype(bool) | (np.asarray(scores, dtype=float) > _ACQUIRED_FLOOR)
+    """Mask of the pairs system-level rates count: every genuine pair, and the impostor pairs whose faces were both acquired."""
+    return np.asarray(same).astype(bool) | acquired_pairs(scores)
 
 
 def roc(scores: npt.ArrayLike, same: npt.ArrayLike) -> Roc:

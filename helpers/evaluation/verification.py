@@ -180,7 +180,7 @@ def condition_report(values: np.ndarray, same: np.ndarray, people: People, thres
         for s in statistics.TABLE
         if s.far is not None
     }
-    acquired = values > metrics.FAILED_SCORE
+    acquired = metrics.acquired_pairs(values)
     rejected = values < threshold
     folds = metrics.person_kfold_accuracy(values, same, people.a, people.b, seed=seed)
     return {

@@ -259,6 +259,7 @@ def test_non_inferiority_judges_the_interval_against_the_margin() -> None:
     differences = pd.DataFrame(
         [
             {"protocol": "open-set", "model": m, "baseline": "b", "condition": "HQ-HQ", "statistic": "tar@1e-3", "fallback_for": "", "pairs": 10}
+            | {"role": "secondary"}
             | {"before": 0.99, "after": 0.99 + d, "diff": d, "low": low, "high": d + 0.001}
             for m, d, low in (("close", -0.001, -0.004), ("wide", -0.001, -0.008), ("gain", 0.01, 0.002))
         ]

@@ -21,8 +21,8 @@ from helpers.core.devices import CPU
 from helpers.core.files import sha256_file
 from helpers.core.sources import ModelFile
 from helpers.data import faces
-from helpers.data.detection_sweep import NATIVE_INPUT, faces_vs_scale
-from helpers.data.faces import FaceDetector, check_input_size, dynamic_input_model, fixed_input_size, native_input
+from helpers.data.detection_sweep import faces_vs_scale
+from helpers.data.faces import NATIVE, FaceDetector, check_input_size, dynamic_input_model, fixed_input_size, native_input
 from helpers.data.scan import load_rgb
 from helpers.evaluation import plots
 from helpers.models.packs import mirror_detector
@@ -161,7 +161,7 @@ def test_detect_all_gives_boxes_and_keypoints_of_every_face(mirror: Path, detect
 def test_fewer_faces_are_found_as_the_crowd_photo_shrinks(mirror: Path, cache: Path) -> None:
     crowd = load_rgb(mirror / "samples" / "crowd_selfie.jpg")
     table = faces_vs_scale(mirror_detector("scrfd_500m"), crowd, (1, 0.125), (None,))
-    assert list(table["input_size"]) == [NATIVE_INPUT] * 2 and list(table["scale"]) == [1, 0.125]
+    assert list(table["input_size"]) == [NATIVE] * 2 and list(table["scale"]) == [1, 0.125]
     assert tuple(table[["width", "height"]].iloc[0]) == crowd.shape[1::-1]
     assert tuple(table[["width", "height"]].iloc[1]) == (round(crowd.shape[1] / 8), round(crowd.shape[0] / 8))
     full, smallest = table["faces"]
@@ -172,7 +172,7 @@ def test_the_faces_vs_scale_figure_draws_one_line_per_setting() -> None:
     rows = [
         (detector, size, scale, faces, height)
         for detector in ("a", "b")
-        for size, found in (("640", (90, 60, 20)), (NATIVE_INPUT, (120, 30, 0)))
+        for size, found in (("640", (90, 60, 20)), (NATIVE, (120, 30, 0)))
         for scale, faces, height in zip((1, 0.5, 0.25), found, (20.0, 10.0, np.nan if found[2] == 0 else 5.0))
     ]
     table = pd.DataFrame(rows, columns=["detector", "input_size", "scale", "faces", "median_face_px"])
@@ -189,8 +189,8 @@ def test_the_detector_benchmark_compares_the_detectors(mirror: Path, tmp_path: P
     subprocess.run([sys.executable, str(script), "--others", "yunet", "--out", str(tmp_path)], check=True, capture_output=True, text=True)
     sweep = pd.read_csv(tmp_path / "faces_vs_scale.csv")
     assert list(dict.fromkeys(sweep["detector"])) == ["scrfd_2.5g", "yunet"]
-    assert list(dict.fromkeys(sweep.loc[sweep["detector"] == "scrfd_2.5g", "input_size"])) == ["640", "1280", NATIVE_INPUT]
+    assert list(dict.fromkeys(sweep.loc[sweep["detector"] == "scrfd_2.5g", "input_size"])) == ["640", "1280", NATIVE]
     yunet = sweep[sweep["detector"] == "yunet"].set_index("scale")
-    assert set(yunet["input_size"]) == {NATIVE_INPUT} and len(yunet) == 7
+    assert set(yunet["input_size"]) == {NATIVE} and len(yunet) == 7
     assert yunet.loc[1.0, "faces"] > 100 and yunet.loc[0.125, "faces"] < yunet.loc[1.0, "faces"]
     assert (tmp_path / "faces_vs_scale.png").stat().st_size > 0 and json.loads((tmp_path / "detector_sweep.json").read_text())["others"] == ["yunet"]
