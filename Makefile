@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo study app test test-fast lint format bench bench-train bench-coverage bench-search bench-detectors clean-venv
+.PHONY: install demo study app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
 
 install: $(STAMP)
 
@@ -62,6 +62,10 @@ bench-train: $(STAMP)
 # Coverage of the two-way identity bootstrap by simulation (docs/benchmarks.md); a few minutes on 2 cores.
 bench-coverage: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bootstrap_coverage.py --replicates 1000 --people 20 40 120 --boot 200 --out results/bench/bootstrap_coverage.json
+
+# Coverage of the primary inference (paired TAR@FAR=1e-3, FMR/FNMR at the val threshold) under LFW-like skew (docs/benchmarks.md); ~35 min of one core.
+bench-coverage-primary: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) benchmarks/primary_coverage.py --people 40 120 344 --replicates 400 400 200 --boot 200 --out results/bench/primary_coverage.json
 
 # Open-set search with 150,000 distractors, time per probe (docs/benchmarks.md).
 bench-search: $(STAMP)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.core.files import write_json_atomic
-from helpers.evaluation.bootstrap import People, interval, resample
+from helpers.evaluation.bootstrap import People, Thresholds, interval, resample
 from helpers.evaluation.metrics import RankedScores
 from helpers.evaluation.simulation import GENUINE_MEAN, GENUINE_PER_IDENTITY, SD, STATISTICS, THRESHOLD, crossed_scores, measure, true_values
 
@@ -54,7 +54,10 @@ def replicate(rng: np.random.Generator, n_people: int, images: int, max_impostor
     scores, same, people = crossed_scores(rng, n_people, images, max_impostors)
     ranked = RankedScores(scores, same)
     found = {"estimate": measure(ranked.roc()), "pairs": np.array([same.sum(), (~same).sum()])}
-    for method, resampled in (("two_way", resample(ranked, people, measure, n_boot, seed)), ("one_way", one_way_resample(ranked, people, n_boot, seed))):
+    for method, resampled in (
+        ("two_way", resample(ranked, people, measure, Thresholds.fixed(THRESHOLD, n_boot), seed)),
+        ("one_way", one_way_resample(ranked, people, n_boot, seed)),
+    ):
         found[f"{method}_interval"] = np.array([interval(resampled[:, k]) for k in range(len(STATISTICS))])
         found[f"{method}_sd"] = np.nanstd(resampled, axis=0, ddof=1)
     return found

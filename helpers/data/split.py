@@ -84,6 +84,8 @@ def split_manifest(
     return out
 
 
+SPLIT_ADVICE = "give it a larger share in split_fractions, lower min_images, add people, or split images with closed_set=True"
+"""How to give a split more people (notebook 01's parameters); repeated wherever a split proves too small."""
 FEW_PEOPLE = 20
 """Below this many people, a val or test split gives wide intervals and noisy thresholds: warned about, not fatal."""
 
@@ -101,7 +103,7 @@ def check_splits(manifest: pd.DataFrame, fractions: dict[str, float], few_people
         found = ", ".join(f"{status}: {count}" for status, count in manifest["status"].value_counts().items())
         raise ValueError(f"none of the {len(manifest)} files is usable ({found}); the manifest's reason column says why for each file")
     people = usable[usable["split"] != ""].groupby("split")["identity"].nunique()
-    advice = f"give it a larger share in split_fractions (now {fractions}), lower min_images, add people, or split images with closed_set=True"
+    advice = SPLIT_ADVICE.replace("split_fractions", f"split_fractions (now {fractions})")
     for split in ("val", "test"):
         if people.get(split, 0) < 2:
             raise ValueError(f"the {split} split has {people.get(split, 0)} people, but pairs need at least 2 (impostor pairs cross people): {advice}")

@@ -7,6 +7,7 @@ verification.py  the workbench protocol: the one path every model is scored by
 metrics.py       ROC, AUC, EER, TAR@FAR, FMR/FNMR/FRR at a threshold, k-fold accuracy
 people.py        the person as the unit: pair weights, the largest person, Kish's effective number
 bootstrap.py     the two-way identity bootstrap, p-values under the null, Holm
+thresholds.py    the operating threshold: set on val, its support, its resampled values
 simulation.py    scores with a known truth: the bootstrap's coverage check
 statistics.py    the registry of statistics every table reads
 endpoints.py     the declared primary endpoint and the HQ non-inferiority check

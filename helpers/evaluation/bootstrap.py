@@ -8,6 +8,10 @@ the product of both people's counts (the two-way, or crossed, bootstrap). The
 statistics are recomputed on the weighted pairs from one
 :class:`~helpers.evaluation.metrics.RankedScores` sort.
 
+Statistics at the operating threshold carry the threshold's own noise: each resample reads them at
+a threshold re-derived on a resample of the val people (:class:`Thresholds`,
+:mod:`helpers.evaluation.thresholds`), drawn independently of the test people.
+
 Paired model differences resample both models' scores with the same weights;
 their p-values come from the same resamples centred on the null (no
 difference), never from inverting the interval.
@@ -25,13 +29,17 @@ import numpy as np
 import numpy.typing as npt
 
 from helpers.evaluation.metrics import RankedScores, Roc, finite_or_none
+from helpers.evaluation.people import kish
 
-Measure = Callable[[Roc | None], np.ndarray]
-"""Statistics of one ROC curve as a vector (NaN where the curve is None or a statistic undefined)."""
+Measure = Callable[[Roc | None, float], np.ndarray]
+"""Statistics of one ROC curve at an operating threshold as a vector (NaN where the curve is None or a statistic undefined)."""
 
 MIN_VALID_SHARE = 0.9
 """An interval is given only when at least this share of resamples yields a finite statistic."""
-METHOD = "two-way identity bootstrap: people resampled, genuine pairs weighted by their person's count, impostor pairs by the product of both"
+METHOD = (
+    "two-way identity bootstrap: test people resampled, genuine pairs weighted by their person's count, impostor pairs by "
+    "the product of both; statistics at the operating threshold read at a threshold re-derived on val people resampled alike"
+)
 TEST = "two-way identity bootstrap under the null: resampled differences centred on zero"
 TIE = 1e-12
 """Differences smaller than this are floating-point noise: equal statistics."""
@@ -62,6 +70,17 @@ class People:
         names, codes = np.unique(np.concatenate([first, second]), return_inverse=True)
         return cls(codes[: labels.size], codes[labels.size :], labels, len(names))
 
+    def impostor_units(self) -> float:
+        """The effective number of pairs of people behind the impostor pairs (Kish, over each pair of people's image
+        pairs): the rule of 30's unit for FMR and TAR. A pair of people with many image pairs counts for more, never as many."""
+        impostor = ~self.same
+        first, second = self.a[impostor].astype(np.int64), self.b[impostor].astype(np.int64)
+        return kish(np.unique(np.minimum(first, second) * self.count + np.maximum(first, second), return_counts=True)[1])
+
+    def genuine_units(self) -> float:
+        """The effective number of people behind the genuine pairs (Kish): the rule of 30's unit for FNMR and FRR."""
+        return kish(np.bincount(self.a[self.same], minlength=self.count))
+
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """How often each person is drawn in one resample of as many people as there are."""
         return np.bincount(rng.integers(0, self.count, self.count), minlength=self.count)
@@ -80,6 +99,26 @@ class People:
         return People(self.a[order], self.b[order], self.same[order], self.count)
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """The operating threshold (``point``) and its value in each bootstrap resample (``resampled``, one per resample).
+
+    NaN where there is no operating threshold: statistics read at it are then NaN too.
+    """
+
+    point: float
+    resampled: np.ndarray
+
+    @classmethod
+    def fixed(cls, value: float, n_boot: int) -> Thresholds:
+        """The same threshold in every resample (no threshold noise: a threshold given, not estimated)."""
+        return cls(value, np.full(n_boot, value, dtype=float))
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.resampled.size)
+
+
 def _usable(values: np.ndarray) -> np.ndarray | None:
     """The finite values, or None when fewer than :data:`MIN_VALID_SHARE` of them are."""
     finite = values[np.isfinite(values)]
@@ -95,23 +134,29 @@ def interval(values: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def resample(ranked: RankedScores, people: People, measure: Measure, n_boot: int, seed: int) -> np.ndarray:
-    """``measure`` of ``n_boot`` two-way resamples, one row each."""
+def resample(ranked: RankedScores, people: People, measure: Measure, thresholds: Thresholds, seed: int) -> np.ndarray:
+    """``measure`` of ``thresholds.n_boot`` two-way resamples, one row each, resample ``k`` read at ``thresholds.resampled[k]``."""
     rng, in_rank = np.random.default_rng(seed), people.ranked(ranked.order)
-    return np.array([measure(ranked.ranked_roc(in_rank.weights(people.draw(rng)))) for _ in range(n_boot)], dtype=float)
+    return np.array([measure(ranked.ranked_roc(in_rank.weights(people.draw(rng))), at) for at in thresholds.resampled], dtype=float)
 
 
-def resample_paired(first: RankedScores, second: RankedScores, people: People, measures: tuple[Measure, Measure], n_boot: int, seed: int) -> np.ndarray:
-    """``measures[1](second) - measures[0](first)`` of ``n_boot`` two-way resamples, both models weighted alike.
+def resample_paired(
+    first: RankedScores, second: RankedScores, people: People, measures: tuple[Measure, Measure], thresholds: tuple[Thresholds, Thresholds], seed: int
+) -> np.ndarray:
+    """``measures[1](second) - measures[0](first)`` of two-way resamples, both models weighted alike.
 
-    Two measures, because each model reads its statistics at its own operating threshold.
+    Two measures and two thresholds, because each model reads its statistics at its own operating
+    threshold (re-derived, resample by resample, on the same val people).
     """
+    if thresholds[0].n_boot != thresholds[1].n_boot:
+        raise ValueError(f"both models need as many resampled thresholds, got {thresholds[0].n_boot} and {thresholds[1].n_boot}")
     rng = np.random.default_rng(seed)
     in_first, in_second = people.ranked(first.order), people.ranked(second.order)
     rows = []
-    for _ in range(n_boot):
+    for at_first, at_second in zip(thresholds[0].resampled, thresholds[1].resampled):
         counts = people.draw(rng)
-        rows.append(measures[1](second.ranked_roc(in_second.weights(counts))) - measures[0](first.ranked_roc(in_first.weights(counts))))
+        after = measures[1](second.ranked_roc(in_second.weights(counts)), at_second)
+        rows.append(after - measures[0](first.ranked_roc(in_first.weights(counts)), at_first))
     return np.array(rows, dtype=float)
 
 

@@ -32,9 +32,9 @@ from helpers.evaluation.metrics import RankedScores, system_pairs
 from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles, run_conditions
 from helpers.evaluation.reports import METRICS
 from helpers.evaluation.robustness import ROBUSTNESS
-from helpers.evaluation.scores import PAIR_COLUMNS, conditions_of
+from helpers.evaluation.scores import PAIR_COLUMNS, conditions_of, people_of
 from helpers.evaluation.statistics import ALL, Statistic, first_estimable, measure
-from helpers.evaluation.summary import format_interval
+from helpers.evaluation.summary import statistic_text
 
 COMPARISON, DIFFERENCES = "comparison.csv", "differences.csv"
 DIFFERENCE_COLUMNS = [
@@ -59,11 +59,12 @@ def check_same_pairs(before: ModelRun, after: ModelRun) -> None:
     )
 
 
-def _statistics(endpoint: Endpoint, n_impostor: int) -> list[tuple[Statistic, str]]:
-    """Each compared statistic, or its first estimable stand-in on ``n_impostor`` impostors, with the key it stands in for."""
+def _statistics(endpoint: Endpoint, impostor_units: float) -> list[tuple[Statistic, str]]:
+    """Each compared statistic, or its first estimable stand-in on impostor pairs resting on ``impostor_units`` effective
+    pairs of people, with the key it stands in for."""
     chosen: dict[str, tuple[Statistic, str]] = {}
     for statistic in endpoint.compared():
-        found = first_estimable(statistic.key, n_impostor)
+        found = first_estimable(statistic.key, impostor_units)
         chosen.setdefault(found.key, (found, "" if found == statistic else statistic.key))
     return list(chosen.values())
 
@@ -76,11 +77,11 @@ def _condition_rows(before: ModelRun, after: ModelRun, condition: str, people: P
         raise ValueError(f"{after.name} and {before.name} failed to acquire different faces under {condition}: rescore both on one notebook 01 output")
     first, second = (RankedScores(scores[keep], same[keep]) for scores in values)
     people = people.subset(keep)
-    chosen = _statistics(endpoint, first.n_impostor)
-    keys = [statistic for statistic, _ in chosen]
-    measures = (measure(keys, before.threshold), measure(keys, after.threshold))
-    was, now = measures[0](first.roc()), measures[1](second.roc())
-    resampled = resample_paired(first, second, people, measures, n_boot, seed)
+    chosen = _statistics(endpoint, people.impostor_units())
+    values_of = measure([statistic for statistic, _ in chosen])
+    thresholds = (before.thresholds(n_boot, seed), after.thresholds(n_boot, seed))
+    was, now = values_of(first.roc(), thresholds[0].point), values_of(second.roc(), thresholds[1].point)
+    resampled = resample_paired(first, second, people, (values_of, values_of), thresholds, seed)
     p_values = null_p(resampled, now - was)
     rows = []
     for k, (statistic, stand_in) in enumerate(chosen):
@@ -97,7 +98,7 @@ def paired_differences(before: ModelRun, after: ModelRun, endpoint: Endpoint, n_
     bootstrap p-value under the null and, for every comparison but the primary, the Holm-adjusted p-value."""
     check_same_pairs(before, after)
     scores = before.scores
-    people = People.of(scores["same"].to_numpy(), scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy())
+    people = people_of(scores)
     rows = [
         row
         for condition in progress(conditions_of(scores), f"{after.name} vs {before.name}")
@@ -161,6 +162,14 @@ def _float(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def _none(value: float) -> float | None:
+    return None if not math.isfinite(value) else float(value)
+
+
+def _ci(low: float, high: float) -> list[float] | None:
+    return [float(low), float(high)] if math.isfinite(low) and math.isfinite(high) else None
+
+
 def _table_row(entry: dict) -> dict[str, Any]:
     """The table's numbers for one model and condition, straight from its ``metrics.json`` entry."""
     row: dict[str, Any] = {
@@ -168,6 +177,8 @@ def _table_row(entry: dict) -> dict[str, Any]:
         "genuine": entry["n_genuine"],
         "impostor": entry["n_impostor"],
         "impostor_pairs_left_out": entry["impostor_pairs_left_out"],
+        "people_pairs": entry["people_pairs"],
+        "genuine_people": entry["genuine_people"],
     }
     for statistic in ALL:
         found = statistic.entry(entry)
@@ -177,8 +188,9 @@ def _table_row(entry: dict) -> dict[str, Any]:
             f"{statistic.key}_low": _float(low),
             f"{statistic.key}_high": _float(high),
             f"{statistic.key}_estimable": found.get("estimable", True),
+            f"{statistic.key}_available": found.get("available", True),
         }
-    row["threshold"] = entry["operating"]["threshold"]
+    row["threshold"] = _float(entry["operating"]["threshold"])
     failures, acquired = entry["detector_failures"], entry.get("acquisition")
     row |= {
         "fta_images": acquired["failed"] if acquired else 0,
@@ -204,19 +216,16 @@ def comparison_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame) -> 
     )
 
 
-def not_estimable(n_impostor: int) -> str:
-    """What a table shows for a TAR the impostor pairs cannot support."""
-    return f"not estimable ({n_impostor:,} impostors)"
-
-
 def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """The comparison table for reading: ``value [95% CI]`` per statistic, indexed by condition and model."""
     out = table[["protocol", "condition", "model", "alignment", "pairs", "genuine", "impostor"]].copy()
     for statistic in ALL:
         key = statistic.key
         out[statistic.label] = [
-            format_interval(value, low, high, statistic.digits) if estimable else not_estimable(n)
-            for value, low, high, estimable, n in table[[key, f"{key}_low", f"{key}_high", f"{key}_estimable", "impostor"]].to_numpy()
+            statistic_text(statistic, {"value": _none(value), "ci": _ci(low, high), "estimable": estimable, "available": available}, units)
+            for value, low, high, estimable, available, units in table[
+                [key, f"{key}_low", f"{key}_high", f"{key}_estimable", f"{key}_available", "people_pairs"]
+            ].to_numpy()
         ]
     out["failed to acquire"] = [
         f"{n} ({rate:.1%})" if alignment == ALIGNMENT[END_TO_END] else "" for n, rate, alignment in table[["fta_images", "fta_rate", "alignment"]].to_numpy()
@@ -280,21 +289,24 @@ def _verdict_entry(row: pd.Series) -> dict[str, Any]:
 
 def _table_entry(entry: dict) -> dict[str, Any]:
     """The table's numbers of one ``metrics.json`` condition entry, as they were written."""
-    return {key: entry[key] for key in ("n_pairs", "n_genuine", "n_impostor", "auc", "eer", "tar_at_far", "operating")}
+    keys = ("n_pairs", "n_genuine", "n_impostor", "people_pairs", "genuine_people", "auc", "eer", "tar_at_far", "operating")
+    return {key: entry[key] for key in keys}
 
 
 def _primary(runs: Sequence[ModelRun], differences: pd.DataFrame, endpoint: Endpoint) -> dict[str, Any]:
     """The primary endpoint: each model's value with its interval, and each compared model's gain; where the declared
     statistic is not estimable on these pairs, its first estimable stand-in (``statistic_used``)."""
     found = differences[differences["role"] == PRIMARY].set_index("model")
-    n_impostor = runs[0].conditions[endpoint.condition]["n_impostor"]
-    used = first_estimable(endpoint.statistic, n_impostor)
+    entry = runs[0].conditions[endpoint.condition]
+    n_impostor, units = entry["n_impostor"], entry["people_pairs"]
+    used = first_estimable(endpoint.statistic, units)
     return {
         "condition": endpoint.condition,
         "statistic": endpoint.statistic,
         "statistic_used": used.key,
         "estimable": used == endpoint.primary,
         "n_impostor": n_impostor,
+        "people_pairs": units,
         "models": {run.name: used.entry(run.conditions[endpoint.condition]) for run in runs},
         "gains": {model: _difference_entry(found.loc[model]) for model in found.index},
     }

@@ -53,16 +53,22 @@ class FoldAccuracy(NamedTuple):
     thresholds: list[float]
 
 
-def min_impostors(far: float) -> int:
-    """Impostor pairs needed for TAR at ``far`` to be estimable: ``30 / far`` (1e-3 needs 30,000)."""
-    if not 0 < far <= 1:
-        raise ValueError(f"a FAR target lies in (0, 1], got {far}")
-    return math.ceil(round(RULE_OF_30 / far, 6))
+def min_units(rate: float) -> int:
+    """Units needed for 30 errors to be expected at ``rate``: ``30 / rate`` (FAR 1e-3 needs 30,000 pairs of people)."""
+    if not 0 < rate <= 1:
+        raise ValueError(f"an error rate target lies in (0, 1], got {rate}")
+    return math.ceil(round(RULE_OF_30 / rate, 6))
 
 
-def estimable(n_impostor: int, far: float) -> bool:
-    """Whether ``n_impostor`` pairs let at least 30 false accepts be expected at ``far``."""
-    return n_impostor >= min_impostors(far)
+def estimable(units: float, rate: float) -> bool:
+    """The rule of 30, counted in independent units: whether ``units`` let at least 30 errors be expected at ``rate``.
+
+    Pairs of the same people are not independent, so the units are people, not image pairs: for FMR
+    and TAR at a FAR, the effective number of pairs of people behind the impostor pairs (Kish, over each
+    pair of people's weight); for FNMR and FRR, the effective number of people behind the genuine pairs
+    (:meth:`helpers.evaluation.bootstrap.People.impostor_units`).
+    """
+    return rate > 0 and units >= min_units(rate) - 1e-6
 
 
 def far_key(far: float) -> str:
@@ -188,36 +194,59 @@ def eer(scores: npt.ArrayLike, same: npt.ArrayLike) -> float:
 
 
 def tar_at_far(scores: npt.ArrayLike, same: npt.ArrayLike, far: float) -> float:
-    """TAR at the most lenient threshold whose FAR is still <= ``far``; NaN unless the target is :func:`estimable`."""
+    """TAR at the most lenient threshold whose FAR is still <= ``far``; NaN when a class is missing or the impostor pairs
+    are too few for the rule of 30 even if each were independent (with identities, judge by :func:`estimable` in pairs of people)."""
     ranked = RankedScores(scores, same)
     curve = ranked.roc()
     return tar_of(curve, far) if curve is not None and estimable(ranked.n_impostor, far) else math.nan
 
 
-def threshold_at_fmr(scores: npt.ArrayLike, same: npt.ArrayLike, fmr: float, weights: npt.ArrayLike | None = None) -> float:
-    """The lowest threshold at which no more than ``fmr`` of the impostor pairs (with ``weights``, of their weight) are accepted (``score >= t``).
+class ImpostorLadder:
+    """Impostor scores sorted once into distinct values from the highest down: the threshold at an FMR under any weights.
 
-    The threshold sits just above an impostor score, in the scores' own
-    floating-point precision (float32 for ``scores.parquet``), so ties at it are
-    rejected together and the threshold compares exactly with the stored scores.
-    Unit weights allow ``floor(fmr * impostors)`` false matches.
+    The threshold sits just above an impostor score, in the scores' own floating-point precision
+    (float32 for ``scores.parquet``), so ties at it are rejected together and the threshold compares
+    exactly with the stored scores. A bootstrap re-derives it once per resample from new weights.
     """
-    given = np.asarray(scores)
-    precision = given.dtype.type if np.issubdtype(given.dtype, np.floating) else np.float64
-    values, labels = checked_pairs(given, same)
-    weight = np.ones(values.size) if weights is None else np.asarray(weights, dtype=np.float64)
-    if weight.shape != values.shape or (weight < 0).any():
-        raise ValueError(f"weights must be one non-negative number per pair ({values.size}), got shape {weight.shape}")
-    if labels.all():
-        raise ValueError("a threshold at a false match rate needs impostor pairs")
-    distinct, codes = np.unique(values[~labels], return_inverse=True)
-    distinct, mass = distinct[::-1], np.bincount(codes, weights=weight[~labels])[::-1]  # from the highest score down
-    total = mass.sum()
-    budget = round(fmr * total, 9) + 1e-9 * total  # the tolerance keeps whole counts exact under summation error
-    if total <= budget:
-        return float(distinct[-1])
-    above = np.cumsum(mass) - mass  # weight strictly above each score
-    return float(np.nextafter(precision(distinct[np.flatnonzero(above <= budget)[-1]]), precision(np.inf)))
+
+    def __init__(self, scores: npt.ArrayLike, same: npt.ArrayLike) -> None:
+        given = np.asarray(scores)
+        self.precision = given.dtype.type if np.issubdtype(given.dtype, np.floating) else np.float64
+        values, labels = checked_pairs(given, same)
+        if labels.all():
+            raise ValueError("a threshold at a false match rate needs impostor pairs")
+        distinct, codes = np.unique(values[~labels], return_inverse=True)
+        self.impostor = ~labels
+        self.distinct, self.codes = distinct[::-1], distinct.size - 1 - codes  # from the highest score down
+
+    def threshold(self, fmr: float, weights: npt.ArrayLike | None = None) -> float:
+        """The lowest threshold at which no more than ``fmr`` of the impostor pairs' weight is accepted (``score >= t``).
+
+        ``weights``: one non-negative number per impostor pair, in the order given; unit weights allow
+        ``floor(fmr * impostors)`` false matches.
+        """
+        weight = None if weights is None else np.asarray(weights, dtype=np.float64)
+        if weight is not None and (weight.shape != self.codes.shape or (weight < 0).any()):
+            raise ValueError(f"weights must be one non-negative number per impostor pair ({self.codes.size}), got shape {weight.shape}")
+        mass = np.bincount(self.codes, weights=weight, minlength=self.distinct.size)
+        total = mass.sum()
+        budget = round(fmr * total, 9) + 1e-9 * total  # the tolerance keeps whole counts exact under summation error
+        if total <= budget:
+            return float(self.distinct[-1])
+        above = np.cumsum(mass) - mass  # weight strictly above each score
+        return float(np.nextafter(self.precision(self.distinct[np.flatnonzero(above <= budget)[-1]]), self.precision(np.inf)))
+
+
+def threshold_at_fmr(scores: npt.ArrayLike, same: npt.ArrayLike, fmr: float, weights: npt.ArrayLike | None = None) -> float:
+    """The lowest threshold at which no more than ``fmr`` of the impostor pairs (with ``weights``, one per pair, of
+    their weight) are accepted (``score >= t``): :meth:`ImpostorLadder.threshold`."""
+    ladder = ImpostorLadder(scores, same)
+    if weights is None:
+        return ladder.threshold(fmr)
+    weight = np.asarray(weights, dtype=np.float64)
+    if weight.shape != ladder.impostor.shape:
+        raise ValueError(f"weights must be one non-negative number per pair ({ladder.impostor.size}), got shape {weight.shape}")
+    return ladder.threshold(fmr, weight[ladder.impostor])
 
 
 def _candidate_thresholds(scores: np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ Its ``scores`` are the wide table of :mod:`helpers.evaluation.scores`.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,11 @@ import pandas as pd
 from helpers.core.sources import project_path
 from helpers.data.degrade import Degradation
 from helpers.data.manifest import CLOSED_SET, OPEN_SET
+from helpers.evaluation.bootstrap import Thresholds
 from helpers.evaluation.conditions import FAMILIES, MODES, Condition, conditions
 from helpers.evaluation.reports import ModelReport, Protocol, read_report
-from helpers.evaluation.scores import read_scores
+from helpers.evaluation.scores import VAL_SCORES, read_scores, read_val_scores
+from helpers.evaluation.thresholds import resampled_thresholds
 from helpers.models.backbones import EMBEDDER_PREPROCESS
 from helpers.models.packs import load_pack
 from helpers.models.recognisers import FaceRecogniser, Recogniser
@@ -35,6 +39,7 @@ class ModelRun:
     folder: Path
     scores: pd.DataFrame
     report: ModelReport
+    val_scores: pd.DataFrame | None = None
 
     @property
     def protocol(self) -> Protocol:
@@ -47,8 +52,13 @@ class ModelRun:
 
     @property
     def threshold(self) -> float:
-        """The operating threshold, fixed on this model's val HQ-HQ impostors."""
-        return float(self.protocol.operating["threshold"])
+        """The operating threshold, fixed on this model's val HQ-HQ impostors (NaN: val supported none)."""
+        value = self.protocol.operating["threshold"]
+        return math.nan if value is None else float(value)
+
+    def thresholds(self, n_boot: int, seed: int) -> Thresholds:
+        """The operating threshold and its values on ``n_boot`` resamples of the val people (:mod:`helpers.evaluation.thresholds`)."""
+        return _thresholds(self, n_boot, seed)
 
     @property
     def tag(self) -> str:
@@ -56,15 +66,22 @@ class ModelRun:
         return protocol_tag(self.protocol.label)
 
 
-def model_run(folder: str | Path, scores: pd.DataFrame, report: ModelReport) -> ModelRun:
-    """A run from a model's scores and report; its name is the report's ``model["name"]``."""
-    return ModelRun(str(report.model["name"]), project_path(folder), scores, report)
+@functools.lru_cache(maxsize=16)
+def _thresholds(run: ModelRun, n_boot: int, seed: int) -> Thresholds:
+    if run.val_scores is None:
+        raise ValueError(f"{run.folder} holds no {VAL_SCORES}: its intervals cannot carry the threshold's noise; re-run its notebook (02 or 03)")
+    return resampled_thresholds(run.val_scores, run.protocol.operating, n_boot, seed)
+
+
+def model_run(folder: str | Path, scores: pd.DataFrame, report: ModelReport, val_scores: pd.DataFrame | None = None) -> ModelRun:
+    """A run from a model's scores, report and val scores; its name is the report's ``model["name"]``."""
+    return ModelRun(str(report.model["name"]), project_path(folder), scores, report, val_scores)
 
 
 def load_run(folder: str | Path) -> ModelRun:
     """Read a step folder of notebook 02 or 03."""
     path = project_path(folder)
-    return model_run(path, read_scores(path), read_report(path))
+    return model_run(path, read_scores(path), read_report(path), read_val_scores(path))
 
 
 def run_recogniser(folder: str | Path, batch_size: int = 64) -> tuple[dict[str, Any], FaceRecogniser, bool]:

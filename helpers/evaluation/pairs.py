@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.evaluation.bootstrap import People
+
 LFW_COLUMNS = ["fold", "name_a", "index_a", "name_b", "index_b", "same", "path_a", "path_b"]
 PAIR_COLUMNS = ["image_a", "image_b", "identity_a", "identity_b", "same"]
 IMAGE_COLUMNS = ["image_id", "identity", "split"]
@@ -98,6 +100,11 @@ class PairSet:
         """The largest share of the genuine pairs that a single person gives."""
         counts = self.images["identity"].to_numpy()[self.a[self.same]]
         return float(pd.Series(counts).value_counts(normalize=True).iloc[0]) if counts.size else float("nan")
+
+    def people(self) -> People:
+        """The people behind the pairs, for resampling and the rule of 30 (:class:`~helpers.evaluation.bootstrap.People`)."""
+        identity = self.images["identity"].astype(str).to_numpy()
+        return People.of(self.same, identity[self.a], identity[self.b])
 
     def frame(self) -> pd.DataFrame:
         """The pairs as :data:`PAIR_COLUMNS`, text columns categorical (cheap for millions of pairs)."""

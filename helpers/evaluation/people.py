@@ -5,7 +5,9 @@ pairs. :func:`person_pair_weights` weighs every impostor pair by one over the nu
 people form, so each pair of people counts the same however many images they have (the operating
 threshold is set at that FMR). :func:`people_behind` says how concentrated a set of pairs is: the
 largest person's share and Kish's effective number of people, ``(sum c)^2 / sum c^2`` over each
-person's pair count ``c`` (an impostor pair counts for both of its people).
+person's pair count ``c`` (an impostor pair counts for both of its people). The rule of 30 counts errors in
+people (:func:`helpers.evaluation.metrics.estimable`): the effective number of people behind genuine pairs,
+and of pairs of people behind impostor pairs (:func:`effective_pairs_of_people`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,30 @@ WEIGHTINGS = ("person", "pair")
 """How val impostor pairs weigh in the operating threshold: each pair of people once, or each image pair once."""
 
 
-def person_pair_weights(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike) -> np.ndarray:
-    """One over the number of pairs each pair's two people form (unordered), so every pair of people weighs 1 in all."""
+def pairs_of_people(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike) -> np.ndarray:
+    """Per pair, a code for its unordered pair of people (0, 1, ...; equal codes: the same two people)."""
     names, codes = np.unique(np.concatenate([np.asarray(identity_a).astype(str), np.asarray(identity_b).astype(str)]), return_inverse=True)
     first, second = codes[: codes.size // 2].astype(np.int64), codes[codes.size // 2 :].astype(np.int64)
-    key = np.minimum(first, second) * names.size + np.maximum(first, second)
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return 1.0 / counts[inverse]
+    return np.unique(np.minimum(first, second) * names.size + np.maximum(first, second), return_inverse=True)[1].ravel()
+
+
+def person_pair_weights(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike) -> np.ndarray:
+    """One over the number of pairs each pair's two people form (unordered), so every pair of people weighs 1 in all."""
+    codes = pairs_of_people(identity_a, identity_b)
+    return 1.0 / np.bincount(codes)[codes]
+
+
+def effective_pairs_of_people(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike, weights: npt.ArrayLike) -> float:
+    """How many independent pairs of people a rate over these impostor pairs rests on: Kish over each pair of people's
+    total weight. Person-weighted (every pair of people weighing 1), it is the number of pairs of people."""
+    codes = pairs_of_people(identity_a, identity_b)
+    return kish(np.bincount(codes, weights=np.asarray(weights, dtype=float))) if codes.size else 0.0
+
+
+def kish(totals: npt.ArrayLike) -> float:
+    """Kish's effective number of units with these total weights: ``(sum w)^2 / sum w^2`` (0 for none)."""
+    w = np.asarray(totals, dtype=float)
+    return float(w.sum() ** 2 / (w**2).sum()) if w.size and w.sum() > 0 else 0.0
 
 
 def pair_weights(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike, weighting: str) -> np.ndarray:
@@ -52,5 +71,5 @@ def people_behind(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike, genuine:
         "people": int(names.size),
         "largest_share": float(counts[top] / first.size),
         "largest_person": str(names[top]),
-        "effective_people": float(counts.sum() ** 2 / (counts.astype(float) ** 2).sum()),
+        "effective_people": kish(counts),
     }

@@ -14,7 +14,7 @@ from scipy.stats import norm
 from helpers.core.files import atomic_path
 from helpers.evaluation import metrics
 
-NOT_ESTIMABLE = "not estimable here:\ntoo few impostor pairs for this FAR target\n(or only one kind of pair)"
+NOT_ESTIMABLE = "not estimable here:\ntoo few pairs of people for this FAR target,\nno operating threshold, or one kind of pair"
 
 
 def _say_if_empty(axis: Axes, values: pd.Series) -> None:

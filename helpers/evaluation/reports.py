@@ -20,7 +20,7 @@ from helpers.evaluation.people import WEIGHTINGS
 
 METRICS = "metrics.json"
 THRESHOLDS_FROM = "val"
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 
 @dataclass(frozen=True)

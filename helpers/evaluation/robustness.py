@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from helpers.evaluation.bootstrap import People, interval, resample_paired
+from helpers.evaluation.bootstrap import interval, resample_paired
 from helpers.evaluation.conditions import HQ_CONDITION
 from helpers.evaluation.metrics import RankedScores, system_pairs
 from helpers.evaluation.model_runs import ModelRun
+from helpers.evaluation.scores import people_of
 from helpers.evaluation.statistics import AUC, Statistic, first_estimable, measure
 
 ROBUSTNESS = "robustness.csv"
@@ -37,13 +38,13 @@ def model_loss(run: ModelRun, statistic: Statistic, low: str, n_boot: int, seed:
         raise ValueError(f"{run.name} ({run.folder}) has no condition {low!r}; choose one every model scored")
     scores, same = run.scores, run.scores["same"].to_numpy().astype(bool)
     keep = system_pairs(scores[low].to_numpy(), same)  # the pairs the low condition counts, paired with the same pairs at HQ
-    people = People.of(same, scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy()).subset(keep)
+    people = people_of(scores).subset(keep)
     hq, degraded = (RankedScores(scores[condition].to_numpy()[keep], same[keep]) for condition in (HQ_CONDITION, low))
-    values = measure([statistic], run.threshold)
-    at_hq, at_low = float(values(hq.roc())[0]), float(values(degraded.roc())[0])
+    values, thresholds = measure([statistic]), run.thresholds(n_boot, seed)
+    at_hq, at_low = float(values(hq.roc(), thresholds.point)[0]), float(values(degraded.roc(), thresholds.point)[0])
     sign = 1.0 if statistic.higher_is_better else -1.0
     # resample_paired returns measure(second) - measure(first): HQ minus low quality, the loss for a higher-is-better statistic
-    low_bound, high_bound = interval(sign * resample_paired(degraded, hq, people, (values, values), n_boot, seed)[:, 0])
+    low_bound, high_bound = interval(sign * resample_paired(degraded, hq, people, (values, values), (thresholds, thresholds), seed)[:, 0])
     return {"model": run.name, "statistic": statistic.key, "condition": low, "hq": at_hq, "low_quality": at_low} | {
         "loss": sign * (at_hq - at_low),
         "loss_low": low_bound,
@@ -53,8 +54,8 @@ def model_loss(run: ModelRun, statistic: Statistic, low: str, n_boot: int, seed:
 
 def robustness_table(runs: Sequence[ModelRun], statistic_key: str, low: str = LOW_CONDITION, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per statistic (AUC, then ``statistic_key`` or its estimable stand-in) and model: the loss from HQ to ``low``, smallest first."""
-    n_impostor = min(int((~run.scores["same"].astype(bool)).sum()) for run in runs)
-    statistics = {statistic.key: statistic for statistic in (AUC, first_estimable(statistic_key, n_impostor))}
+    units = min(people_of(run.scores).impostor_units() for run in runs)
+    statistics = {statistic.key: statistic for statistic in (AUC, first_estimable(statistic_key, units))}
     tables = []
     for statistic in statistics.values():
         table = pd.DataFrame([model_loss(run, statistic, low, n_boot, seed) for run in runs]).sort_values("loss", kind="stable")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.core.files import atomic_path, write_csv_atomic
+from helpers.evaluation.bootstrap import People
 
 SCORES = "scores.parquet"
 SCORES_CSV = "scores.csv"
@@ -31,6 +32,11 @@ CSV_MAX_ROWS = 200_000
 def conditions_of(scores: pd.DataFrame) -> list[str]:
     """The condition columns of a scores table, in their order."""
     return [column for column in scores.columns if column not in PAIR_COLUMNS]
+
+
+def people_of(scores: pd.DataFrame) -> People:
+    """The people behind a scores table's pairs (``same``, ``identity_a``, ``identity_b``)."""
+    return People.of(scores["same"].to_numpy(), *(scores[column].astype(str).to_numpy() for column in ("identity_a", "identity_b")))
 
 
 def long_form(scores: pd.DataFrame) -> pd.DataFrame:
@@ -70,3 +76,9 @@ def read_scores(folder: Path) -> pd.DataFrame:
     if not conditions_of(scores):
         raise ValueError(f"{path} holds no condition column")
     return scores
+
+
+def read_val_scores(folder: Path) -> pd.DataFrame | None:
+    """A step folder's ``val_scores.parquet``, or None for a folder written before the workbench saved it."""
+    path = Path(folder) / VAL_SCORES
+    return pd.read_parquet(path) if path.is_file() else None

@@ -31,6 +31,7 @@ class Statistic:
     of: Callable[[Roc, float], float]  # its value on a curve, given the operating threshold
     far: float | None = None  # TAR statistics: the FAR target
     higher_is_better: bool = True
+    at_threshold: bool = False  # read at the operating threshold (undefined without one)
 
     def entry(self, condition: dict) -> dict:
         """This statistic's ``{"value", "ci", ...}`` in one condition entry of a model's ``metrics.json``."""
@@ -38,9 +39,10 @@ class Statistic:
             return condition["tar_at_far"][metrics.far_key(self.far)]
         return condition["operating"][self.key] if self.key in OPERATING_KEYS else condition[self.key]
 
-    def estimable(self, n_impostor: int) -> bool:
-        """Whether the statistic is defined on a set of ``n_impostor`` impostor pairs (TAR: the rule of 30)."""
-        return self.far is None or metrics.estimable(n_impostor, self.far)
+    def estimable(self, impostor_units: float) -> bool:
+        """Whether the statistic is estimable on impostor pairs resting on ``impostor_units`` effective pairs of people
+        (TAR: the rule of 30, :func:`~helpers.evaluation.metrics.estimable`; others: always)."""
+        return self.far is None or metrics.estimable(impostor_units, self.far)
 
 
 def _tar(far: float) -> Statistic:
@@ -50,9 +52,9 @@ def _tar(far: float) -> Statistic:
 AUC = Statistic("auc", "AUC", 4, lambda curve, _: metrics.auc_of(curve))
 EER = Statistic("eer", "EER", 4, lambda curve, _: metrics.eer_of(curve), higher_is_better=False)
 TAR_1E2, TAR_1E3, TAR_1E4 = (_tar(far) for far in metrics.REPORT_FARS)
-FMR = Statistic("fmr", "FMR at the operating threshold", 4, metrics.fmr_of, higher_is_better=False)
-FNMR = Statistic("fnmr", "FNMR at the operating threshold", 4, metrics.fnmr_acquired_of, higher_is_better=False)
-FRR = Statistic("frr", "FRR at the operating threshold", 4, metrics.fnmr_of, higher_is_better=False)
+FMR = Statistic("fmr", "FMR at the operating threshold", 4, metrics.fmr_of, higher_is_better=False, at_threshold=True)
+FNMR = Statistic("fnmr", "FNMR at the operating threshold", 4, metrics.fnmr_acquired_of, higher_is_better=False, at_threshold=True)
+FRR = Statistic("frr", "FRR at the operating threshold", 4, metrics.fnmr_of, higher_is_better=False, at_threshold=True)
 OPERATING_KEYS = (FMR.key, FNMR.key, FRR.key)
 
 TABLE = (AUC, EER, TAR_1E2, TAR_1E3, TAR_1E4)
@@ -64,21 +66,22 @@ FALLBACKS = {TAR_1E4.key: (TAR_1E3, TAR_1E2), TAR_1E3.key: (TAR_1E2, AUC), TAR_1
 """What stands in for a TAR that is not estimable on the pairs at hand: the first estimable one wins."""
 
 
-def measure(statistics: Sequence[Statistic], threshold: float) -> Callable[[Roc | None], np.ndarray]:
-    """The vector of ``statistics`` on a curve (all NaN for None), the operating threshold given."""
+def measure(statistics: Sequence[Statistic]) -> Callable[[Roc | None, float], np.ndarray]:
+    """The vector of ``statistics`` on a curve at an operating threshold (NaN for a None curve, and for the statistics
+    read at the threshold when it is NaN: no operating threshold)."""
 
-    def values(curve: Roc | None) -> np.ndarray:
+    def values(curve: Roc | None, threshold: float) -> np.ndarray:
         if curve is None:
             return np.full(len(statistics), math.nan)
-        return np.array([statistic.of(curve, threshold) for statistic in statistics])
+        return np.array([math.nan if s.at_threshold and not math.isfinite(threshold) else s.of(curve, threshold) for s in statistics])
 
     return values
 
 
-def first_estimable(key: str, n_impostor: int) -> Statistic:
-    """``key``'s statistic, or its first estimable fallback on ``n_impostor`` impostor pairs (AUC as a last resort)."""
+def first_estimable(key: str, impostor_units: float) -> Statistic:
+    """``key``'s statistic, or its first estimable fallback on ``impostor_units`` effective pairs of people (AUC as a last resort)."""
     statistic = BY_KEY[key]
     for candidate in (statistic, *FALLBACKS.get(key, ())):
-        if candidate.estimable(n_impostor):
+        if candidate.estimable(impostor_units):
             return candidate
     return AUC

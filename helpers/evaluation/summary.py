@@ -43,6 +43,27 @@ def format_interval(value: float | None, low: float | None, high: float | None, 
     return f"{text} [{format_number(low, digits, signed)}, {format_number(high, digits, signed)}]"
 
 
+def not_estimable(units: float) -> str:
+    """What a table shows for a TAR whose impostor pairs rest on too few effective pairs of people (the rule of 30)."""
+    return f"not estimable ({units:,.0f} effective pairs of people)"
+
+
+NO_THRESHOLD = "no operating threshold"
+RULE_UNMET = "(rule of 30 unmet)"
+"""After a rate at the operating threshold with fewer than 30 errors expected, counted in people: indicative only."""
+
+
+def statistic_text(statistic: Statistic, found: dict, units: float) -> str:
+    """One statistic of a ``metrics.json`` condition entry as a table cell: value and interval, or why there is none;
+    a rate at the threshold that the rule of 30 (counted in people) does not support is marked :data:`RULE_UNMET`."""
+    if statistic.far is not None and not found.get("estimable", True):
+        return not_estimable(units)
+    if not found.get("available", True):
+        return NO_THRESHOLD
+    shown = format_entry(found, "value", statistic.digits)
+    return shown if found.get("estimable", True) or shown == "n/a" else f"{shown} {RULE_UNMET}"
+
+
 def format_number(value: float, digits: int, signed: bool = False) -> str:
     """``value`` to ``digits`` decimals, or in scientific notation when that would round a non-zero value to zero."""
     sign = "+" if signed else ""
@@ -69,8 +90,7 @@ def _model_cell(report: dict, condition: str, model: str, statistic: Statistic) 
     entry = report["conditions"].get(condition, {}).get(model)
     if entry is None:
         return MISSING
-    value = statistic.entry(entry)
-    return format_entry(value, "value", statistic.digits) if value.get("estimable", True) else f"not estimable ({entry['n_impostor']:,} impostors)"
+    return statistic_text(statistic, statistic.entry(entry), entry["people_pairs"])
 
 
 def _gain_cell(report: dict, condition: str, model: str, key: str) -> str:
@@ -189,7 +209,7 @@ def change_sentence(entry: dict, key: str, n_boot: int) -> str:
     statistic = BY_KEY[key]
     before, after, diff, d = entry["before"], entry["after"], entry["diff"], statistic.digits
     if not (_finite(before) and _finite(after) and _finite(diff)):
-        return f"{statistic.label} is not estimable here (too few impostor pairs, or only one kind of pair)"
+        return f"{statistic.label} is not estimable here (too few pairs of people, no operating threshold, or only one kind of pair)"
     was, now = format_number(before, d), format_number(after, d)
     moved = f"stayed at {was}" if was == now else f"{'rose' if diff > 0 else 'fell'} from {was} to {now}"
     if entry["ci"] is None:
@@ -240,7 +260,8 @@ def failures_sentence(failures: dict[str, dict[str, int]]) -> str:
 
 def _intro(report: dict[str, Any]) -> list[str]:
     protocol, others = report["protocol"], report["model_order"][1:]
-    lines = [f"# Model comparison ({protocol['tag']})", "", f"Protocol v{protocol['version']}: **{protocol['label']}**, {protocol['split']} split.", ""]
+    lines = [f"# Model comparison ({protocol['tag']})", "", *support_lines(report)]
+    lines += [f"Protocol v{protocol['version']}: **{protocol['label']}**, {protocol['split']} split.", ""]
     if protocol["tag"] == "closed-set":
         lines += [
             "> **Closed-set result.** The same people appear in training and test (with different images), so these numbers",
@@ -272,7 +293,11 @@ def primary_lines(report: dict[str, Any]) -> list[str]:
     description = report["condition_info"][primary["condition"]]["description"]
     lines = ["## Primary endpoint", "", f"Declared before the run: **{statistic.label}** on **{description}** ({primary['condition']}).", ""]
     if not primary["estimable"]:
-        lines += [f"Not estimable on these pairs: {primary['n_impostor']:,} impostors, fewer than 30 false matches expected at the target.", ""]
+        lines += [
+            f"Not estimable on these pairs: their {primary['n_impostor']:,} impostor pairs rest on {primary['people_pairs']:,.0f} "
+            "effective pairs of people, fewer than 30 false matches expected at the target (the rule of 30, counted in pairs of people).",
+            "",
+        ]
     for model in report["model_order"][1:]:
         entry = primary["gains"].get(model)
         if entry is None:
@@ -336,22 +361,35 @@ def _people_sentence(split: str, counts: dict[str, Any]) -> str:
     )
 
 
+def threshold_sentence(model: str, op: dict[str, Any]) -> str:
+    """Where one model's operating threshold sits and what val supports, in words."""
+    if op["threshold"] is None:
+        return f"- **{model}**: {NO_THRESHOLD}. {op['advice']}"
+    moved = f" (declared {op['fmr_target']:g}: moved, val supports no less)" if op["support"] == "moved" else ""
+    return (
+        f"- **{model}**: threshold {op['threshold']:.4f}, set where {op['val_fmr']:.2e} of the val HQ-HQ impostors are accepted "
+        f"(FMR {op['fmr']:g}{moved}), each of the {op['val_people_pairs']:,.0f} pairs of val people weighing the same "
+        f"({op['val_false_matches']:,} of {op['val_impostors']:,} image pairs, {op['val_fmr_pairs']:.2e})."
+    )
+
+
+def support_lines(report: dict[str, Any]) -> list[str]:
+    """The summary's first lines when val does not support the declared operating FMR: what was done, and the fix."""
+    told = {op["advice"] for op in (report["models"][model]["operating"] for model in report["model_order"]) if op["advice"]}
+    return [f"**Operating threshold: {advice}**" for advice in sorted(told)] + ([""] if told else [])
+
+
 def _operating(report: dict[str, Any]) -> list[str]:
     lines = ["## One operating threshold", ""]
-    for model in report["model_order"]:
-        op = report["models"][model]["operating"]
-        loose = "" if op["estimable"] else " (fewer than 30 false matches expected there: loosely set)"
-        lines.append(
-            f"- **{model}**: threshold {op['threshold']:.4f}, set where {op['val_fmr']:.2e} of the val HQ-HQ impostors are accepted "
-            f"(target {op['fmr_target']:g}), each of the {op['val_people_pairs']:,} pairs of val people weighing the same "
-            f"({op['val_false_matches']:,} of {op['val_impostors']:,} image pairs, {op['val_fmr_pairs']:.2e}){loose}."
-        )
+    lines += [threshold_sentence(model, report["models"][model]["operating"]) for model in report["model_order"]]
     counts = report["protocol"]["pair_counts"]
     lines += ["", "The people behind the rates (a rate resting on few people is less certain than its pair count suggests):", ""]
     lines += [_people_sentence(split, counts[split]) for split in ("val", "test") if split in counts]
     lines += [
         "",
         "Applied unchanged to every test condition, as a deployed system would; FMR above the target means low-quality faces are confused more often at that threshold. "
+        f"Intervals at the threshold carry its own noise: each resample re-derives it on resampled val people. {RULE_UNMET}: fewer than 30 errors "
+        "expected, counted in people (pairs of people for FMR, people for FNMR and FRR): indicative only. "
         "Both levels of ISO/IEC 19795-1: FMR and FNMR count the pairs whose faces were both acquired (algorithm level); FRR also counts a genuine pair "
         "with a failure to acquire as a rejection (system level), and FAR equals FMR, impostor pairs with a failure to acquire being left out of its denominator.",
         "",

@@ -1,16 +1,17 @@
 """Verification protocols on cached embeddings: the workbench protocol and the LFW View 2 check.
 
-Workbench protocol (v4, :data:`~helpers.evaluation.reports.PROTOCOL_VERSION`): pairs from one identity-disjoint split (at most
+Workbench protocol (v5, :data:`~helpers.evaluation.reports.PROTOCOL_VERSION`): pairs from one identity-disjoint split (at most
 ``genuine_per_identity`` seeded genuine pairs per person, every impostor pair up
 to ``max_impostors``; no image with itself), scored under every condition,
 HQ-HQ, HQ gallery vs LQ probe, and LQ-LQ, on the very same pairs. One operating
-threshold is fixed on the val split's HQ-HQ impostors and applied to every test
-condition. Every interval is a two-way identity bootstrap
-(:mod:`helpers.evaluation.bootstrap`). :func:`evaluate` is the one path every model is scored by.
+threshold is fixed on the val split's HQ-HQ impostors (:mod:`helpers.evaluation.thresholds`) and applied
+to every test condition. Every interval is a two-way identity bootstrap
+(:mod:`helpers.evaluation.bootstrap`), the threshold re-derived on resampled val people. :func:`evaluate` is the one path every model is scored by.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,16 @@ from helpers.data.degrade import HQ, Degradation
 from helpers.data.levels import LevelSet
 from helpers.data.manifest import CENTRE_CROP, NO_FACE, protocol_of, split_images
 from helpers.evaluation import metrics, statistics
-from helpers.evaluation.bootstrap import METHOD, People, interval, interval_entry, resample
+from helpers.evaluation.bootstrap import METHOD, People, Thresholds, interval, interval_entry, resample
 from helpers.evaluation.conditions import HQ_CONDITION, MODES, ORACLE, Condition, conditions
 from helpers.evaluation.embeddings import EmbeddingStore, View, embed_views, embedding_store, image_keys, view_embeddings, view_of
 from helpers.evaluation.endpoints import Endpoint
 from helpers.evaluation.model_runs import ModelRun, model_run
 from helpers.evaluation.pairs import PairSet, sample_pairs
-from helpers.evaluation.people import pair_weights, people_behind, person_pair_weights
+from helpers.evaluation.people import people_behind
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
-from helpers.evaluation.scores import conditions_of, write_scores, write_val_scores
+from helpers.evaluation.scores import conditions_of, people_of, write_scores, write_val_scores
+from helpers.evaluation.thresholds import operating_point, resampled_thresholds
 from helpers.models.recognisers import FaceRecogniser
 
 
@@ -123,33 +125,16 @@ def acquisition_report(items: dict[View, pd.DataFrame], condition: Condition, pa
     }
 
 
-def operating_point(val_scores: pd.DataFrame, fmr: float, weighting: str = "person") -> dict[str, Any]:
-    """The one operating threshold: where HQ-HQ impostors of the val split are accepted at ``fmr`` (NIST style),
-    each pair of people weighing the same (``weighting="person"``, :mod:`helpers.evaluation.people`) or each image pair.
-
-    Applied unchanged to every test condition. ``estimable`` says whether the val split holds enough
-    units (pairs of people, or image pairs) for 30 false matches at the target (the rule of 30).
-    """
-    values, same = val_scores[HQ_CONDITION].to_numpy(), val_scores["same"].to_numpy().astype(bool)
-    a, b = val_scores["identity_a"].astype(str).to_numpy()[~same], val_scores["identity_b"].astype(str).to_numpy()[~same]
-    weights = np.zeros(same.size)
-    weights[~same] = pair_weights(a, b, weighting)
-    threshold = metrics.threshold_at_fmr(values, same, fmr, weights)
-    impostor = values[~same]
-    accepted = impostor >= threshold
-    units = round(weights.sum())
-    return {
-        "fmr_target": fmr,
-        "threshold": threshold,
-        "set_on": f"val {HQ_CONDITION} impostor pairs",
-        "weighting": weighting,
-        "val_impostors": int(impostor.size),
-        "val_people_pairs": round(person_pair_weights(a, b).sum()),
-        "val_false_matches": int(accepted.sum()),
-        "val_fmr": float(weights[~same][accepted].sum() / weights.sum()),
-        "val_fmr_pairs": float(accepted.mean()),
-        "estimable": metrics.estimable(units, fmr),
-    }
+def operating_line(operating: dict[str, Any]) -> str:
+    """The operating threshold in one line, with what val could not support."""
+    if operating["threshold"] is None:
+        return f"no operating threshold: {operating['advice']}"
+    line = (
+        f"operating threshold {operating['threshold']:.4f}: {operating['weighting']}-weighted FMR {operating['val_fmr']:.2e} on "
+        f"{operating['val_people_pairs']:,.0f} pairs of val people ({operating['val_impostors']:,} HQ-HQ impostor pairs, of which "
+        f"{operating['val_false_matches']:,} accepted: {operating['val_fmr_pairs']:.2e})"
+    )
+    return line + (f"; {operating['advice']}" if operating["advice"] else "")
 
 
 def _entries(point: np.ndarray, resampled: np.ndarray) -> dict[str, dict]:
@@ -164,51 +149,68 @@ LEVELS = {
 """The two levels of ISO/IEC 19795-1 every condition reports at the operating threshold, in words."""
 
 
-def condition_report(values: np.ndarray, same: np.ndarray, people: People, threshold: float, n_boot: int, seed: int) -> dict[str, Any]:
-    """One condition: AUC, EER, TAR at each reported FAR, and at the operating threshold FMR (= FAR), FNMR (algorithm
-    level) and FRR (system level), all with two-way identity-bootstrap intervals over the system-level pairs
-    (:func:`~helpers.evaluation.metrics.system_pairs`), and balanced accuracy in person folds. JSON-ready: None where undefined."""
+def _operating(entries: dict[str, dict], values: np.ndarray, same: np.ndarray, people: People, threshold: float, fmr: float | None) -> dict:
+    """FMR, FNMR and FRR at the operating threshold with their error counts and, by the rule of 30 counted in people,
+    whether each is estimable (FMR at the target it was set at, FNMR and FRR at their measured values)."""
+    if not math.isfinite(threshold) or fmr is None:
+        missing = {"value": None, "ci": None, "available": False, "estimable": False}
+        return {"threshold": None, "fmr": missing, "fnmr": missing, "frr": missing, "levels": LEVELS}
+    acquired, rejected = metrics.acquired_pairs(values), values < threshold
+    impostor_units, genuine_units = people.impostor_units(), people.genuine_units()
+    fnmr, frr = (entries[key]["value"] or 0.0 for key in ("fnmr", "frr"))
+    return {
+        "threshold": threshold,
+        "fmr": entries["fmr"]
+        | {"false_matches": int((values[~same] >= threshold).sum()), "impostor_pairs": int((~same).sum()), "estimable": metrics.estimable(impostor_units, fmr)},
+        "fnmr": entries["fnmr"]
+        | {"false_non_matches": int((rejected & same & acquired).sum()), "genuine_pairs": int((same & acquired).sum())}
+        | {"estimable": metrics.estimable(genuine_units, fnmr)},
+        "frr": entries["frr"]
+        | {"false_rejections": int((rejected & same).sum()), "genuine_pairs": int(same.sum()), "estimable": metrics.estimable(genuine_units, frr)},
+        "levels": LEVELS,
+    }
+
+
+def condition_report(values: np.ndarray, same: np.ndarray, people: People, thresholds: Thresholds, fmr: float | None, seed: int) -> dict[str, Any]:
+    """One condition: AUC, EER, TAR at each reported FAR, and at the operating threshold (set on val at ``fmr``; None:
+    none) FMR (= FAR), FNMR (algorithm level) and FRR (system level), all with two-way identity-bootstrap intervals over
+    the system-level pairs (:func:`~helpers.evaluation.metrics.system_pairs`), those at the threshold read at its
+    resampled values (``thresholds``); the people behind the pairs and, by the rule of 30 counted in them, what is
+    estimable; balanced accuracy in person folds. JSON-ready: None where undefined."""
     keep = metrics.system_pairs(values, same)
     values, same, people = values[keep], same[keep], people.subset(keep)
     ranked = metrics.RankedScores(values, same)
-    measure = statistics.measure(statistics.ALL, threshold)
-    entries = _entries(measure(ranked.roc()), resample(ranked, people, measure, n_boot, seed))
-    n_impostor = ranked.n_impostor
+    measure = statistics.measure(statistics.ALL)
+    entries = _entries(measure(ranked.roc(), thresholds.point), resample(ranked, people, measure, thresholds, seed))
+    impostor_units = people.impostor_units()
     tar = {
-        metrics.far_key(s.far): (entries[s.key] if s.estimable(n_impostor) else {"value": None, "ci": None})
-        | {"estimable": s.estimable(n_impostor), "min_impostors": metrics.min_impostors(s.far)}
+        metrics.far_key(s.far): (entries[s.key] if s.estimable(impostor_units) else {"value": None, "ci": None})
+        | {"estimable": s.estimable(impostor_units), "min_people_pairs": metrics.min_units(s.far)}
         for s in statistics.TABLE
         if s.far is not None
     }
-    acquired = metrics.acquired_pairs(values)
-    rejected = values < threshold
     folds = metrics.person_kfold_accuracy(values, same, people.a, people.b, seed=seed)
     return {
         "n_pairs": int(same.size),
         "n_genuine": int(same.sum()),
-        "n_impostor": n_impostor,
+        "n_impostor": ranked.n_impostor,
         "impostor_pairs_left_out": int((~keep).sum()),
+        "people_pairs": round(impostor_units, 1),
+        "genuine_people": round(people.genuine_units(), 1),
         "auc": entries["auc"],
         "eer": entries["eer"],
         "tar_at_far": tar,
-        "operating": {
-            "threshold": threshold,
-            "fmr": entries["fmr"] | {"false_matches": int((values[~same] >= threshold).sum()), "impostor_pairs": n_impostor},
-            "fnmr": entries["fnmr"] | {"false_non_matches": int((rejected & same & acquired).sum()), "genuine_pairs": int((same & acquired).sum())},
-            "frr": entries["frr"] | {"false_rejections": int((rejected & same).sum()), "genuine_pairs": int(same.sum())},
-            "levels": LEVELS,
-        },
+        "operating": _operating(entries, values, same, people, thresholds.point, fmr),
         "balanced_accuracy_10fold": {"mean": metrics.finite_or_none(folds.mean), "std": metrics.finite_or_none(folds.std), "folds": "by person"},
-        "bootstrap": {"method": METHOD, "level": 0.95, "n_boot": n_boot, "seed": seed},
+        "bootstrap": {"method": METHOD, "level": 0.95, "n_boot": thresholds.n_boot, "seed": seed},
     }
 
 
-def condition_metrics(scores: pd.DataFrame, threshold: float, extras: dict[str, dict], n_boot: int, seed: int) -> dict[str, dict]:
+def condition_metrics(scores: pd.DataFrame, thresholds: Thresholds, fmr: float | None, extras: dict[str, dict], seed: int) -> dict[str, dict]:
     """Per condition: :func:`condition_report` merged with ``extras[condition]`` (detector failures, acquisition)."""
-    same = scores["same"].to_numpy().astype(bool)
-    people = People.of(same, scores["identity_a"].astype(str).to_numpy(), scores["identity_b"].astype(str).to_numpy())
+    same, people = scores["same"].to_numpy().astype(bool), people_of(scores)
     return {
-        name: condition_report(scores[name].to_numpy(), same, people, threshold, n_boot, seed) | extras[name]
+        name: condition_report(scores[name].to_numpy(), same, people, thresholds, fmr, seed) | extras[name]
         for name in progress(conditions_of(scores), "conditions")
     }
 
@@ -259,15 +261,11 @@ def evaluate(
             f"{summaries[split]['behind_fnmr']['effective_people']:.1f}, behind FMR {summaries[split]['behind_fmr']['effective_people']:.1f}"
         )
     operating = operating_point(scores["val"], settings.operating_fmr, settings.threshold_weighting)
-    print(
-        f"operating threshold {operating['threshold']:.4f}: {operating['weighting']}-weighted FMR {operating['val_fmr']:.2e} on "
-        f"{operating['val_people_pairs']:,} pairs of val people ({operating['val_impostors']:,} HQ-HQ impostor pairs, of which "
-        f"{operating['val_false_matches']:,} accepted: {operating['val_fmr_pairs']:.2e})"
-        + ("" if operating["estimable"] else " (fewer than 30 false matches expected at the target: the threshold is loosely set)")
-    )
+    print(operating_line(operating))
     failures = detector_failures(manifest, "test")
     extras = {c.name: {"detector_failures": failures, "acquisition": acquisition_report(items["test"], c, pairs["test"])} for c in test_conditions}
-    report = condition_metrics(scores["test"], operating["threshold"], extras, n_boot, settings.seed)
+    thresholds = resampled_thresholds(scores["val"], operating, n_boot, settings.seed)
+    report = condition_metrics(scores["test"], thresholds, operating["fmr"], extras, settings.seed)
     return Evaluation(scores["test"], scores["val"], report, summaries, operating)
 
 
@@ -316,4 +314,4 @@ def score_model(
     write_scores(run_dir, found.scores)
     write_val_scores(run_dir, found.val_scores)
     write_report(run_dir, report)
-    return model_run(run_dir, found.scores, report)
+    return model_run(run_dir, found.scores, report, found.val_scores)

@@ -166,12 +166,13 @@ class Selection:
     condition: Condition
     statistic: Statistic
     requested: str
-    val_impostors: int
+    val_people_pairs: float
 
     @classmethod
-    def of(cls, condition: Condition, requested: str, val_impostors: int) -> Selection:
-        """``requested`` if ``val_impostors`` pairs can estimate it, else its first estimable fallback."""
-        return cls(condition, first_estimable(requested, val_impostors), requested, val_impostors)
+    def of(cls, condition: Condition, requested: str, val_people_pairs: float) -> Selection:
+        """``requested`` if val impostor pairs resting on ``val_people_pairs`` effective pairs of people can estimate it
+        (the rule of 30), else its first estimable fallback."""
+        return cls(condition, first_estimable(requested, val_people_pairs), requested, val_people_pairs)
 
     @property
     def stands_in(self) -> bool:
@@ -183,10 +184,10 @@ class Selection:
         used = f"{self.statistic.label} at {self.condition.name}"
         if not self.stands_in:
             return used
-        return f"{used} (standing in for {BY_KEY[self.requested].label}: {self.val_impostors:,} val impostor pairs are too few)"
+        return f"{used} (standing in for {BY_KEY[self.requested].label}: {self.val_people_pairs:,.0f} effective pairs of val people are too few)"
 
     def to_json(self) -> dict[str, Any]:
-        return {"condition": self.condition.name, "statistic": self.statistic.key, "requested": self.requested, "val_impostors": self.val_impostors}
+        return {"condition": self.condition.name, "statistic": self.statistic.key, "requested": self.requested, "val_people_pairs": self.val_people_pairs}
 
 
 @dataclass
@@ -295,6 +296,6 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
         val_pairs=pairs,
         val_crops=crops,
         val_acquired=acquired,
-        selection=Selection.of(condition, config.select_statistic, pairs.n_impostor),
+        selection=Selection.of(condition, config.select_statistic, pairs.people().impostor_units()),
         protocol=protocol_of(manifest),
     )

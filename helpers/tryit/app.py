@@ -38,7 +38,7 @@ def decision_markdown(model: TryModel, result: Verification) -> str:
     """Score, threshold (with its FMR and source) and decision, in plain words."""
     lines = [f"**{model.name}**: cosine score **{result.score:.4f}**"]
     if result.operating is None:
-        lines.append("no operating threshold for this model yet: run notebook 02 on it (`make demo`) to decide")
+        lines.append("no operating threshold for this model: run notebook 02 on it (`make demo`), with enough val people to support one")
     else:
         fmr = "" if result.operating.fmr is None else f" (set at FMR {result.operating.fmr:g} on val impostor pairs)"
         lines.append(f"threshold {result.operating.threshold:.4f}{fmr} → **{'match' if result.match else 'no match'}**")

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 MATCH, NO_MATCH, ERROR = 0, 1, 2
 NO_THRESHOLD = (
     "no operating threshold for this model: run notebook 02 (or 03) on it (`make demo` does) so its step folder holds one, "
-    "pass that folder as --model, or give --threshold"
+    "pass that folder as --model, or give --threshold (a run whose val split was too small to support one holds none: "
+    "its metrics.json says why)"
 )
 
 

@@ -43,11 +43,12 @@ class TryModel:
 
 
 def operating_of(folder: Path) -> Operating | None:
-    """The operating threshold a notebook 02 / 03 step folder fixed on val (``protocol.operating`` of its ``metrics.json``)."""
+    """The operating threshold a notebook 02 / 03 step folder fixed on val (``protocol.operating`` of its ``metrics.json``),
+    at the FMR val supported; None when val supported none."""
     operating = read_report(folder).protocol.operating
-    if "threshold" not in operating:
+    if operating.get("threshold") is None:
         return None
-    return Operating(float(operating["threshold"]), operating.get("fmr_target"), str(folder / METRICS))
+    return Operating(float(operating["threshold"]), operating.get("fmr"), str(folder / METRICS))
 
 
 def latest_operating(sha256: str, results: Path) -> Operating | None:

@@ -12,6 +12,7 @@ from helpers.core.files import read_png_rgb, write_png_atomic
 from helpers.data.acquire import ACQUIRED, NO_FACE
 from helpers.data.degrade import HQ, Degradation, degrade
 from helpers.evaluation import metrics, verification
+from helpers.evaluation.bootstrap import Thresholds
 from helpers.evaluation.conditions import MODES
 from helpers.evaluation.embeddings import EmbeddingStore, compute_embeddings, embed_views, embedding_items, image_keys
 from helpers.evaluation.pairs import sample_pairs
@@ -113,9 +114,9 @@ def test_conditions_score_the_same_pairs(images: pd.DataFrame, tmp_path: Path) -
     assert verification.acquisition_report(items, conditions[1], pairs) is None  # oracle: acquired by construction
     hq = scores["HQ-HQ"]
     assert hq[scores["same"]].mean() > hq[~scores["same"]].mean()
-    threshold = verification.operating_point(scores, 0.1)["threshold"]
+    threshold = metrics.threshold_at_fmr(hq.to_numpy(), scores["same"].to_numpy(), 0.1)
     extras = {c.name: {"detector_failures": {"images": 12}} for c in conditions}
-    report = verification.condition_metrics(scores, threshold, extras, n_boot=20, seed=0)
+    report = verification.condition_metrics(scores, Thresholds.fixed(threshold, 20), 0.1, extras, seed=0)
     assert set(report) == set(conditions_of(scores))
     assert all(0 <= entry["operating"]["fnmr"]["value"] <= 1 for entry in report.values())
     lost_genuine, operating = int((either_lost & scores["same"]).sum()), report["e2e:px16-px16"]["operating"]

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from helpers.evaluation.bootstrap import People
+from helpers.evaluation.bootstrap import People, Thresholds
 from helpers.evaluation.metrics import (
     FAILED_SCORE,
     RankedScores,
@@ -22,7 +22,7 @@ from helpers.evaluation.metrics import (
     fnmr_acquired_of,
     fnmr_of,
     kfold_accuracy,
-    min_impostors,
+    min_units,
     person_kfold_accuracy,
     roc,
     system_pairs,
@@ -76,7 +76,7 @@ def test_tar_at_far_is_conservative() -> None:
 
 
 def test_tar_at_far_follows_the_rule_of_30() -> None:
-    assert (min_impostors(1e-2), min_impostors(1e-3), min_impostors(1e-4)) == (3_000, 30_000, 300_000)
+    assert (min_units(1e-2), min_units(1e-3), min_units(1e-4)) == (3_000, 30_000, 300_000)
     rng = np.random.default_rng(2)
     for n_impostor, estimable in ((29_999, False), (30_000, True)):
         same = np.arange(n_impostor + 50) < 50
@@ -149,11 +149,14 @@ def test_algorithm_and_system_levels_by_hand() -> None:
     a = np.array(["p1", "p2", "p3", "p4", "p1", "p2", "p3"])
     b = np.array(["p1", "p2", "p3", "p4", "p2", "p3", "p4"])
     assert system_pairs(values, same).tolist() == [True] * 6 + [False]
-    report = condition_report(values, same, People.of(same, a, b), 0.5, n_boot=10, seed=0)
+    report = condition_report(values, same, People.of(same, a, b), Thresholds.fixed(0.5, 10), 0.5, seed=0)
     operating = report["operating"]
     assert operating["fmr"]["value"] == 0.5 and (operating["fmr"]["false_matches"], operating["fmr"]["impostor_pairs"]) == (1, 2)
     assert operating["fnmr"]["value"] == 0.5 and (operating["fnmr"]["false_non_matches"], operating["fnmr"]["genuine_pairs"]) == (1, 2)
     assert operating["frr"]["value"] == 0.75 and (operating["frr"]["false_rejections"], operating["frr"]["genuine_pairs"]) == (3, 4)
     assert report["impostor_pairs_left_out"] == 1 and report["n_impostor"] == 2 and report["n_genuine"] == 4
+    # The rule of 30 in people: 2 pairs of people (p1-p2, p2-p3) behind FMR, 4 people behind FNMR and FRR; none supports 30 errors.
+    assert (report["people_pairs"], report["genuine_people"]) == (2, 4)
+    assert not any(operating[key]["estimable"] for key in ("fmr", "fnmr", "frr"))
     curve = roc(values[:6], same[:6])
     assert fnmr_acquired_of(curve, 0.5) == 0.5 and fnmr_of(curve, 0.5) == 0.75 and fmr_of(curve, 0.5) == 0.5

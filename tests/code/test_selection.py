@@ -32,11 +32,11 @@ def test_a_lower_is_better_statistic_picks_the_lowest_value() -> None:
     assert stop_early(history(0.3, 0.1, 0.2, 0.25), EER, patience=2)
 
 
-def test_the_selection_statistic_stands_in_when_val_has_too_few_impostors() -> None:
+def test_the_selection_statistic_stands_in_when_val_has_too_few_pairs_of_people() -> None:
     assert Selection.of(LQ_BOTH, "tar@1e-3", 30_000).statistic is TAR_1E3
     few = Selection.of(LQ_BOTH, "tar@1e-3", 3_000)
     assert few.statistic is TAR_1E2 and few.stands_in
-    assert few.to_json() == {"condition": "px16-px16", "statistic": "tar@1e-2", "requested": "tar@1e-3", "val_impostors": 3000}
+    assert few.to_json() == {"condition": "px16-px16", "statistic": "tar@1e-2", "requested": "tar@1e-3", "val_people_pairs": 3000}
     last_resort = Selection.of(LQ_BOTH, "tar@1e-3", 375)
     assert last_resort.statistic is AUC and "AUC at px16-px16 (standing in for TAR@FAR=1e-3" in last_resort.describe()
 

@@ -66,8 +66,10 @@ def test_training_people_are_fitted_and_every_epoch_is_validated(synthetic_proce
     losses = history["loss"].iloc[1:]
     assert losses.iloc[-2:].mean() < 0.6 * losses.iloc[0]
     assert history[["val_auc_hq", "val_auc_lq", "val_select"]].stack().between(0, 1).all()
-    # 6 val people x 5 images: 300 of 375 impostor pairs, too few for TAR@1e-3 or 1e-2, so AUC at px16-px16 stands in
-    assert summary["selected_on"] == {"condition": "px16-px16", "statistic": "auc", "requested": "tar@1e-3", "val_impostors": 300}
+    # 6 val people x 5 images: 15 pairs of people, too few for TAR@1e-3 or 1e-2, so AUC at px16-px16 stands in
+    selected = summary["selected_on"]
+    assert selected == {"condition": "px16-px16", "statistic": "auc", "requested": "tar@1e-3", "val_people_pairs": selected["val_people_pairs"]}
+    assert 10 < selected["val_people_pairs"] <= 15  # Kish over the 15 pairs of people, some image pairs capped away
     assert history["val_select"].equals(history["val_auc_lq"])
     assert summary["best_epoch"] == int(history.loc[history["val_select"].idxmax(), "epoch"])
     for name in (training.HISTORY, checkpoints.BEST, f"{training.CHECKPOINTS}/{checkpoints.STATE}"):
@@ -101,7 +103,8 @@ def test_the_best_epoch_follows_the_declared_statistic_at_the_val_condition(synt
     """EER at HQ gallery vs 16 px probes: the lowest EER wins, and the summary says what was selected on."""
     summary = train(config(synthetic_processed, tmp_path, epochs=2, val_condition="HQ-px16", select_statistic="eer"))
     history = pd.DataFrame(summary["history"])
-    assert summary["selected_on"] == {"condition": "HQ-px16", "statistic": "eer", "requested": "eer", "val_impostors": 300}
+    selected = summary["selected_on"]
+    assert selected == {"condition": "HQ-px16", "statistic": "eer", "requested": "eer", "val_people_pairs": selected["val_people_pairs"]}
     assert history["val_select"].between(0, 1).all() and not history["val_select"].equals(history["val_auc_lq"])
     assert summary["best_epoch"] == int(history.loc[history["val_select"].idxmin(), "epoch"])
 

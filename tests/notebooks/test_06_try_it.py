@@ -32,7 +32,7 @@ def test_the_verification_is_saved_with_the_runs_threshold(nb06_step: Path, nb02
     record = json.loads((nb06_step / "verification.json").read_text())
     operating = nb02_run["metrics"]["protocol"]["operating"]
     assert (record["model"], record["level"]) == ("offline", "px32")
-    assert record["threshold"] == operating["threshold"] and record["threshold_fmr"] == operating["fmr_target"]
+    assert record["threshold"] == operating["threshold"] and record["threshold_fmr"] == operating["fmr"]
     assert -1 <= record["score"] <= 1 and record["match"] == (record["score"] >= record["threshold"]) and len(record["faces"]) == 2
     for name in ("pair.png", "score_vs_resolution.png"):
         assert (nb06_step / name).stat().st_size > 0, name
