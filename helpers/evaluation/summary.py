@@ -388,8 +388,8 @@ def _operating(report: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "Applied unchanged to every test condition, as a deployed system would; FMR above the target means low-quality faces are confused more often at that threshold. "
-        f"Intervals at the threshold carry its own noise: each resample re-derives it on resampled val people. {RULE_UNMET}: fewer than 30 errors "
-        "expected, counted in people (pairs of people for FMR, people for FNMR and FRR): indicative only. "
+        f"Intervals at the threshold carry its own noise: each resample re-derives it on resampled val people. A rate marked {RULE_UNMET} has "
+        "fewer than 30 errors expected, counted in people (effective pairs of people for FMR, effective people for FNMR and FRR): indicative only. "
         "Both levels of ISO/IEC 19795-1: FMR and FNMR count the pairs whose faces were both acquired (algorithm level); FRR also counts a genuine pair "
         "with a failure to acquire as a rejection (system level), and FAR equals FMR, impostor pairs with a failure to acquire being left out of its denominator.",
         "",
