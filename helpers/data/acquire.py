@@ -23,6 +23,7 @@ outside every impostor denominator.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,12 @@ def acquire_levels(
     detector: Detector,
     splits: tuple[str, ...] = ("val", "test"),
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+    only: Mapping[str, Collection[str]] | None = None,
 ) -> pd.DataFrame:
     """Every level of every usable image of ``splits``, acquired end to end; one row per (image, level), failures included.
+
+    ``only`` narrows a split to the levels it names (notebook 01: val at the primary endpoint's levels alone,
+    the only ones val is scored at end to end); a split it does not name gets every level.
 
     Outcomes are cached per (content hash, level, seed, detector and its policy, :data:`ACQUIRE_VERSION`) in one
     JSON line each and crops are written atomically under ``lq-e2e-v<version>/<detector>/<level>/``, so a killed
@@ -146,9 +151,10 @@ def acquire_levels(
     tag = detector_tag(detector)
     rows = manifest[(manifest["status"] == OK) & manifest["split"].isin(splits) & (manifest["crop_path"] != "")]
     records = []
+    chosen = {split: [level for level in levels.levels if only is None or split not in only or level.name in only[split]] for split in splits}
     for _, row in progress(list(rows.iterrows()), "degrade photo, detect, align"):
         photo = None
-        for level in levels.levels:
+        for level in chosen[row["split"]]:
             target = path_inside(processed, E2E_FOLDER, tag, level_folder(level, levels.seed), row["identity"], Path(row["crop_path"]).name)
             key = _item_key(row["sha256"], level, levels.seed)
             outcome = cache.get(key)
@@ -160,7 +166,7 @@ def acquire_levels(
             records.append({"path": row["path"], "level": level.name, **outcome, "lq_path": lq_path})
     table = pd.DataFrame(records, columns=ACQUISITION_COLUMNS)
     write_csv_atomic(processed / ACQUISITION, table)
-    write_json_atomic(processed / ACQUISITION_SETTINGS, settings(detector, splits))
+    write_json_atomic(processed / ACQUISITION_SETTINGS, settings(detector, {split: [level.name for level in found] for split, found in chosen.items()}))
     return table
 
 
@@ -174,7 +180,7 @@ def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: in
     return {"status": found.status, "iou": None if found.iou is None else round(found.iou, 4), "wrong_face": found.wrong_face}
 
 
-def settings(detector: Detector, splits: tuple[str, ...]) -> dict[str, Any]:
+def settings(detector: Detector, splits: Mapping[str, list[str]]) -> dict[str, Any]:
     """What decides the end-to-end crops: detector, its policy and input, the HQ information used (none), the chain library."""
     return {
         "detector": detector.cache_key(),
@@ -186,7 +192,7 @@ def settings(detector: Detector, splits: tuple[str, ...]) -> dict[str, Any]:
         "hq_information": HQ_INFORMATION,
         "wrong_face_iou": WRONG_FACE_IOU,
         "acquire_version": ACQUIRE_VERSION,
-        "splits": list(splits),
+        "splits": dict(splits),
         "chain_library": CHAIN_LIBRARY,
     }
 

@@ -87,3 +87,18 @@ def conditions(levels: Sequence[Degradation], modes: Sequence[str] = (ORACLE,)) 
             if level.resolution < CROP_SIZE:
                 found.append(Condition(f"{prefix}{level.name}-{level.name}", level, level, mode))
     return found
+
+
+def condition_named(name: str, levels: Sequence[Degradation]) -> Condition:
+    """The condition called ``name`` among those of ``levels`` in either mode; an unknown name stops with the valid ones."""
+    found = {condition.name: condition for condition in conditions(levels, MODES)}
+    if name not in found:
+        raise ValueError(f"primary_condition {name!r} is not a condition of these levels; valid: {sorted(found)}")
+    return found[name]
+
+
+def end_to_end_levels(condition: Condition) -> frozenset[str]:
+    """The names of the levels ``condition`` needs acquired end to end: its LQ sides' when it is end to end, else none."""
+    if condition.mode != END_TO_END:
+        return frozenset()
+    return frozenset(level.name for level in (condition.level_a, condition.level_b) if not level.is_identity)

@@ -177,6 +177,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "sweeps": list_of(text(tuple(SWEEPS))),
         "end_to_end": boolean(),
         "e2e_detector": _detector_policy(),
+        "primary_condition": text(),
         "detector_input": integer(64),
         "detector": _folder_or_name("detector or pack", (*PACK_NAMES, *SCRFD_FILES, MTCNN, YUNET), files=(".onnx",)),
         "det_threshold": number(0, 1, low_open=True),

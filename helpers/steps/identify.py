@@ -8,6 +8,7 @@ same cache notebooks 02 and 03 fill, so views they scored cost nothing here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +56,13 @@ class Embedder:
     def store(self) -> EmbeddingStore:
         """The recogniser's embedding cache, read from disk once per embedder."""
         return embedding_store(self.processed_dir, self.recogniser, self.flip)
+
+    def covers(self, images: pd.DataFrame, view: View) -> bool:
+        """Whether every image of ``images`` has an outcome at ``view``: always oracle, end to end where notebook 01 acquired it."""
+        level, mode = view
+        if mode == ORACLE:
+            return True
+        return self.acquisition is not None and set(images["path"]) <= set(self.acquisition.loc[self.acquisition["level"] == level.name, "path"])
 
     def vectors(self, images: pd.DataFrame, views: list[View]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{view name: (embeddings, acquired mask)}`` of ``images`` in their order (computed once, then cached)."""
@@ -185,14 +193,14 @@ def open_set(
     """Search every view's probes against the HQ gallery of ``test`` (roles from :func:`helpers.identification.openset.enrol`).
 
     Thresholds come from ``val`` people (none enrolled: every search is non-mated) searched against the same gallery,
-    weighted by :func:`helpers.identification.openset.calibration_weights`: ``matched`` at each view's own val probes,
-    ``fixed`` at HQ val probes and applied to every view.
+    weighted by :func:`helpers.identification.openset.calibration_weights`: ``matched`` at each view's own val probes
+    (NaN at an end-to-end view notebook 01 did not acquire val at), ``fixed`` at HQ val probes and applied to every view.
     """
     gallery_images = test[test["role"] == openset.GALLERY]
     gallery = Gallery.of(embedder.vectors(gallery_images, [view_of(HQ, ORACLE)])["HQ"][0], gallery_images["identity"].to_numpy())
     probes = test[test["role"] != openset.GALLERY]
     known, people = (probes["role"] == openset.KNOWN).to_numpy(), probes["identity"].to_numpy()
-    test_vectors, val_vectors = embedder.vectors(probes, views), embedder.vectors(val, views)
+    test_vectors, val_vectors = embedder.vectors(probes, views), embedder.vectors(val, [view for view in views if embedder.covers(val, view)])
     everyone, val_people = np.ones(len(val), dtype=bool), val["identity"].to_numpy()
     weights = openset.calibration_weights(val_people, calibration_weights)
     fixed = None
@@ -200,10 +208,15 @@ def open_set(
     for view in views:
         name = view_name(view)
         searched = openset.run_search(gallery, _probes(test_vectors, name, known, people), _probes(test_vectors, name, ~known, people))
-        matched = openset.threshold_at_fpir(openset.best_scores(gallery, _probes(val_vectors, name, everyone, val_people)), target_fpir, weights)
+        calibrated = name in val_vectors
+        matched = (
+            openset.threshold_at_fpir(openset.best_scores(gallery, _probes(val_vectors, name, everyone, val_people)), target_fpir, weights)
+            if calibrated
+            else math.nan
+        )
         fixed = matched if fixed is None else fixed
         row = view_row(view) | _open_row(searched, {"matched": matched, "fixed": fixed}, n_boot, seed)
-        rows.append(row | {"val_probes": len(val), "val_alarm_budget": target_fpir * weights.sum()})
+        rows.append(row | {"val_probes": len(val) if calibrated else 0, "val_alarm_budget": target_fpir * weights.sum()})
         max_rank = min(len(gallery), 50)
         cmcs.append(pd.DataFrame({"rank": np.arange(1, max_rank + 1), "identification_rate": cmc(searched.known_ranks, max_rank)}).assign(view=name))
         curves.append(openset.dir_fpir_curve(searched).assign(view=name))
@@ -225,6 +238,9 @@ def _open_row(searched: openset.Searched, thresholds: dict[str, float], n_boot: 
     row |= {"rank1": rank1["value"]} | _interval("rank1", rank1)
     row |= {f"rank{k}": float(np.mean(searched.known_ranks <= k)) for k in openset.RANKS if k > 1}  # without intervals
     for kind, threshold in thresholds.items():
+        if math.isnan(threshold):  # no val probes at this view: nothing to read at it
+            row |= {f"threshold_{kind}": math.nan} | {f"{rate}_{kind}{end}": math.nan for rate in ("dir", "fpir") for end in ("", "_ci_low", "_ci_high")}
+            continue
         detected = person_rate(openset.dir_at(searched, threshold), searched.known_people, n_boot, seed)
         alarms = person_rate(searched.unknown_top >= threshold, searched.unknown_people, n_boot, seed)
         row |= {

@@ -245,6 +245,7 @@ def test_the_study_is_the_hour_long_demo_of_before(tmp_path: Path) -> None:
         "levels": None,
         "sweeps": None,
         "processed_dir": "processed_dataset/lfw-study",
+        "primary_condition": "e2e:HQ-real24",  # the demo's: val is acquired end to end at real24 alone
     }
     assert len(study["01_prepare_dataset"]["sweeps"]) == 7 and study["03_finetune_pack"]["epochs"] == 3  # the demo's
     assert study["02_baseline_dlib"]["recogniser"] == "dlib" and study["05_compare"]["models"][1] == "{steps.02_baseline_dlib}"
@@ -303,9 +304,9 @@ def test_run_all_by_hand_gives_the_demo() -> None:
 
 
 def test_the_demos_levels_are_the_named_levels_of_the_app() -> None:
-    """The demo's ten levels are named levels (the try-it app and ``lqface verify --degrade`` offer them by name)."""
+    """The demo's nine levels are named levels (the try-it app and ``lqface verify --degrade`` offer them by name)."""
     levels = parse_levels(load_config(ROOT / "configs" / "demo.yaml").steps[0].parameters["levels"])
-    assert len(levels) == 10 and all(NAMED_LEVELS[level.name] == level for level in levels)
+    assert len(levels) == 9 and all(NAMED_LEVELS[level.name] == level for level in levels)
 
 
 # ---------------------------------------------------------------- extends

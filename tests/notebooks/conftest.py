@@ -97,6 +97,7 @@ def nb01_run(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> dict:
         split_fractions={"train": 0.3, "val": 0.3, "test": 0.4},
         levels=[32, 16],
         sweeps=["jpeg"],  # three full-resolution JPEG levels beside the resolution ladder; end to end as well (the default)
+        primary_condition=PRIMARY_CONDITION,  # val is acquired end to end at px16 only
     )
     run["checksums_unchanged"] = tree_checksums(dataset) == before
     return run

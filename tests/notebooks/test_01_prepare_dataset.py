@@ -59,12 +59,17 @@ def test_lq_levels_and_figures_were_written(nb01_run: dict) -> None:
 
 
 def test_every_image_is_acquired_end_to_end_or_counted(nb01_run: dict) -> None:
-    """One row per (val or test image, level); a crop on disk for every acquisition, a reason for every failure."""
+    """One row per (test image, level) and per val image at the primary's level; a crop on disk for every acquisition,
+    a reason for every failure."""
     processed = nb01_run["processed"]
     manifest = pd.read_csv(processed / "manifest.csv", dtype=str, keep_default_na=False)
     evaluated = manifest[(manifest["status"] == "ok") & manifest["split"].isin(["val", "test"])]
     table, settings = load_acquisition(processed)
-    assert len(table) == len(evaluated) * 5 and set(table["path"]) == set(evaluated["path"])
+    split_of = table["path"].map(evaluated.set_index("path")["split"])
+    assert set(table["path"]) == set(evaluated["path"]) and len(table) == 5 * (evaluated["split"] == "test").sum() + (evaluated["split"] == "val").sum()
+    expected = {"test": ["jpeg10", "jpeg20", "jpeg50", "px16", "px32"], "val": ["px16"]}  # val: conftest's primary e2e:HQ-px16 alone
+    assert table.groupby(split_of)["level"].agg(lambda levels: sorted(set(levels))).to_dict() == expected
+    assert {split: sorted(names) for split, names in settings["splits"].items()} == expected
     assert set(table["status"]) <= {ACQUIRED, NO_FACE, NO_REFERENCE}
     acquired = table[table["status"] == ACQUIRED]
     assert all((processed / path).is_file() for path in acquired["lq_path"]) and (table.loc[table["status"] != ACQUIRED, "lq_path"] == "").all()
@@ -93,6 +98,7 @@ def test_mtcnn_is_a_working_detector_option(mirror: Path, tmp_path: Path) -> Non
         levels=[24],
         sweeps=[],
         detector="mtcnn",
+        primary_condition="e2e:HQ-px24",
     )
     manifest = pd.read_csv(processed / "manifest.csv", dtype=str, keep_default_na=False)
     ok = manifest[manifest["status"] == "ok"]

@@ -106,6 +106,9 @@ def test_open_set_rows_cmc_and_threshold(report: dict, nb04_step: Path, manifest
     assert rows["val_alarm_budget"].to_numpy() == pytest.approx(0.1 * sizes["calibration_people"])  # each val person counts once
     assert sizes["known_probes"] + sizes["unknown_probes"] + sizes["gallery_images"] == (manifest["split"] == "test").sum()
     assert (rows["threshold_fixed"] == rows.loc["HQ", "threshold_matched"]).all()
+    calibrated = [view for view in VIEWS if not view.startswith("e2e:") or view == "e2e:px16"]  # val is acquired at the primary's level only
+    assert rows.loc[calibrated, "threshold_matched"].notna().all() and (rows.loc[calibrated, "val_probes"] == len(val)).all()
+    assert rows.drop(index=calibrated)[["threshold_matched", "dir_matched", "fpir_matched"]].isna().all().all()
     for k_low, k_high in ((1, 5), (5, 10), (10, 20)):
         assert (rows[f"rank{k_low}"] <= rows[f"rank{k_high}"]).all()
     assert (rows["dir_fixed"] <= rows["rank1"] + 1e-12).all()  # identified and accepted is a subset of identified
