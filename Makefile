@@ -25,7 +25,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -c "import torch, torchvision, onnxruntime, cv2, insightface; torchvision.ops.nms; print('installed: torch', torch.__version__, '| torchvision', torchvision.__version__, '| onnxruntime', onnxruntime.__version__)"
 	touch $(STAMP)
 
-# Notebooks 01-05 headlessly (configs/demo.yaml: about 16 minutes on 2 cores); re-running resumes an unfinished run.
+# Notebooks 01-05 headlessly (configs/demo.yaml: about 10 minutes on 2 cores); re-running resumes an unfinished run.
 demo: $(STAMP)
 	$(VENV)/bin/lqface run $(CONFIG)
 

@@ -80,15 +80,17 @@ def _crop_or_marker(processed_dir: Path, lq_path: str) -> np.ndarray:
 def montage_rows(
     manifest: pd.DataFrame, processed_dir: Path, lq: pd.DataFrame, levels: list[str], n: int = 6, seed: int = 0
 ) -> tuple[list[str], list[list[np.ndarray]]]:
-    """Level names and, for ``n`` seeded images, their HQ crop followed by each of ``levels``.
+    """Level names and, for ``n`` seeded images with every one of ``levels`` present, their HQ crop followed by each level.
 
     ``lq`` is a table of (path, level, lq_path): the oracle images of :func:`~helpers.data.levels.synthesise_lq`
-    or the end-to-end crops of ``acquisition.csv``, where an empty ``lq_path`` (not acquired) shows a red square.
+    or the end-to-end crops of ``acquisition.csv`` (val photos only at the primary's levels), where an empty
+    ``lq_path`` (not acquired) shows a red square.
     """
     lq = lq[lq["level"].isin(levels)]
-    with_lq = lq["path"].drop_duplicates()
-    picks = with_lq.sample(min(n, len(with_lq)), random_state=seed) if len(with_lq) else with_lq
     levels = list(dict.fromkeys(lq["level"]))
+    per_image = lq.groupby("path", sort=False)["level"].nunique()
+    with_lq = pd.Series(per_image.index[per_image == len(levels)])
+    picks = with_lq.sample(min(n, len(with_lq)), random_state=seed) if len(with_lq) else with_lq
     crops = manifest.set_index("path")["crop_path"]
     grid = []
     for path in picks:

@@ -113,3 +113,17 @@ def test_montages_split_the_levels_and_mark_faces_not_acquired(tmp_path: Path) -
     hq, found, lost = grid[0]
     assert np.array_equal(hq, crop) and np.array_equal(found, crop[::-1])
     assert (lost == prepare.NOT_ACQUIRED_RGB).all()  # the face of jpeg10 was not acquired: a red tile, not a dark face
+
+
+def test_montages_show_only_images_acquired_at_every_level_shown(tmp_path: Path) -> None:
+    crop = face_like(4, size=112)
+    for name in ("a", "b"):
+        save(tmp_path / "aligned" / f"{name}.png", crop)
+        save(tmp_path / "lq-e2e" / f"{name}.png", crop[::-1])
+    manifest = pd.DataFrame({"path": ["p/a.jpg", "p/b.jpg"], "crop_path": ["aligned/a.png", "aligned/b.png"]})
+    # b is a val photo: acquired end to end at the primary's level (real24) alone
+    table = pd.DataFrame(
+        {"path": ["p/a.jpg", "p/a.jpg", "p/b.jpg"], "level": ["real32", "real24", "real24"], "lq_path": ["lq-e2e/a.png"] * 2 + ["lq-e2e/b.png"]}
+    )
+    titles, grid = prepare.montage_rows(manifest, tmp_path, table, ["real32", "real24"], n=6)
+    assert titles == ["HQ (112 px)", "real32", "real24"] and len(grid) == 1 and len(grid[0]) == 3
