@@ -304,9 +304,9 @@ def test_run_all_by_hand_gives_the_demo() -> None:
 
 
 def test_the_demos_levels_are_the_named_levels_of_the_app() -> None:
-    """The demo's eight levels are named levels (the try-it app and ``lqface verify --degrade`` offer them by name)."""
+    """The demo's seven levels are named levels (the try-it app and ``lqface verify --degrade`` offer them by name)."""
     levels = parse_levels(load_config(ROOT / "configs" / "demo.yaml").steps[0].parameters["levels"])
-    assert len(levels) == 8 and all(NAMED_LEVELS[level.name] == level for level in levels)
+    assert len(levels) == 7 and all(NAMED_LEVELS[level.name] == level for level in levels)
 
 
 # ---------------------------------------------------------------- extends
