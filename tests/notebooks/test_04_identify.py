@@ -32,7 +32,7 @@ def nb04_step(nb02_run: dict, nb01_run: dict) -> Path:
         processed_dir=str(nb01_run["processed"]),
         model_dir=str(nb02_run["step"]),
         run_dir=str(step),
-        min_images=4,
+        min_images=3,  # at most 3 photos a person (notebook 01's default): 2 enrolment images and 1 probe
         target_fpir=0.1,
         primary_condition=PRIMARY_CONDITION,
         n_boot=N_BOOT,
@@ -80,7 +80,7 @@ def test_only_test_people_are_identified_and_eval_images_are_held_out(report: di
     assert set(per_person["person"]) <= test_people
     split = report["closed_set"]["split"]
     counts = manifest[manifest["split"] == "test"]["identity"].value_counts()
-    assert split["people"] == (counts >= 4).sum() and split["train_images"] + split["eval_images"] == counts[counts >= 4].sum()
+    assert split["people"] == (counts >= 3).sum() and split["train_images"] + split["eval_images"] == counts[counts >= 3].sum()
 
 
 def test_classifiers_are_saved_with_their_sha256_and_load_back(report: dict, nb04_step: Path) -> None:
