@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from helpers.evaluation.metrics import RankedScores, Roc, finite_or_none
-from helpers.evaluation.people import kish
+from helpers.evaluation.people import kish, pair_keys
 
 Measure = Callable[[Roc | None, float], np.ndarray]
 """Statistics of one ROC curve at an operating threshold as a vector (NaN where the curve is None or a statistic undefined)."""
@@ -74,8 +74,7 @@ class People:
         """The effective number of pairs of people behind the impostor pairs (Kish, over each pair of people's image
         pairs): the rule of 30's unit for FMR and TAR. A pair of people with many image pairs counts for more, never as many."""
         impostor = ~self.same
-        first, second = self.a[impostor].astype(np.int64), self.b[impostor].astype(np.int64)
-        return kish(np.unique(np.minimum(first, second) * self.count + np.maximum(first, second), return_counts=True)[1])
+        return kish(np.unique(pair_keys(self.a[impostor], self.b[impostor], self.count), return_counts=True)[1])
 
     def genuine_units(self) -> float:
         """The effective number of people behind the genuine pairs (Kish): the rule of 30's unit for FNMR and FRR."""

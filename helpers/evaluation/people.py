@@ -21,11 +21,16 @@ WEIGHTINGS = ("person", "pair")
 """How val impostor pairs weigh in the operating threshold: each pair of people once, or each image pair once."""
 
 
+def pair_keys(first: np.ndarray, second: np.ndarray, count: int) -> np.ndarray:
+    """One integer per unordered pair of person codes below ``count``: equal keys, the same two people."""
+    first, second = first.astype(np.int64), second.astype(np.int64)
+    return np.minimum(first, second) * count + np.maximum(first, second)
+
+
 def pairs_of_people(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike) -> np.ndarray:
     """Per pair, a code for its unordered pair of people (0, 1, ...; equal codes: the same two people)."""
     names, codes = np.unique(np.concatenate([np.asarray(identity_a).astype(str), np.asarray(identity_b).astype(str)]), return_inverse=True)
-    first, second = codes[: codes.size // 2].astype(np.int64), codes[codes.size // 2 :].astype(np.int64)
-    return np.unique(np.minimum(first, second) * names.size + np.maximum(first, second), return_inverse=True)[1].ravel()
+    return np.unique(pair_keys(codes[: codes.size // 2], codes[codes.size // 2 :], names.size), return_inverse=True)[1].ravel()
 
 
 def person_pair_weights(identity_a: npt.ArrayLike, identity_b: npt.ArrayLike) -> np.ndarray:
