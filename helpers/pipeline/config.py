@@ -20,18 +20,42 @@ A config may extend another and state only what differs (shallow overrides):
       - name: 02_baseline_dlib     # a new step: a notebook is required
         notebook: 02_baseline.ipynb
 
+A step with a ``grid:`` is an ablation study: it becomes one step per arm, each an ordinary step from then on:
+
+    steps:
+      - name: 03_recipe            # the arms 03_recipe.base, .chain, .jitter, .chain.jitter
+        notebook: 03_finetune.ipynb
+        parameters: {model_name: sface, train_options: {lq_prob: 0.7}}    # the base arm
+        grid:
+          ingredients:             # named overrides; names [a-z][a-z0-9_]*, declared order names the arms
+            chain: {train_options: {lq_chain: realistic}}
+            jitter: {train_options: {align_jitter: true}}
+          arms: all                # the default: every subset, fewest ingredients first; or a list, e.g. [[], [chain]]
+          record: recipe           # optional: this parameter gets each arm's ingredient list
+      - name: 05_compare
+        notebook: 05_compare.ipynb
+        parameters: {models: ["{steps.02_baseline}", "{grid.03_recipe}"]}   # a list item: every arm's folder
+
+An arm's parameters are the step's own with its ingredients' overrides: a mapping over a mapping merges key by
+key (one level), anything else replaces; two ingredients setting the same key are an error. A string
+``model_name`` becomes ``<model_name>.<arm suffix>`` (``sface.base``, ``sface.chain.jitter``); at most 64 arms;
+``grid: null`` in an extending config runs the base's grid step as one step.
+
 A step's own parameters win over the defaults. With ``split_seeds``, notebook 01
 gets each seed as its ``seed`` and every ``processed_dir`` gets ``/seed-<k>``.
 Everything is checked before anything runs: unknown keys, names that are not
 folder-safe, duplicate steps, parameters the notebook does not have, the split
 seeds, and placeholders (``{run}``, the folder of the run, or of the seed;
 ``{steps.NAME}``, an earlier step's output folder; ``{seeds.NAME}``, as a whole
-value, the list of an earlier step's folders over the seeds run so far).
+value, the list of an earlier step's folders over the seeds run so far;
+``{grid.NAME}``, as a whole list item, one ``{steps.ARM}`` item per arm of an
+earlier grid step, expanded when the config loads).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -50,11 +74,15 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 CONFIGS = PROJECT_ROOT / "configs"
 CONFIG_KEYS = ("name", "extends", "defaults", "steps", "split_seeds")
 REQUIRED_KEYS = ("name", "steps")
-STEP_KEYS = ("name", "notebook", "parameters")
+STEP_KEYS = ("name", "notebook", "parameters", "grid")
+GRID_KEYS = ("ingredients", "arms", "record")
+MAX_ARMS = 64
+GRID_ITEM = re.compile(r"\{grid\.([^{}]*)\}")  # a whole list item: one {steps.ARM} item per arm of an earlier grid step
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 FOLDER_KINDS = ("steps", "seeds")  # {steps.NAME}: a folder; {seeds.NAME}: the list of NAME's folders over the split seeds
 PREPARE = "01_prepare_dataset"  # the notebook whose seed parameter decides the identity split
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_INGREDIENT = re.compile(r"[a-z][a-z0-9_]*\Z")
 _SCALARS = (str, bool, int, float, type(None))
 
 
@@ -84,6 +112,15 @@ class Step:
         if "processed_dir" in self.per_seed:
             parameters["processed_dir"] = f"{parameters['processed_dir']}/{seed_folder(seed)}"
         return parameters
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A step's ``grid:``: named parameter overrides, the arms (ingredient tuples in declared order), and the parameter recording them."""
+
+    ingredients: dict[str, dict[str, Any]]
+    arms: tuple[tuple[str, ...], ...]
+    record: str | None
 
 
 @dataclass(frozen=True)
@@ -145,16 +182,136 @@ def _parse_step(raw: Any, index: int, path: Path) -> Step:
     where = f"step {index} ({raw['name']})" if named else f"step {index}"
     _check_keys(raw, STEP_KEYS, ("name", "notebook"), where, path)
     name = _check_name(raw["name"], where, path)
-    notebook, parameters = raw["notebook"], raw.get("parameters") or {}
+    notebook = raw["notebook"]
     if not isinstance(notebook, str) or not notebook.endswith(".ipynb"):
         raise _fail(path, f"{where}: notebook must be an .ipynb path (relative to notebooks/, the project root, or absolute), not {notebook!r}")
+    return Step(name, notebook, _check_parameter_map(raw.get("parameters") or {}, where, path))
+
+
+def _check_parameter_map(parameters: Any, where: str, path: Path) -> dict[str, Any]:
+    """A mapping of parameter names (Python identifiers) to values."""
     if not isinstance(parameters, dict):
         raise _fail(path, f"{where}: parameters must be a mapping of notebook parameter names to values")
     for key, value in parameters.items():
         if not isinstance(key, str) or not key.isidentifier():
             raise _fail(path, f"{where}: parameter name {key!r} is not a Python identifier")
         _check_value(value, f"{where} parameter {key}", path)
-    return Step(name, notebook, parameters)
+    return parameters
+
+
+def _parse_ingredients(raw: Any, where: str, path: Path) -> dict[str, dict[str, Any]]:
+    """A grid's ``ingredients:``: folder-safe names, each a mapping of parameter overrides, no two setting the same key."""
+    if not isinstance(raw, dict) or not raw:
+        raise _fail(path, f"{where}: ingredients must be a non-empty mapping of names to parameter overrides, e.g. {{chain: {{loss: adaface}}}}")
+    for name, overrides in raw.items():
+        if not isinstance(name, str) or not _INGREDIENT.match(name):
+            raise _fail(path, f"{where}: ingredient name {name!r} must be a lower-case letter, then lower-case letters, digits or '_' (it names folders)")
+        _check_parameter_map(overrides, f"{where} ingredient {name}", path)
+    for (first, one), (second, other) in itertools.combinations(raw.items(), 2):
+        if shared := _shared_keys(one, other):
+            raise _fail(
+                path, f"{where}: ingredients {first} and {second} both set {shared[0]}; an arm with both could not tell which wins: set it in one of them"
+            )
+    return raw
+
+
+def _shared_keys(one: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """The keys two overrides both set: ``key``, or ``key.inner`` inside a mapping both give (those merge key by key)."""
+    shared = []
+    for key in (key for key in one if key in other):
+        if isinstance(one[key], dict) and isinstance(other[key], dict):
+            shared += [f"{key}.{inner}" for inner in one[key] if inner in other[key]]
+        else:
+            shared.append(key)
+    return shared
+
+
+def _parse_arm(raw: Any, names: tuple[str, ...], where: str, path: Path) -> tuple[str, ...]:
+    """One listed arm: its ingredients, in the order they are declared."""
+    if not isinstance(raw, list):
+        raise _fail(path, f"{where}: an arm is a list of ingredient names ([] for the base arm), not {raw!r}")
+    for position, name in enumerate(raw):
+        if name not in names:
+            raise _fail(path, f"{where}: unknown ingredient {name!r}{suggestion(name, names)}; the ingredients are: {', '.join(names)}")
+        if name in raw[:position]:
+            raise _fail(path, f"{where}: ingredient {name} is listed twice; list it once")
+    return tuple(name for name in names if name in raw)
+
+
+def _parse_arms(raw: Any, names: tuple[str, ...], where: str, path: Path) -> tuple[tuple[str, ...], ...]:
+    """``all`` (every subset: fewest ingredients first, then declared order) or a list of arms, in its order."""
+    if raw == "all":
+        if 2 ** len(names) > MAX_ARMS:
+            raise _fail(path, f"{where}: arms: all makes {2 ** len(names)} arms from {len(names)} ingredients, more than {MAX_ARMS}; list the arms to run")
+        return tuple(arm for size in range(len(names) + 1) for arm in itertools.combinations(names, size))
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_ARMS:
+        raise _fail(path, f"{where}: arms must be all (the default) or a list of 1 to {MAX_ARMS} ingredient lists, e.g. [[], [{names[0]}]], not {raw!r}")
+    arms = [_parse_arm(arm, names, f"{where} arms[{position}]", path) for position, arm in enumerate(raw)]
+    for position, arm in enumerate(arms):
+        if arm in arms[:position]:
+            raise _fail(path, f"{where} arms[{position}]: the arm {list(arm)} is also arms[{arms.index(arm)}]; list each arm once")
+    return tuple(arms)
+
+
+def _set_per_arm(record: str | None) -> dict[str, str]:
+    """The parameters a grid sets for each arm, and how."""
+    per_arm = {"run_dir": "each arm runs in its own folder", "model_name": "each arm's is the step's model_name and the arm's suffix, e.g. sface.chain"}
+    return per_arm | ({record: "record: gives it each arm's ingredient list"} if record else {})
+
+
+def _parse_grid(raw: Any, where: str, path: Path) -> Grid:
+    """A step's ``grid:`` block."""
+    _check_keys(raw, GRID_KEYS, ("ingredients",), where, path)
+    ingredients = _parse_ingredients(raw["ingredients"], where, path)
+    record = raw.get("record")
+    if record is not None and (not isinstance(record, str) or not record.isidentifier() or record in ("run_dir", "model_name")):
+        raise _fail(path, f"{where}: record must name a notebook parameter (not run_dir or model_name), which gets each arm's ingredient list, not {record!r}")
+    for name, overrides in ingredients.items():
+        if taken := [key for key in _set_per_arm(record) if key in overrides]:
+            raise _fail(path, f"{where} ingredient {name}: cannot set {taken[0]}: {_set_per_arm(record)[taken[0]]}")
+    return Grid(ingredients, _parse_arms(raw.get("arms", "all"), tuple(ingredients), where, path), record)
+
+
+def _merge_overrides(parameters: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``parameters`` under ``overrides``: a mapping over a mapping merges key by key (one level), anything else replaces."""
+    merged = dict(parameters)
+    for key, value in overrides.items():
+        merged[key] = merged[key] | value if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _arm(step: Step, grid: Grid, ingredients: tuple[str, ...]) -> Step:
+    """The step ``<name>.<ingredients>`` (``<name>.base`` for none): the step's parameters with the ingredients' overrides."""
+    suffix = ".".join(ingredients) or "base"
+    parameters = step.parameters
+    for name in ingredients:
+        parameters = _merge_overrides(parameters, grid.ingredients[name])
+    if isinstance(parameters.get("model_name"), str):
+        parameters = parameters | {"model_name": f"{parameters['model_name']}.{suffix}"}
+    if grid.record is not None:
+        parameters = parameters | {grid.record: list(ingredients)}
+    return Step(f"{step.name}.{suffix}", step.notebook, parameters)
+
+
+def _arms(step: Step, grid: Grid, where: str, path: Path) -> list[Step]:
+    """One step per arm of the step's grid, in arm order."""
+    if taken := [key for key in _set_per_arm(grid.record) if key in step.parameters and key != "model_name"]:
+        raise _fail(path, f"{where}: a grid step cannot set {taken[0]}: {_set_per_arm(grid.record)[taken[0]]}")
+    return [_arm(step, grid, ingredients) for ingredients in grid.arms]
+
+
+def _parse_steps(raw: list[Any], path: Path) -> tuple[list[Step], dict[str, tuple[str, ...]]]:
+    """The steps, each grid step replaced by its arms; and each grid step's arm names, in arm order."""
+    steps, grids = [], {}
+    for index, item in enumerate(raw, 1):
+        step = _parse_step(item, index, path)
+        if item.get("grid") is None:
+            steps.append(step)
+            continue
+        arms = _arms(step, _parse_grid(item["grid"], f"step {index} ({step.name}) grid", path), f"step {index} ({step.name})", path)
+        grids[step.name] = tuple(arm.name for arm in arms)
+        steps += arms
+    return steps, grids
 
 
 def _check_unique(steps: list[Step], path: Path) -> None:
@@ -224,6 +381,41 @@ def _check_placeholders(steps: list[Step], path: Path) -> None:
                 for token in PLACEHOLDER.findall(text):
                     _check_whole(token, key, value, where, path)
                     _check_placeholder(token, index, names, where, path)
+
+
+def _expand_item(item: Any, grids: dict[str, tuple[str, ...]], where: str, path: Path) -> list[Any]:
+    """A list item: ``"{grid.NAME}"`` becomes one ``"{steps.ARM}"`` item per arm of grid step NAME; anything else stays one item."""
+    match = GRID_ITEM.fullmatch(item) if isinstance(item, str) else None
+    if match is None:
+        return [_expand_grid_lists(item, grids, where, path)]
+    if (name := match.group(1)) not in grids:
+        raise _fail(
+            path,
+            f"{where}: placeholder {item} names no earlier grid step{suggestion(name, tuple(grids))}; the grid steps before this one: {', '.join(grids) or 'none'}",
+        )
+    return [f"{{steps.{arm}}}" for arm in grids[name]]
+
+
+def _expand_grid_lists(value: Any, grids: dict[str, tuple[str, ...]], where: str, path: Path) -> Any:
+    """``value`` with every ``"{grid.NAME}"`` list item expanded; ``{grid.NAME}`` anywhere else is an error."""
+    if isinstance(value, list):
+        return [expanded for item in value for expanded in _expand_item(item, grids, where, path)]
+    if isinstance(value, dict):
+        return {key: _expand_grid_lists(item, grids, where, path) for key, item in value.items()}
+    if isinstance(value, str) and (tokens := [token for token in PLACEHOLDER.findall(value) if token.startswith("grid.")]):
+        raise _fail(path, f'{where}: placeholder {{{tokens[0]}}} stands for the folders of every arm, so it must be a whole list item: ["{{{tokens[0]}}}"]')
+    return value
+
+
+def _expand_grids(steps: list[Step], grids: dict[str, tuple[str, ...]], path: Path) -> list[Step]:
+    """Each step with its ``{grid.NAME}`` list items expanded, NAME a grid step whose arms all run earlier."""
+    position = {step.name: index for index, step in enumerate(steps, 1)}
+    expanded = []
+    for index, step in enumerate(steps, 1):
+        earlier = {name: arms for name, arms in grids.items() if position[arms[-1]] < index}
+        parameters = {key: _expand_grid_lists(value, earlier, f"step {index} ({step.name}) parameter {key}", path) for key, value in step.parameters.items()}
+        expanded.append(replace(step, parameters=parameters))
+    return expanded
 
 
 def notebook_path(notebook: str) -> Path:
@@ -413,8 +605,9 @@ def load_config(path: str | Path) -> Config:
     defaults = _parse_defaults(raw.get("defaults"), path)
     if not isinstance(raw["steps"], list) or not raw["steps"]:
         raise _fail(path, "steps must be a non-empty list of steps (name, notebook, parameters)")
-    steps = [_parse_step(item, index, path) for index, item in enumerate(raw["steps"], 1)]
+    steps, grids = _parse_steps(raw["steps"], path)
     _check_unique(steps, path)
+    steps = _expand_grids(steps, grids, path)
     split_seeds = _parse_split_seeds(raw, path)
     steps = _with_defaults(steps, defaults, split_seeds is not None, path, own_defaults)
     _check_placeholders(steps, path)
