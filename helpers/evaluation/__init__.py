@@ -17,6 +17,8 @@ reports.py       a model's metrics.json: the one definition of its format
 model_runs.py    models loaded from their step folders, checked comparable; their recognisers
 comparison.py    tables, paired differences, non-inferiority (one model or many)
 robustness.py    which model degrades least, with intervals
+ablation.py      recipe studies: the arm val chooses, each ingredient added in turn and removed
+transfer.py      beyond the training dataset: FMR and FNMR on another dataset at each model's threshold
 seeds.py         the primary endpoint across split seeds
 figures.py       the figures of every report
 summary.py       summary.md and the tables the README and results pages carry, in words

@@ -109,6 +109,13 @@ def paired_differences(before: ModelRun, after: ModelRun, endpoint: Endpoint, n_
     return with_holm(frame)
 
 
+def primary_difference(before: ModelRun, after: ModelRun, endpoint: Endpoint, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The paired difference at the primary endpoint alone (its statistic, or the stand-in the pairs allow), unadjusted."""
+    check_same_pairs(before, after)
+    rows = _condition_rows(before, after, endpoint.condition, people_of(before.scores), endpoint, n_boot, seed)
+    return next(row for row in rows if endpoint.statistic in (row["statistic"], row["fallback_for"]))
+
+
 def with_holm(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with ``p_holm``: Holm's adjustment over every secondary comparison in it, one family (the primary unadjusted)."""
     secondary = frame["role"] == SECONDARY

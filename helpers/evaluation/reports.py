@@ -19,6 +19,8 @@ from helpers.evaluation.conditions import MODES, ORACLE
 from helpers.evaluation.people import WEIGHTINGS
 
 METRICS = "metrics.json"
+HISTORY = "history.csv"
+"""A fine-tuned step's per-epoch losses and val statistics (notebook 03), beside its ``metrics.json``."""
 THRESHOLDS_FROM = "val"
 PROTOCOL_VERSION = 5
 

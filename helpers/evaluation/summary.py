@@ -511,6 +511,90 @@ def _robustness(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _number(value: float | None, digits: int) -> str:
+    return format_number(value, digits) if _finite(value) else MISSING
+
+
+def _signed(value: float | None, low: float | None, high: float | None) -> str:
+    return format_interval(value, low, high, 3, signed=True) if _finite(value) else "not run"
+
+
+def _arm_cells(arm: dict[str, Any]) -> list[str]:
+    numbers = [_number(arm[key], 3) for key in ("val", "before", "after")]
+    marks = ["**chosen**" if arm["chosen by val"] else "", "yes" if arm["flagged"] else ""]
+    return [arm["arm"], *numbers, _signed(arm["diff"], arm["low"], arm["high"]), _number(arm["p_value"], 3), *marks]
+
+
+def _step_cells(step: dict[str, Any]) -> list[str]:
+    names = [step[key] for key in ("kind", "ingredient", "without", "with")]
+    return [
+        *names,
+        _number(step["val_without"], 3),
+        _number(step["val_with"], 3),
+        _signed(step["diff"], step["low"], step["high"]),
+        _number(step["p_value"], 3),
+    ]
+
+
+def recipes_markdown(recipes: dict[str, Any]) -> str:
+    """The recipe study's arms (val statistic, test primary against the pretrained model) and its ablation steps, as Markdown tables."""
+    arms = table(["arm", "val", "test before", "test after", "change [95% CI]", "p", "val's choice", "flagged"], map(_arm_cells, recipes["arms"]))
+    header = ["step", "ingredient", "without", "with", "val without", "val with", "test change (with - without) [95% CI]", "p (unadjusted)"]
+    return arms + "\n" + table(header, map(_step_cells, recipes["ablation"]))
+
+
+def _recipes(report: dict[str, Any]) -> list[str]:
+    recipes = report.get("recipes")
+    if not recipes:
+        return []
+    where = recipes["selected_on"]
+    chosen = next(a for a in recipes["arms"] if a["chosen by val"])
+    flagged = f" Arms flagged on another dataset ({', '.join(recipes['flagged'])}) were not eligible." if recipes["flagged"] else ""
+    return [
+        "## Recipe study: the arm val chose",
+        "",
+        f"Val chose **{chosen['arm']}** ({chosen['model']}): the highest {BY_KEY[where['statistic']].label} on val at {where['condition']}, "
+        f"at the epoch each arm kept; ties go to fewer ingredients.{flagged} The test split played no part in the choice; it is shown "
+        "for every arm (change against the pretrained model at the primary endpoint) so a reader can see whether val's choice held up. "
+        "Ablation steps are paired two-way bootstrap differences of the test primary, exploratory and unadjusted.",
+        "",
+        recipes_markdown(recipes),
+    ]
+
+
+def _transfer_cells(row: dict[str, Any]) -> list[str]:
+    rates = [format_interval(row[key], row[f"{key}_low"], row[f"{key}_high"], 4) for key in ("fmr", "fnmr")]
+    return [
+        row["model"],
+        f"{row['threshold']:.4f}",
+        rates[0],
+        _number(row["fmr_ratio"], 2),
+        rates[1],
+        _number(row["auc"], 4),
+        "**flagged**" if row["flagged"] else "",
+    ]
+
+
+def transfer_markdown(rows: Sequence[dict]) -> str:
+    """Each model's FMR and FNMR on another dataset at its own threshold (:func:`helpers.evaluation.transfer.transfer_table` records)."""
+    header = ["model", "threshold (its LFW val)", "FMR [95% CI]", "FMR / pretrained", "FNMR [95% CI]", "AUC", "FMR > 2x pretrained"]
+    return table(header, map(_transfer_cells, rows))
+
+
+def _transfer(report: dict[str, Any]) -> list[str]:
+    rows = report.get("transfer")
+    if not rows:
+        return []
+    return [
+        f"## Beyond the training data: {rows[0]['dataset']}",
+        "",
+        f"Every model on {rows[0]['dataset']}, which no model trained on, at the threshold it set on its own val split, held fixed; "
+        "intervals resample that dataset's people (two-way). A threshold that does not carry over shows here first.",
+        "",
+        transfer_markdown(rows),
+    ]
+
+
 def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identification: str = "") -> str:
     """``summary.md`` for notebook 05's ``metrics.json`` dict: primary endpoint, HQ non-inferiority, operating point,
     every comparison, detector failures, notebook 04's identification headline (a Markdown table) when given, the results table."""
@@ -519,6 +603,8 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identi
         + primary_lines(report)
         + _across_seeds(report)
         + _non_inferiority(report)
+        + _recipes(report)
+        + _transfer(report)
         + _operating(report)
         + _exposure(report)
         + _failures(report)

@@ -227,6 +227,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "processes": integer(1),
         "train_options": _train_options(),
         "model_name": PATH,
+        "recipe": optional(list_of(text())),
         "genuine_per_identity": optional(integer(1)),
         "max_impostors": optional(integer(1)),
         "operating_fmr": optional(number(0, 0.5, low_open=True)),
@@ -245,6 +246,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "seed_runs": list_of(text()),
         "identification": list_of(_step_folder("notebook 04")),
         "robustness_condition": text(),
+        "other_dataset": PATH,
     },
     "04_identify": {
         "processed_dir": PATH,

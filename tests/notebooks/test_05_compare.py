@@ -171,6 +171,7 @@ def test_notebook_is_committed_clean_with_the_agreed_parameters() -> None:
         "seed_runs",
         "identification",
         "robustness_condition",
+        "other_dataset",
     ]
     assert all("=" not in line.split("#", 1)[1] for line in tagged[0].source.splitlines() if "#" in line)
 
