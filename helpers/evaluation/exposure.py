@@ -2,14 +2,17 @@
 
 A fine-tuned model names the corruption families it was trained on (``TrainConfig.lq_families``)
 and the face resolutions it drew (``lq_resolutions``); training augmentation draws each family from
-a known range (:data:`helpers.data.degrade.TRAIN_RANGES`). An evaluation condition is
+a known range, which the run records as ``lq_ranges`` in its training summary: the plain levels'
+:data:`helpers.data.degrade.TRAIN_RANGES`, or the ranges the realistic training chain declares
+(``TrainConfig.lq_chain``, :mod:`helpers.training.lq_chain`). A record from before ``lq_chain`` existed
+was trained on plain levels. An evaluation condition is
 
 - *seen* when every family of its low-quality side was trained on and each lies within what training drew;
 - *beyond* when every family was trained on but a strength was not (e.g. blur sigma 4 against a trained
   sigma <= 1.5, or 8 px against a smallest trained resolution of 12), or the level is a preset chain,
   whose strengths training never drew as such;
 - *unseen* when a family was held out. End-to-end misalignment (crops aligned on landmarks found on the
-  degraded photo) is a family of its own, which training on aligned crops never draws.
+  degraded photo) is a family of its own, which training draws only with ``TrainConfig.align_jitter``.
 
 Gains on the three kinds are reported apart: a gain only on seen corruptions is the augmentation
 recognised, not low quality overcome.
@@ -17,7 +20,8 @@ recognised, not low quality overcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -28,14 +32,19 @@ from helpers.evaluation.model_runs import ModelRun
 SEEN, BEYOND, UNSEEN = "seen", "beyond", "unseen"
 MISALIGNMENT = "misalignment"
 """The corruption family of end-to-end conditions: alignment on landmarks found on the degraded photo."""
+LEVELS = "levels"
+"""``TrainConfig.lq_chain``'s default (plain levels), which a record without ``lq_chain`` was trained with."""
 
 
 @dataclass(frozen=True)
 class Training:
-    """What a fine-tuned model's augmentation drew: corruption families and face resolutions."""
+    """What a fine-tuned model's augmentation drew: corruption families, face resolutions, the chain that drew them,
+    and per family the level field and the range of strengths it drew (``(field, low, high)``)."""
 
     families: tuple[str, ...]
     resolutions: tuple[int, ...]
+    chain: str = LEVELS
+    ranges: Mapping[str, Sequence] = field(default_factory=lambda: dict(TRAIN_RANGES))
 
 
 def trained_on(run: ModelRun) -> Training | None:
@@ -44,16 +53,22 @@ def trained_on(run: ModelRun) -> Training | None:
     if not training:
         return None
     config = training.get("config", {})
+    chain = config.get("lq_chain", LEVELS)
     families = tuple(config.get("lq_families", ())) if config.get("lq_prob", 0) > 0 else ()
-    return Training(families, tuple(config.get("lq_resolutions", ())))
+    if families and config.get("align_jitter", False):  # degraded crops re-aligned by measured end-to-end landmark errors
+        families += (MISALIGNMENT,)
+    ranges = training.get("lq_ranges", TRAIN_RANGES if chain == LEVELS else {})
+    return Training(families, tuple(config.get("lq_resolutions", ())), chain, ranges)
 
 
 def _within(level: Degradation, family: str, training: Training) -> bool:
-    """Whether ``level``'s strength in ``family`` lies inside what training drew (milder counts as inside)."""
+    """Whether ``level``'s strength in ``family`` lies inside what training drew (milder counts as inside; no recorded range: outside)."""
     if family == "resolution":
         return bool(training.resolutions) and level.resolution >= min(training.resolutions)
-    field, low, high = TRAIN_RANGES[family]
-    value = getattr(level, field)
+    if family not in training.ranges:
+        return False
+    name, low, high = training.ranges[family]
+    value = getattr(level, name)
     if family == "jpeg":
         return value >= low
     if family == "light":

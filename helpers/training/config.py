@@ -11,6 +11,7 @@ from helpers.evaluation.statistics import TABLE
 from helpers.models.backbones import BACKBONES, FALLBACKS
 from helpers.models.losses import HEADS
 from helpers.training.augment import AUGMENTATIONS
+from helpers.training.lq_chain import LEVELS, LQ_CHAINS, REALISTIC
 
 TRIPLET = "triplet"
 INPUT_PIPELINES = ("auto", "host", "device")
@@ -38,6 +39,9 @@ class TrainConfig:
     lq_prob: float = 0.5  # share of training images degraded on the fly
     lq_resolutions: tuple[int, ...] = (48, 32, 24, 16)
     lq_families: tuple[str, ...] = TRAIN_FAMILIES  # corruption families of the augmentation; evaluation labels each condition seen / unseen by them
+    lq_chain: str = LEVELS  # how a crop is degraded: levels (one plain level: helpers.data.degrade.random_degradation) | realistic (a shuffled second-order chain: helpers.training.lq_chain; host input pipeline only); both draw only the lq_families
+    align_jitter: bool = False  # re-align each degraded crop by a landmark error measured at its face resolution (notebook 01's end-to-end detector on degraded train photos: helpers.training.alignment_noise); host input pipeline only
+    align_jitter_sample: int = 200  # train photos the alignment noise is measured on (seeded, cached)
     augment: str = "none"  # preset of helpers.training.augment applied to the HQ crop before degradation: none | seed
     epochs: int = 5
     batch_size: int = 64
@@ -55,7 +59,7 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     amp: bool = True  # CUDA only: bfloat16 (or float16 with loss scaling) autocast, channels_last
-    input_pipeline: str = "auto"  # host (per image: numpy + OpenCV, in `workers` DataLoader processes) | device (batched tensor ops where the model trains) | auto (device on CUDA, else host)
+    input_pipeline: str = "auto"  # host (per image: numpy + OpenCV, in `workers` DataLoader processes) | device (batched tensor ops where the model trains) | auto (device on CUDA with lq_chain levels, else host)
     compile: bool = False  # torch.compile the model (forward and backward); off until measured to win on the GPU at hand
 
     def __post_init__(self) -> None:
@@ -75,6 +79,19 @@ class TrainConfig:
             raise ValueError(f"augment must be one of the presets {tuple(AUGMENTATIONS)}, not {self.augment!r}")
         if self.input_pipeline not in INPUT_PIPELINES:
             raise ValueError(f"input_pipeline must be one of {INPUT_PIPELINES}, not {self.input_pipeline!r}")
+        if self.lq_chain not in LQ_CHAINS:
+            raise ValueError(f"lq_chain must be one of {LQ_CHAINS}, not {self.lq_chain!r}")
+        if self.lq_chain == REALISTIC and self.input_pipeline == "device":
+            raise ValueError(
+                "lq_chain 'realistic' runs albumentations per image on the host, which the device input pipeline cannot: "
+                "set input_pipeline to 'host' or 'auto' (auto picks host for it), or lq_chain to 'levels'"
+            )
+        if self.align_jitter and self.input_pipeline == "device":
+            raise ValueError(
+                "align_jitter re-aligns crops per image on the host, which the device input pipeline cannot: set input_pipeline to 'host' or 'auto'"
+            )
+        if self.align_jitter_sample < 1:
+            raise ValueError(f"align_jitter_sample must be >= 1 train photos, not {self.align_jitter_sample}")
         if unknown := sorted(set(self.lq_families) - set(FAMILIES)):
             raise ValueError(f"lq_families {unknown} are not corruption families; valid: {list(FAMILIES)}")
         if self.val_genuine_per_identity < 1 or self.val_max_impostors < 1:

@@ -23,17 +23,22 @@ from helpers.core.progress import progress
 from helpers.core.sources import project_path
 from helpers.data.acquire import load_acquisition
 from helpers.data.degrade import HQ, TRAIN_FAMILIES, Degradation, degrade, image_seed, random_degradation
+from helpers.data.detectors import open_detector
+from helpers.data.faces import CROP_SIZE, Detector
 from helpers.data.levels import load_levels
-from helpers.data.manifest import load_manifest, protocol_of, split_images
+from helpers.data.manifest import load_manifest, load_source, protocol_of, split_images
 from helpers.evaluation.conditions import MODES, ORACLE, Condition, conditions
 from helpers.evaluation.embeddings import View, embed_images, embedding_store, image_keys, view_items, view_of
 from helpers.evaluation.pairs import PairSet
 from helpers.evaluation.reports import PairSettings
 from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
 from helpers.evaluation.verification import split_pairs
-from helpers.models.packs import ModelPack
+from helpers.models.packs import ModelPack, load_pack
+from helpers.training import alignment_noise
+from helpers.training.alignment_noise import AlignmentNoise, jitter_crop
 from helpers.training.augment import AUGMENTATIONS, Augmentation, apply_augmentation, draw
 from helpers.training.config import TrainConfig
+from helpers.training.lq_chain import LEVELS, LQ_CHAINS, REALISTIC, degrade_chain
 
 
 def load_crops(processed_dir: Path, images: pd.DataFrame) -> np.ndarray:
@@ -53,13 +58,17 @@ def identity_labels(identities: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 class SamplePlan:
     """One training crop's random choices for one epoch: augmentation parameters (or a plain flip), then a degradation.
 
-    ``level`` is ``None`` for a crop kept HQ; ``degrade_seed`` seeds the level's own randomness (motion direction, noise).
+    ``level``: the plain level of the ``levels`` chain; ``chain_resolution``: the face resolution the ``realistic``
+    chain ends at (:mod:`helpers.training.lq_chain`); both ``None`` for a crop kept HQ. ``degrade_seed`` seeds the
+    degradation's own randomness (motion direction, noise; every draw of the realistic chain).
     """
 
     augmentation: dict[str, float] | None
     flip: bool
     level: Degradation | None
     degrade_seed: int
+    chain_resolution: int | None = None
+    alignment_error: np.ndarray | None = None  # 5 x 2 landmark error (crop px) the crop is re-aligned by, or None
 
 
 class TrainingFaces(Dataset):
@@ -67,9 +76,11 @@ class TrainingFaces(Dataset):
 
     ``augmentation`` (:mod:`helpers.training.augment`) transforms the HQ crop before any degradation; when it
     does anything, its own flip probability replaces the coin flip of ``flip``, so no crop is flipped twice
-    (``flip=False`` turns the augmentation's flip off too). ``lq_prob``: share of images degraded by
-    :func:`helpers.data.degrade.random_degradation` at one of ``lq_resolutions``, with corruptions of
-    ``lq_families`` only (the rest stay HQ). Call :meth:`set_epoch` before each epoch.
+    (``flip=False`` turns the augmentation's flip off too). ``lq_prob``: share of images degraded (the rest stay HQ)
+    at one of ``lq_resolutions``, with corruptions of ``lq_families`` only, by ``lq_chain``: ``levels``
+    (:func:`helpers.data.degrade.random_degradation`) or ``realistic`` (:func:`helpers.training.lq_chain.degrade_chain`).
+    With ``alignment_noise``, a degraded crop is first re-aligned by a landmark error measured at its face
+    resolution (:mod:`helpers.training.alignment_noise`). Call :meth:`set_epoch` before each epoch.
     """
 
     def __init__(
@@ -82,12 +93,16 @@ class TrainingFaces(Dataset):
         lq_families: Sequence[str] = TRAIN_FAMILIES,
         flip: bool = True,
         augmentation: Augmentation = AUGMENTATIONS["none"],
+        lq_chain: str = LEVELS,
+        alignment_noise: AlignmentNoise | None = None,
     ) -> None:
         if len(crops) != len(labels):
             raise ValueError(f"{len(crops)} crops but {len(labels)} labels")
         if not 0.0 <= lq_prob <= 1.0:
             raise ValueError(f"lq_prob must be in [0, 1], not {lq_prob}")
-        self.crops, self.labels = crops, labels
+        if lq_chain not in LQ_CHAINS:
+            raise ValueError(f"lq_chain must be one of {LQ_CHAINS}, not {lq_chain!r}")
+        self.crops, self.labels, self.lq_chain, self.alignment_noise = crops, labels, lq_chain, alignment_noise
         self.seed, self.lq_prob, self.lq_resolutions, self.lq_families, self.flip = seed, lq_prob, tuple(lq_resolutions), tuple(lq_families), flip
         self.augmentation = augmentation if flip else replace(augmentation, flip=0.0)
         self.epoch = 0
@@ -106,10 +121,17 @@ class TrainingFaces(Dataset):
             augmentation = draw(self.augmentation, rng)
         elif self.flip:
             flip = bool(rng.random() < 0.5)
-        if rng.random() < self.lq_prob:
-            level = random_degradation(rng, self.lq_resolutions, self.lq_families)
-            return SamplePlan(augmentation, flip, level, int(rng.integers(2**63)))
-        return SamplePlan(augmentation, flip, None, 0)
+        if rng.random() >= self.lq_prob:
+            return SamplePlan(augmentation, flip, None, 0)
+        if self.lq_chain == REALISTIC:
+            resolution = int(rng.choice(self.lq_resolutions)) if "resolution" in self.lq_families else CROP_SIZE
+            return SamplePlan(augmentation, flip, None, int(rng.integers(2**63)), resolution, self._misalignment(resolution, rng))
+        level = random_degradation(rng, self.lq_resolutions, self.lq_families)
+        return SamplePlan(augmentation, flip, level, int(rng.integers(2**63)), alignment_error=self._misalignment(level.resolution, rng))
+
+    def _misalignment(self, resolution: int, rng: np.random.Generator) -> np.ndarray | None:
+        """A measured landmark error at ``resolution`` (drawn last, so streams without alignment noise are unchanged), or None."""
+        return None if self.alignment_noise is None else alignment_noise.draw(self.alignment_noise, resolution, rng)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         """(image uint8 3 x 112 x 112, label, index), transformed on the CPU as :meth:`plan` says."""
@@ -119,8 +141,12 @@ class TrainingFaces(Dataset):
             image = apply_augmentation(image, plan.augmentation)
         elif plan.flip:
             image = image[:, ::-1]
+        if plan.alignment_error is not None:
+            image = jitter_crop(np.ascontiguousarray(image), plan.alignment_error)
         if plan.level is not None:
             image = degrade(np.ascontiguousarray(image), plan.level, plan.degrade_seed)
+        elif plan.chain_resolution is not None:
+            image, _ = degrade_chain(image, plan.chain_resolution, self.lq_families, plan.degrade_seed)
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), int(self.labels[index]), index
 
 
@@ -204,6 +230,7 @@ class TrainingData:
     val_acquired: dict[View, np.ndarray]  # per view: whether each image's face was acquired (always, for oracle views)
     selection: Selection
     protocol: str
+    alignment_noise: AlignmentNoise | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -274,6 +301,31 @@ def val_crops(
     return crops, acquired
 
 
+def end_to_end_detector(processed: Path, pack: ModelPack) -> Detector:
+    """The detector notebook 01 acquired end to end with: ``pack``'s, opened with the recorded threshold and policy, checked by its cache key."""
+    loaded = load_acquisition(processed)
+    if loaded is None:
+        raise ValueError(
+            f"{processed}: align_jitter replays the end-to-end detector's landmark errors, but notebook 01 acquired nothing end to end; run it with end_to_end=True"
+        )
+    settings = loaded[1]
+    detector = open_detector(pack.detector, threshold=settings["threshold"], input_size=settings["input_size"])
+    if detector.cache_key() != settings["detector"]:
+        raise ValueError(
+            f"align_jitter measures with the detector notebook 01 acquired end to end with ({settings['detector']}), but pack {pack.note!r} "
+            f"gives {detector.cache_key()}: set pack to the one notebook 01 used"
+        )
+    return detector
+
+
+def measured_noise(config: TrainConfig, manifest: pd.DataFrame, processed: Path, pack: ModelPack | None, level_seed: int) -> AlignmentNoise:
+    """The end-to-end detector's landmark errors at each training resolution, on a seeded sample of train photos (cached)."""
+    detector = end_to_end_detector(processed, pack or load_pack(config.pack))
+    resolutions = tuple(sorted({r for r in config.lq_resolutions if r < CROP_SIZE}, reverse=True)) or (CROP_SIZE // 2,)
+    root = Path(load_source(processed).root)
+    return alignment_noise.measure(manifest, root, processed, detector, resolutions, config.align_jitter_sample, level_seed)
+
+
 def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingData:
     """Everything the loop reads, from notebook 01's processed folder (and the pack, for the teacher)."""
     processed = project_path(config.processed_dir)
@@ -298,4 +350,5 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
         val_acquired=acquired,
         selection=Selection.of(condition, config.select_statistic, pairs.people().impostor_units()),
         protocol=protocol_of(manifest),
+        alignment_noise=measured_noise(config, manifest, processed, pack, level_set.seed) if config.align_jitter else None,
     )

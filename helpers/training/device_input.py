@@ -21,8 +21,9 @@ back to 112 px         ``cv2.resize`` INTER_CUBIC            ``interpolate(mode=
 
 So a batch is bitwise reproducible per seed on one device, and matches the CPU path image by image
 except for the noise draws and the JPEG codec (``tests/model/test_device_input.py`` measures how closely).
-Presets (``realistic``, ``surveillance``) are albumentations chains and stay on the CPU path; training
-draws plain levels only (:func:`helpers.data.degrade.random_degradation`).
+Presets (``realistic``, ``surveillance``) are albumentations chains and stay on the CPU path; so do the
+realistic training chain (``TrainConfig.lq_chain="realistic"``) and alignment jitter (``align_jitter``), which
+:class:`DeviceBatches` refuses: the device path draws plain levels only (:func:`helpers.data.degrade.random_degradation`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from torchvision.io import decode_jpeg, encode_jpeg
 from helpers.data.degrade import Degradation, motion_kernel, target_size
 from helpers.training.augment import affine_matrix
 from helpers.training.data import SamplePlan, TrainingFaces
+from helpers.training.lq_chain import LEVELS
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)
 """ITU-R BT.601 luma weights, as :func:`helpers.training.augment.jitter` uses."""
@@ -189,6 +191,10 @@ class DeviceBatches:
     """
 
     def __init__(self, faces: TrainingFaces, batch_sampler: Iterable[list[int]], device: torch.device) -> None:
+        if faces.lq_chain != LEVELS or faces.alignment_noise is not None:
+            raise ValueError(
+                "the device input pipeline draws plain levels only: the realistic chain and alignment jitter run on the host (input_pipeline='host')"
+            )
         self.faces, self.batch_sampler, self.device = faces, batch_sampler, device
         self.crops = crops_tensor(faces.crops, device)
         self.labels = torch.from_numpy(faces.labels)

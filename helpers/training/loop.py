@@ -29,19 +29,21 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 from helpers.core.files import write_csv_atomic
 from helpers.core.progress import progress
 from helpers.core.sources import project_path
+from helpers.evaluation.reports import HISTORY
 from helpers.models import checkpoints
 from helpers.models.backbones import Initialisation, build_embedder
 from helpers.models.losses import MarginHead, distillation_loss, triplet_semi_hard
 from helpers.models.packs import ModelPack, load_pack
+from helpers.training.alignment_noise import summary as noise_summary
 from helpers.training.augment import AUGMENTATIONS
 from helpers.training.config import TRIPLET, TrainConfig
 from helpers.training.data import IdentityBatchSampler, TrainingData, TrainingFaces, load_training_data
 from helpers.training.device_input import DeviceBatches
 from helpers.training.distributed import Distributed, agreed, barrier, distributed, training_device
+from helpers.training.lq_chain import LEVELS, drawn_ranges
 from helpers.training.validation import best_epoch, selection_note, stop_early, validate
 
-# The training run folder: per-epoch history, checkpoints, and rank 0's summary of a torchrun job.
-HISTORY = "history.csv"
+# The training run folder: per-epoch history (HISTORY, beside metrics.json), checkpoints, and rank 0's summary of a torchrun job.
 CHECKPOINTS = "checkpoints"
 SUMMARY = "train_summary.json"
 
@@ -84,10 +86,11 @@ def build_trainer(config: TrainConfig, data: TrainingData, pack: ModelPack | Non
 
 
 def input_pipeline(config: TrainConfig, device: torch.device) -> str:
-    """``host`` or ``device``: the configured input pipeline, ``auto`` resolved (batched on the device when it is a GPU)."""
+    """``host`` or ``device``: the configured input pipeline, ``auto`` resolved (batched on the device when it is a GPU
+    and the crops are degraded by plain levels; the realistic chain runs on the host)."""
     if config.input_pipeline != "auto":
         return config.input_pipeline
-    return "device" if device.type == "cuda" else "host"
+    return "device" if device.type == "cuda" and config.lq_chain == LEVELS and not config.align_jitter else "host"
 
 
 def _loader(config: TrainConfig, dataset: TrainingFaces, place: Distributed, device: torch.device) -> tuple[Iterable, Any]:
@@ -157,7 +160,15 @@ def _session(config: TrainConfig, place: Distributed) -> Session:
     if config.compile:
         model.compile()
     dataset = TrainingFaces(
-        data.crops, data.labels, config.seed, config.lq_prob, config.lq_resolutions, config.lq_families, augmentation=AUGMENTATIONS[config.augment]
+        data.crops,
+        data.labels,
+        config.seed,
+        config.lq_prob,
+        config.lq_resolutions,
+        config.lq_families,
+        augmentation=AUGMENTATIONS[config.augment],
+        lq_chain=config.lq_chain,
+        alignment_noise=data.alignment_noise,
     )
     loader, sampler = _loader(config, dataset, place, device)
     optimiser, scheduler = _optimiser(config, model, len(loader))
@@ -229,7 +240,8 @@ def _fit(session: Session) -> None:
 
 
 def _summary(session: Session) -> dict[str, Any]:
-    """The run's summary: history, best epoch and what it was selected on, initialisation, device and data sizes."""
+    """The run's summary: history, best epoch and what it was selected on, initialisation, device and data sizes,
+    and per corruption family the strengths the augmentation could draw (``lq_ranges``: evaluation reads them)."""
     selection = session.data.selection
     return {
         "history": session.history,
@@ -244,6 +256,8 @@ def _summary(session: Session) -> dict[str, Any]:
         "protocol": session.data.protocol,
         "train_images": len(session.data.train),
         "train_identities": len(session.data.classes),
+        "lq_ranges": drawn_ranges(session.config.lq_chain, session.config.lq_families),
+        "alignment_noise": None if session.data.alignment_noise is None else noise_summary(session.data.alignment_noise).to_dict(orient="records"),
         "best_weights": str(session.run / checkpoints.BEST),
         "selection_warning": selection_note(session.history, selection),
     }
