@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo study app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
+.PHONY: install demo study recipes app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ demo: $(STAMP)
 # The demo at full size (configs/study.yaml: 400 people, 27 levels, dlib beside SFace; 53 min on 2 cores, dlib 23 of them).
 study: $(STAMP)
 	$(VENV)/bin/lqface run configs/study.yaml
+
+# The fine-tuning recipe study (configs/recipes.yaml: the demo's data, 8 arms of three ingredients; docs/recipes.md).
+recipes: $(STAMP)
+	$(VENV)/bin/lqface run configs/recipes.yaml
 
 # The try-it app (docs/tryit.md) on http://127.0.0.1:7860: verify, degrade, identify with any pack or run.
 app: $(STAMP)

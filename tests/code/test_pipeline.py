@@ -193,7 +193,7 @@ steps:
     )
 
 
-SHIPPED = ["demo", "study", "demo_backbones", "full", "full_pack", "full_identify", "template"]
+SHIPPED = ["demo", "study", "demo_backbones", "recipes", "full", "full_pack", "full_identify", "template"]
 
 
 def shipped_config(name: str, folder: Path) -> Path:
@@ -650,3 +650,16 @@ def test_seeded_notebooks_run_in_their_seed_folders_with_their_seed(tmp_path: Pa
         assert json.loads((tmp_path / "run" / f"seed-{seed}" / "prep" / "split.json").read_text()) == split
         assert json.loads((tmp_path / "proc" / f"seed-{seed}" / "split.json").read_text()) == split
         assert (tmp_path / "run" / f"seed-{seed}" / "prep.html").stat().st_size > 0
+
+
+def test_the_recipe_study_runs_every_arm_of_its_grid_and_compares_them_all() -> None:
+    """configs/recipes.yaml: the demo's recipe as the base arm, all 8 arms of three ingredients, each recording its
+    recipe, and notebook 05 comparing the pretrained model with every arm, with ORL as the check beyond LFW."""
+    steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "recipes.yaml").steps}
+    arms = [name for name in steps if name.startswith("03_finetune_pack.")]
+    assert len(arms) == 8 and arms[0] == "03_finetune_pack.base" and arms[-1] == "03_finetune_pack.chain.jitter.adaface"
+    demo = {step.name: step.parameters for step in load_config(ROOT / "configs" / "demo.yaml").steps}["03_finetune_pack"]
+    assert {**steps["03_finetune_pack.base"], "model_name": demo["model_name"], "recipe": None} == {**demo, "recipe": None}
+    assert [steps[arm]["recipe"] for arm in arms[:4]] == [[], ["chain"], ["jitter"], ["adaface"]]
+    assert steps["05_compare"]["models"] == ["{steps.02_baseline}", *(f"{{steps.{arm}}}" for arm in arms)]
+    assert steps["05_compare"]["other_dataset"] == steps["01_prepare_orl"]["processed_dir"]
