@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo study recipes app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
+.PHONY: install demo study recipes recipes-lofo app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ study: $(STAMP)
 # The fine-tuning recipe study (configs/recipes.yaml: the demo's data, 8 arms of three ingredients; docs/recipes.md).
 recipes: $(STAMP)
 	$(VENV)/bin/lqface run configs/recipes.yaml
+
+# Leave one family out (configs/recipes_lofo.yaml: the demo's recipe without motion blur, JPEG or low light in turn).
+recipes-lofo: $(STAMP)
+	$(VENV)/bin/lqface run configs/recipes_lofo.yaml
 
 # The try-it app (docs/tryit.md) on http://127.0.0.1:7860: verify, degrade, identify with any pack or run.
 app: $(STAMP)

@@ -27,7 +27,7 @@ from helpers.evaluation import metrics
 from helpers.evaluation.bootstrap import METHOD, TEST, People, holm, interval, interval_entry, null_p, resample_paired
 from helpers.evaluation.conditions import ALIGNMENT, END_TO_END, HQ_CONDITION
 from helpers.evaluation.endpoints import PRIMARY, SECONDARY, Endpoint
-from helpers.evaluation.exposure import exposure, exposure_summary, trained_on
+from helpers.evaluation.exposure import HELD_OUT_JOIN, exposure, exposure_summary, held_out, held_out_summary, trained_on
 from helpers.evaluation.metrics import RankedScores, system_pairs
 from helpers.evaluation.model_runs import ModelRun, condition_frame, protocol_tag, roles, run_conditions
 from helpers.evaluation.reports import METRICS
@@ -38,7 +38,7 @@ from helpers.evaluation.summary import statistic_text
 
 COMPARISON, DIFFERENCES = "comparison.csv", "differences.csv"
 DIFFERENCE_COLUMNS = [
-    "protocol", "model", "baseline", "condition", "alignment", "training", "statistic", "fallback_for", "role",
+    "protocol", "model", "baseline", "condition", "alignment", "training", "held_out", "statistic", "fallback_for", "role",
     "pairs", "before", "after", "diff", "low", "high", "p_value", "p_holm",
 ]  # fmt: skip
 
@@ -134,14 +134,19 @@ def differences_table(runs: Sequence[ModelRun], condition_info: pd.DataFrame, en
     frame["condition_rank"] = frame["condition"].map({name: rank for rank, name in enumerate(condition_info.index)})
     frame["alignment"] = frame["condition"].map(condition_info["alignment"])
     labels = {run.name: _exposures(run) for run in runs[1:]}
-    frame["training"] = [labels[model][condition] for model, condition in zip(frame["model"], frame["condition"])]
+    frame["training"] = [labels[model][condition][0] for model, condition in zip(frame["model"], frame["condition"])]
+    frame["held_out"] = [HELD_OUT_JOIN.join(labels[model][condition][1]) for model, condition in zip(frame["model"], frame["condition"])]
     return frame.sort_values(["model_rank", "condition_rank"], kind="stable")[DIFFERENCE_COLUMNS].reset_index(drop=True)
 
 
-def _exposures(run: ModelRun) -> dict[str, str]:
-    """Per condition, ``seen`` / ``beyond`` / ``unseen`` in ``run``'s training for its probe level (``""``: HQ, or not trained here)."""
+def _exposures(run: ModelRun) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Per condition, ``seen`` / ``beyond`` / ``unseen`` in ``run``'s training for its probe level (``""``: HQ, or not
+    trained here), and the families of it that training never drew."""
     training = trained_on(run)
-    return {condition.name: exposure(condition.probe, condition.mode, training) for condition in run_conditions(run)}
+    return {
+        condition.name: (exposure(condition.probe, condition.mode, training), held_out(condition.probe, condition.mode, training))
+        for condition in run_conditions(run)
+    }
 
 
 def non_inferiority(differences: pd.DataFrame, endpoint: Endpoint) -> pd.DataFrame:
@@ -352,6 +357,7 @@ def comparison_report(
         "detector_failures": {run.name: {name: entry["detector_failures"] for name, entry in run.conditions.items()} for run in runs},
         "acquisition": {"settings": protocol.acquisition, "conditions": {name: entry.get("acquisition") for name, entry in runs[0].conditions.items()}},
         "exposure": {key: exposure_summary(differences, key).to_dict(orient="records") for key in dict.fromkeys(("auc", endpoint.statistic))},
+        "held_out": {endpoint.statistic: held_out_summary(differences, endpoint.statistic).to_dict(orient="records")},
         "bootstrap": {
             "method": METHOD,
             "p_values": TEST,

@@ -32,6 +32,8 @@ from helpers.evaluation.model_runs import ModelRun
 SEEN, BEYOND, UNSEEN = "seen", "beyond", "unseen"
 MISALIGNMENT = "misalignment"
 """The corruption family of end-to-end conditions: alignment on landmarks found on the degraded photo."""
+HELD_OUT_JOIN = " + "
+"""Joins the families a condition holds out of a model's training (``differences.csv``'s ``held_out``)."""
 LEVELS = "levels"
 """``TrainConfig.lq_chain``'s default (plain levels), which a record without ``lq_chain`` was trained with."""
 
@@ -76,12 +78,20 @@ def _within(level: Degradation, family: str, training: Training) -> bool:
     return value <= high
 
 
+def held_out(level: Degradation, mode: str, training: Training | None) -> tuple[str, ...]:
+    """The corruption families of a probe level found by ``mode`` that training never drew (misalignment last);
+    ``()`` for HQ or a model not trained here."""
+    if training is None or level.is_identity:
+        return ()
+    families = [*level.factors, *([MISALIGNMENT] if mode == END_TO_END else [])]
+    return tuple(family for family in families if family not in training.families)
+
+
 def exposure(level: Degradation, mode: str, training: Training | None) -> str:
     """``seen``, ``beyond`` or ``unseen`` for a probe level found by ``mode``; ``""`` for HQ or a model not trained here."""
     if training is None or level.is_identity:
         return ""
-    families = set(level.factors) | ({MISALIGNMENT} if mode == END_TO_END else set())
-    if not families <= set(training.families):
+    if held_out(level, mode, training):
         return UNSEEN
     if level.preset is not None or not all(_within(level, family, training) for family in level.factors):
         return BEYOND
@@ -100,3 +110,36 @@ def exposure_summary(differences: pd.DataFrame, statistic: str) -> pd.DataFrame:
         better=("low", lambda low: int((low > 0).sum())),
         worse=("high", lambda high: int((high < 0).sum())),
     ).reset_index()
+
+
+HELPS, HELPS_SOME, NO_CHANGE, HURTS = "helps", "helps on some", "no measurable change", "hurts"
+
+
+def _verdict(better: int, worse: int, conditions: int) -> str:
+    """``hurts`` when any gain's interval lies wholly below zero, ``helps`` when every one lies above, else how many do."""
+    if worse:
+        return HURTS
+    return HELPS if better == conditions else HELPS_SOME if better else NO_CHANGE
+
+
+def held_out_summary(differences: pd.DataFrame, statistic: str) -> pd.DataFrame:
+    """Per compared model and corruption family it never trained on: the gains in ``statistic`` at the conditions where
+    that family is the only one held out (a leave-one-family-out arm's own test), how many have an interval wholly
+    above or below zero, and the verdict: does the recipe still help where training never showed the family?"""
+    columns = ["model", "family", "conditions", "names", "mean_gain", "lowest_low", "better", "worse", "verdict"]
+    rows = differences[
+        (differences["statistic"] == statistic) & (differences["held_out"] != "") & ~differences["held_out"].str.contains(HELD_OUT_JOIN, regex=False)
+    ]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = rows.groupby(["model", "held_out"], sort=False).agg(
+        conditions=("diff", "size"),
+        names=("condition", lambda names: ", ".join(names)),
+        mean_gain=("diff", "mean"),
+        lowest_low=("low", "min"),
+        better=("low", lambda low: int((low > 0).sum())),
+        worse=("high", lambda high: int((high < 0).sum())),
+    )
+    frame = grouped.reset_index().rename(columns={"held_out": "family"})
+    frame["verdict"] = [_verdict(b, w, n) for b, w, n in zip(frame["better"], frame["worse"], frame["conditions"])]
+    return frame[columns]

@@ -474,6 +474,38 @@ def _exposure(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def held_out_markdown(report: dict[str, Any]) -> str:
+    """Markdown table: per compared model and family it never trained on, the gains where that family alone is held out."""
+    rows = []
+    for key, entries in report.get("held_out", {}).items():
+        statistic = BY_KEY[key]
+        rows += [
+            [
+                e["model"], e["family"], statistic.label, f"{e['conditions']} ({e['names']})",
+                format_number(e["mean_gain"], statistic.digits, True), format_number(e["lowest_low"], statistic.digits, True),
+                str(e["better"]), str(e["worse"]), f"**{e['verdict']}**",
+            ]
+            for e in entries
+        ]  # fmt: skip
+    header = ["model", "held out", "statistic", "conditions", "mean gain", "lowest CI bound", "better", "worse", "verdict"]
+    return table(header, rows)
+
+
+def _held_out(report: dict[str, Any]) -> list[str]:
+    """Does the recipe still help on a corruption family training never showed? One row per model and held-out family."""
+    if not any(report.get("held_out", {}).values()):
+        return []
+    return [
+        "## Held-out families",
+        "",
+        "For each fine-tuned model, each corruption family its training never drew (a leave-one-family-out arm holds out "
+        "one), judged at the conditions where that family is the only one held out: *helps* when every gain's 95% interval "
+        "lies above zero, *hurts* when any lies below, otherwise how many lie above.",
+        "",
+        held_out_markdown(report),
+    ]
+
+
 def _identification(headline: str) -> list[str]:
     """The identification section around notebook 04's headline table (Markdown), or nothing without one."""
     if not headline:
@@ -607,6 +639,7 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identi
         + _transfer(report)
         + _operating(report)
         + _exposure(report)
+        + _held_out(report)
         + _failures(report)
         + _secondaries(report)
         + _robustness(report)

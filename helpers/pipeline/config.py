@@ -37,7 +37,7 @@ A step with a ``grid:`` is an ablation study: it becomes one step per arm, each 
         parameters: {models: ["{steps.02_baseline}", "{grid.03_recipe}"]}   # a list item: every arm's folder
 
 An arm's parameters are the step's own with its ingredients' overrides: a mapping over a mapping merges key by
-key (one level), anything else replaces; two ingredients setting the same key are an error. A string
+key (one level), anything else replaces; two ingredients setting the same key may not meet in one arm. A string
 ``model_name`` becomes ``<model_name>.<arm suffix>`` (``sface.base``, ``sface.chain.jitter``); at most 64 arms;
 ``grid: null`` in an extending config runs the base's grid step as one step.
 
@@ -200,19 +200,26 @@ def _check_parameter_map(parameters: Any, where: str, path: Path) -> dict[str, A
 
 
 def _parse_ingredients(raw: Any, where: str, path: Path) -> dict[str, dict[str, Any]]:
-    """A grid's ``ingredients:``: folder-safe names, each a mapping of parameter overrides, no two setting the same key."""
+    """A grid's ``ingredients:``: folder-safe names, each a mapping of parameter overrides."""
     if not isinstance(raw, dict) or not raw:
         raise _fail(path, f"{where}: ingredients must be a non-empty mapping of names to parameter overrides, e.g. {{chain: {{loss: adaface}}}}")
     for name, overrides in raw.items():
         if not isinstance(name, str) or not _INGREDIENT.match(name):
             raise _fail(path, f"{where}: ingredient name {name!r} must be a lower-case letter, then lower-case letters, digits or '_' (it names folders)")
         _check_parameter_map(overrides, f"{where} ingredient {name}", path)
-    for (first, one), (second, other) in itertools.combinations(raw.items(), 2):
-        if shared := _shared_keys(one, other):
-            raise _fail(
-                path, f"{where}: ingredients {first} and {second} both set {shared[0]}; an arm with both could not tell which wins: set it in one of them"
-            )
     return raw
+
+
+def _check_no_clash(ingredients: dict[str, dict[str, Any]], arms: tuple[tuple[str, ...], ...], where: str, path: Path) -> None:
+    """No arm holds two ingredients that set the same key (ingredients that never meet may: leave-one-out arms)."""
+    for arm in arms:
+        for first, second in itertools.combinations(arm, 2):
+            if shared := _shared_keys(ingredients[first], ingredients[second]):
+                raise _fail(
+                    path,
+                    f"{where}: ingredients {first} and {second} both set {shared[0]}; an arm with both could not tell which wins:"
+                    " set it in one of them, or list arms that never hold both",
+                )
 
 
 def _shared_keys(one: dict[str, Any], other: dict[str, Any]) -> list[str]:
@@ -269,7 +276,9 @@ def _parse_grid(raw: Any, where: str, path: Path) -> Grid:
     for name, overrides in ingredients.items():
         if taken := [key for key in _set_per_arm(record) if key in overrides]:
             raise _fail(path, f"{where} ingredient {name}: cannot set {taken[0]}: {_set_per_arm(record)[taken[0]]}")
-    return Grid(ingredients, _parse_arms(raw.get("arms", "all"), tuple(ingredients), where, path), record)
+    arms = _parse_arms(raw.get("arms", "all"), tuple(ingredients), where, path)
+    _check_no_clash(ingredients, arms, where, path)
+    return Grid(ingredients, arms, record)
 
 
 def _merge_overrides(parameters: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from helpers.data.manifest import CENTRE_CROP
 from helpers.data.scan import load_rgb
 from helpers.data.split import split_manifest
 from helpers.evaluation.conditions import END_TO_END, MODES, ORACLE, conditions
-from helpers.evaluation.exposure import BEYOND, SEEN, UNSEEN, Training, exposure
+from helpers.evaluation.exposure import BEYOND, MISALIGNMENT, SEEN, UNSEEN, Training, exposure, held_out
 from helpers.models.packs import mirror_detector
 from helpers.steps import prepare
 from helpers.training.config import TrainConfig
@@ -67,6 +67,15 @@ def test_seen_beyond_and_unseen_follow_the_training_families_and_strengths() -> 
     assert exposure(HQ, ORACLE, trained) == "" and exposure(PX24, ORACLE, None) == ""  # HQ, and a model not trained here
     with pytest.raises(ValueError, match="lq_families"):
         TrainConfig.from_dict({"processed_dir": "p", "run_dir": "r", "lq_families": ["rain"]})
+
+
+def test_held_out_names_the_families_of_a_condition_that_training_never_drew() -> None:
+    no_light = Training(("resolution", "blur", "motion_blur", "noise", "jpeg", MISALIGNMENT), (32, 24, 16, 12))
+    assert held_out(Degradation("light25", light=0.25), ORACLE, no_light) == ("light",)
+    assert held_out(Degradation("light25", light=0.25), END_TO_END, no_light) == ("light",)  # trained with alignment jitter
+    assert held_out(Degradation("px16", resolution=16, light=0.5), END_TO_END, Training(("resolution",), (16,))) == ("light", MISALIGNMENT)
+    assert held_out(Degradation("jpeg20", jpeg_quality=20), ORACLE, no_light) == ()  # trained, though beyond its strengths
+    assert held_out(HQ, END_TO_END, no_light) == () and held_out(PX24, ORACLE, None) == ()
 
 
 def test_end_to_end_conditions_are_named_apart_from_oracle_ones() -> None:

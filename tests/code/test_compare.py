@@ -20,7 +20,7 @@ from helpers.data.manifest import CLOSED_SET, OPEN_SET
 from helpers.evaluation import comparison as compare
 from helpers.evaluation import figures, model_runs, plots, summary
 from helpers.evaluation.endpoints import Endpoint, check_locked_condition
-from helpers.evaluation.exposure import exposure_summary
+from helpers.evaluation.exposure import exposure_summary, held_out_summary
 from helpers.evaluation.metrics import FAILED_SCORE
 from helpers.evaluation.pairs import PairSet, sample_pairs
 from helpers.evaluation.reports import ModelReport, PairSettings, Protocol, write_report
@@ -460,6 +460,33 @@ def test_exposure_summary_counts_gains_on_seen_and_unseen_conditions_apart() -> 
     seen = found.loc[("oracle", "seen")]
     assert (seen["conditions"], seen["better"], seen["worse"]) == (2, 1, 0) and seen["mean_gain"] == pytest.approx(0.03)
     assert found.loc[("oracle", "unseen"), "worse"] == 1 and found.loc[("end-to-end", "unseen"), "median_gain"] == 0.0
+
+
+def test_held_out_summary_judges_each_family_where_it_alone_is_held_out() -> None:
+    rows = [
+        ("no_light", "oracle:HQ-light25", "light", 0.05, 0.01, 0.09),
+        ("no_light", "e2e:HQ-light25", "light", 0.03, 0.00, 0.06),  # a bound at zero is not above it
+        ("no_light", "oracle:HQ-jpeg20", "", 0.02, 0.01, 0.03),  # trained on: not a held-out family
+        ("no_jpeg", "oracle:HQ-jpeg20", "jpeg", -0.04, -0.07, -0.01),
+        ("no_jpeg", "e2e:HQ-jpeg20", "jpeg", 0.01, -0.02, 0.04),
+        ("no_jpeg", "e2e:HQ-real24", "jpeg + light", 0.05, 0.02, 0.08),  # two held out: neither family's own test
+        ("base", "oracle:HQ-light25", "light", 0.02, 0.01, 0.03),
+        ("base", "oracle:HQ-noise10", "noise", 0.00, -0.01, 0.01),
+    ]
+    differences = pd.DataFrame(
+        [{"model": m, "condition": c, "held_out": h, "statistic": "tar@1e-2", "diff": d, "low": lo, "high": hi} for m, c, h, d, lo, hi in rows]
+        + [{"model": "base", "condition": "oracle:HQ-light25", "held_out": "light", "statistic": "auc", "diff": -1.0, "low": -1.0, "high": -1.0}]
+    )
+    found = held_out_summary(differences, "tar@1e-2").set_index(["model", "family"])
+    assert list(found.index) == [("no_light", "light"), ("no_jpeg", "jpeg"), ("base", "light"), ("base", "noise")]
+    assert found["verdict"].tolist() == ["helps on some", "hurts", "helps", "no measurable change"]
+    light = found.loc[("no_light", "light")]
+    assert (light["conditions"], light["better"], light["worse"], light["names"]) == (2, 1, 0, "oracle:HQ-light25, e2e:HQ-light25")
+    assert light["mean_gain"] == pytest.approx(0.04) and found.loc[("no_jpeg", "jpeg"), "lowest_low"] == pytest.approx(-0.07)
+    report = {"held_out": {"tar@1e-2": held_out_summary(differences, "tar@1e-2").to_dict(orient="records")}}
+    text = summary.held_out_markdown(report)
+    assert "| no_jpeg | jpeg | TAR@FAR=1e-2 | 2 (oracle:HQ-jpeg20, e2e:HQ-jpeg20) | -0.015 | -0.070 | 0 | 1 | **hurts** |" in text
+    assert held_out_summary(differences[differences["held_out"] == ""], "tar@1e-2").empty
 
 
 def test_the_primary_endpoint_is_locked_once_and_checked() -> None:

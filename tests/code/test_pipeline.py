@@ -193,7 +193,7 @@ steps:
     )
 
 
-SHIPPED = ["demo", "study", "demo_backbones", "recipes", "full", "full_pack", "full_identify", "template"]
+SHIPPED = ["demo", "study", "demo_backbones", "recipes", "recipes_lofo", "full", "full_pack", "full_identify", "template"]
 
 
 def shipped_config(name: str, folder: Path) -> Path:
@@ -226,7 +226,7 @@ def test_every_shipped_config_is_listed() -> None:
 
 
 def test_the_fine_tuning_recipe_is_written_once_and_inherited(tmp_path: Path) -> None:
-    recipe = ("backbone", "distill_weight", "lq_prob", "lr", "head_lr", "train_options")
+    recipe = ("backbone", "loss", "distill_weight", "lq_prob", "lr", "head_lr", "train_options")
     demo = steps_of("demo", tmp_path)["03_finetune_pack"]
     for name in ("study", "full_pack", "full", "full_identify", "template"):
         assert {key: steps_of(name, tmp_path)["03_finetune_pack"][key] for key in recipe} == {key: demo[key] for key in recipe}, name
@@ -653,13 +653,36 @@ def test_seeded_notebooks_run_in_their_seed_folders_with_their_seed(tmp_path: Pa
 
 
 def test_the_recipe_study_runs_every_arm_of_its_grid_and_compares_them_all() -> None:
-    """configs/recipes.yaml: the demo's recipe as the base arm, all 8 arms of three ingredients, each recording its
-    recipe, and notebook 05 comparing the pretrained model with every arm, with ORL as the check beyond LFW."""
+    """configs/recipes.yaml: the demo's recipe before the study (ArcFace, no jitter) as the base arm, all 8 arms of three
+    ingredients, each recording its recipe, and notebook 05 comparing the pretrained model with every arm, with ORL as
+    the check beyond LFW; the demo now runs val's choice, the jitter+adaface arm."""
     steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "recipes.yaml").steps}
     arms = [name for name in steps if name.startswith("03_finetune_pack.")]
     assert len(arms) == 8 and arms[0] == "03_finetune_pack.base" and arms[-1] == "03_finetune_pack.chain.jitter.adaface"
     demo = {step.name: step.parameters for step in load_config(ROOT / "configs" / "demo.yaml").steps}["03_finetune_pack"]
-    assert {**steps["03_finetune_pack.base"], "model_name": demo["model_name"], "recipe": None} == {**demo, "recipe": None}
+    before = {**demo, "loss": "arcface", "train_options": {k: v for k, v in demo["train_options"].items() if k != "align_jitter"}}
+    assert {**steps["03_finetune_pack.base"], "model_name": demo["model_name"], "recipe": None} == {**before, "recipe": None}
+    chosen = steps["03_finetune_pack.jitter.adaface"]
+    assert {**chosen, "model_name": demo["model_name"], "recipe": None} == {**demo, "recipe": None}
     assert [steps[arm]["recipe"] for arm in arms[:4]] == [[], ["chain"], ["jitter"], ["adaface"]]
     assert steps["05_compare"]["models"] == ["{steps.02_baseline}", *(f"{{steps.{arm}}}" for arm in arms)]
     assert steps["05_compare"]["other_dataset"] == steps["01_prepare_orl"]["processed_dir"]
+
+
+def test_the_leave_one_family_out_study_holds_out_each_family_once() -> None:
+    """configs/recipes_lofo.yaml: the demo's recipe on every family, then without motion blur, JPEG or low light, each
+    family with a level of its own to be judged at."""
+    steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "recipes_lofo.yaml").steps}
+    demo = {step.name: step.parameters for step in load_config(ROOT / "configs" / "demo.yaml").steps}["03_finetune_pack"]
+    arms = {name.split(".", 1)[1]: parameters for name, parameters in steps.items() if name.startswith("03_finetune_pack.")}
+    every = set(arms["every_family"]["train_options"]["lq_families"])
+    assert every == {"resolution", "blur", "motion_blur", "noise", "jpeg", "light"}
+    for family in ("motion_blur", "jpeg", "light"):
+        arm = arms[f"no_{family}"]
+        assert set(arm["train_options"]["lq_families"]) == every - {family} and arm["recipe"] == [f"no_{family}"]
+        assert {**arm["train_options"], "lq_families": None} == {**demo["train_options"], "lq_families": None}  # align_jitter too
+        same = {"train_options": None, "model_name": None, "recipe": None, "processed_dir": None}
+        assert {**arm, **same} == {**demo, **same}
+    levels = steps["01_prepare_dataset"]["levels"].values()
+    assert {"motion_length", "jpeg_quality", "light"} <= {key for level in levels for key in level}
+    assert steps["05_compare"]["models"] == ["{steps.02_baseline}", *(f"{{steps.03_finetune_pack.{arm}}}" for arm in arms)]

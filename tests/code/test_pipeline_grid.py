@@ -147,6 +147,15 @@ GRID_ERRORS = {
         ("adaface: {loss: adaface}", "adaface: {loss: adaface, train_options: null}"),
         "ingredients chain and adaface both set train_options;",
     ),
+    "listed arm holding two ingredients that set one key": (
+        (
+            "      record: recipe",
+            "        no_jpeg: {train_options: {lq_families: [blur]}}\n        no_blur: {train_options: {lq_families: [jpeg]}}\n"
+            "      arms: [[no_jpeg], [chain, no_blur], [no_jpeg, no_blur]]",
+        ),
+        "grid: ingredients no_jpeg and no_blur both set train_options.lq_families; an arm with both could not tell which wins:"
+        " set it in one of them, or list arms that never hold both",
+    ),
     "unknown ingredient in arms": (
         ("record: recipe", "arms: [[], [chain, jiter]]"),
         "step 2 (03_recipe) grid arms[1]: unknown ingredient 'jiter'; did you mean 'jitter'?; the ingredients are: chain, jitter, adaface",
@@ -216,3 +225,12 @@ def test_invalid_grids_name_the_step_the_key_and_the_fix(tmp_path: Path, change:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value).startswith(f"{path}: ") and expected.replace("NOTEBOOK", str(tmp_path / "recipe.ipynb")) in str(caught.value)
+
+
+def test_ingredients_that_set_one_key_may_share_a_grid_when_no_arm_holds_two(tmp_path: Path) -> None:
+    """Leave-one-out arms: each ingredient gives its own training families, and the listed arms never combine two."""
+    loo = "        no_jpeg: {train_options: {lq_families: [blur, noise]}}\n        no_blur: {train_options: {lq_families: [jpeg, noise]}}\n"
+    steps = arms(config(tmp_path, GRID, ("      record: recipe", loo + "      arms: [[], [no_jpeg], [no_blur]]\n      record: recipe")))
+    assert [name for name in steps if name.startswith("03_recipe.")] == ["03_recipe.base", "03_recipe.no_jpeg", "03_recipe.no_blur"]
+    assert steps["03_recipe.no_blur"]["train_options"] == {"lq_prob": 0.7, "warmup_epochs": 0.2, "lq_families": ["jpeg", "noise"]}
+    assert steps["03_recipe.no_jpeg"]["recipe"] == ["no_jpeg"]
