@@ -41,7 +41,7 @@ from helpers.data.crops import detector_tag
 from helpers.data.degrade import DEGRADE_VERSION, Degradation, degrade_photo, image_seed
 from helpers.data.faces import INPUT_STRIDE, MIN_INPUT, NATIVE, NATIVE_MAX_SIDE, Detector, align
 from helpers.data.levels import LevelSet, level_folder
-from helpers.data.manifest import LANDMARKS, OK
+from helpers.data.manifest import LANDMARKS, OK, row_numbers
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
 
 ACQUISITION, ACQUISITION_SETTINGS = "acquisition.csv", "acquisition.json"
@@ -114,10 +114,6 @@ def acquire(photo_rgb: np.ndarray, hq_bbox: np.ndarray, kps: np.ndarray, level: 
     return Acquisition(ACQUIRED, box_iou(np.asarray(found.bbox) * ratio, hq_bbox), align(degraded, found.kps))
 
 
-def _numbers(text: str) -> np.ndarray:
-    return np.array([float(v) for v in str(text).split()], dtype=np.float64)
-
-
 def _item_key(sha256: str, level: Degradation, seed: int) -> str:
     return f"{sha256}:{image_seed(sha256, level, seed):016x}:v{ACQUIRE_VERSION}.{DEGRADE_VERSION}"
 
@@ -174,7 +170,7 @@ def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: in
     """One image at one level: the outcome record (status, iou, wrong_face), the crop written when acquired."""
     if row["crop_method"] != LANDMARKS:
         return {"status": NO_REFERENCE, "iou": None, "wrong_face": False}
-    found = acquire(photo, _numbers(row["bbox"]), _numbers(row["kps"]), level, image_seed(row["sha256"], level, seed), detector)
+    found = acquire(photo, row_numbers(row["bbox"]), row_numbers(row["kps"]), level, image_seed(row["sha256"], level, seed), detector)
     if found.crop is not None:
         write_png_atomic(target, found.crop)
     return {"status": found.status, "iou": None if found.iou is None else round(found.iou, 4), "wrong_face": found.wrong_face}

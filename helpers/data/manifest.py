@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers.core.files import write_csv_atomic, write_json_atomic
@@ -46,6 +47,12 @@ CENTRE_CROP = "centre_crop"
 OPEN_SET = "open-set: identity-disjoint splits"
 CLOSED_SET = "closed-set: same people in every split, disjoint images"
 
+
+def row_numbers(text: str) -> np.ndarray:
+    """A manifest row's ``bbox`` or ``kps`` field (space-separated numbers, written by notebook 01) as float64."""
+    return np.array([float(v) for v in str(text).split()], dtype=np.float64)
+
+
 SCAN_COLUMNS = ["path", "identity", "sha256", "bytes", "status", "reason", "width", "height", "conversions"]
 SPLIT_COLUMNS = ["split", "protocol"]
 DETECTION_COLUMNS = ["n_faces", "det_score", "bbox", "kps", "det_padded", "crop_method", "crop_path"]
@@ -70,10 +77,16 @@ def load_manifest(processed_dir: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
+def usable_images(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Usable images that have a crop, of every split (``image_id`` = source path)."""
+    rows = manifest[(manifest["status"] == OK) & (manifest["crop_path"] != "")]
+    return rows.assign(image_id=rows["path"])
+
+
 def split_images(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
     """Usable images of one split that have a crop (``image_id`` = source path)."""
-    rows = manifest[(manifest["status"] == OK) & (manifest["split"] == split) & (manifest["crop_path"] != "")]
-    return rows.assign(image_id=rows["path"])
+    rows = usable_images(manifest)
+    return rows[rows["split"] == split]
 
 
 def protocol_of(manifest: pd.DataFrame) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 from helpers.core.sources import project_path
 from helpers.data.degrade import HQ
 from helpers.data.levels import load_levels
-from helpers.data.manifest import OK, load_manifest, load_source
+from helpers.data.manifest import load_manifest, load_source, usable_images
 from helpers.evaluation.bootstrap import Thresholds
 from helpers.evaluation.embeddings import embed_images, embedding_store, image_keys
 from helpers.evaluation.model_runs import ModelRun, run_recogniser
@@ -50,11 +50,10 @@ TRANSFER_COLUMNS = [
 
 def other_images(processed_dir: Path) -> pd.DataFrame:
     """Every usable image with a crop in notebook 01's output ``processed_dir``, as one split."""
-    manifest = load_manifest(processed_dir)
-    rows = manifest[(manifest["status"] == OK) & (manifest["crop_path"] != "")]
+    rows = usable_images(load_manifest(processed_dir))
     if rows["identity"].nunique() < 2:
         raise ValueError(f"{processed_dir}: fewer than two people with usable images; prepare another dataset with notebook 01")
-    return rows.assign(image_id=rows["path"], split="all")
+    return rows.assign(split="all")
 
 
 def other_pairs(images: pd.DataFrame, genuine_per_identity: int, seed: int) -> PairSet:

@@ -29,7 +29,7 @@ from helpers.core.progress import progress
 from helpers.data.acquire import ACQUIRE_VERSION, WRONG_FACE_IOU, box_iou, face_scale
 from helpers.data.degrade import DEGRADE_VERSION, Degradation, degrade_photo, image_seed
 from helpers.data.faces import CROP_SIZE, Detector
-from helpers.data.manifest import LANDMARKS, OK
+from helpers.data.manifest import LANDMARKS, OK, row_numbers
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
 
 NOISE_VERSION = 1
@@ -117,10 +117,6 @@ def sample_rows(manifest: pd.DataFrame, sample_size: int, seed: int) -> pd.DataF
     return usable.iloc[picked]
 
 
-def _numbers(text: str) -> np.ndarray:
-    return np.array([float(v) for v in str(text).split()], dtype=np.float64)
-
-
 def crop_error(found_kps: np.ndarray, hq_kps: np.ndarray) -> np.ndarray:
     """Found landmarks minus the HQ ones, both in the crop frame of the HQ alignment (5 x 2, crop pixels).
 
@@ -133,13 +129,13 @@ def crop_error(found_kps: np.ndarray, hq_kps: np.ndarray) -> np.ndarray:
 
 def measure_one(photo: np.ndarray, row: pd.Series, level: Degradation, seed: int, detector: Detector) -> dict[str, Any]:
     """One photo at one level, degraded and detected as :func:`helpers.data.acquire.acquire` does: the outcome and its error."""
-    hq_kps = _numbers(row["kps"])
+    hq_kps = row_numbers(row["kps"])
     degraded = degrade_photo(photo, level, image_seed(row["sha256"], level, seed), face_scale(hq_kps))
     found = detector.detect(degraded)
     if found is None:
         return {"status": NO_FACE, "error": None}
     ratio = np.array([photo.shape[1] / degraded.shape[1], photo.shape[0] / degraded.shape[0]])
-    if box_iou(np.asarray(found.bbox) * np.tile(ratio, 2), _numbers(row["bbox"])) < WRONG_FACE_IOU:
+    if box_iou(np.asarray(found.bbox) * np.tile(ratio, 2), row_numbers(row["bbox"])) < WRONG_FACE_IOU:
         return {"status": WRONG_FACE, "error": None}
     error = crop_error(np.asarray(found.kps).reshape(5, 2) * ratio, hq_kps)
     return {"status": FOUND, "error": np.round(error, 4).tolist()}

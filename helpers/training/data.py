@@ -301,14 +301,13 @@ def val_crops(
     return crops, acquired
 
 
-def end_to_end_detector(processed: Path, pack: ModelPack) -> Detector:
-    """The detector notebook 01 acquired end to end with: ``pack``'s, opened with the recorded threshold and policy, checked by its cache key."""
-    loaded = load_acquisition(processed)
-    if loaded is None:
+def end_to_end_detector(processed: Path, settings: dict[str, Any] | None, pack: ModelPack) -> Detector:
+    """The detector notebook 01 acquired end to end with (its ``acquisition.json`` ``settings``): ``pack``'s, opened
+    with the recorded threshold and policy, checked by its cache key."""
+    if settings is None:
         raise ValueError(
             f"{processed}: align_jitter replays the end-to-end detector's landmark errors, but notebook 01 acquired nothing end to end; run it with end_to_end=True"
         )
-    settings = loaded[1]
     detector = open_detector(pack.detector, threshold=settings["threshold"], input_size=settings["input_size"])
     if detector.cache_key() != settings["detector"]:
         raise ValueError(
@@ -318,9 +317,11 @@ def end_to_end_detector(processed: Path, pack: ModelPack) -> Detector:
     return detector
 
 
-def measured_noise(config: TrainConfig, manifest: pd.DataFrame, processed: Path, pack: ModelPack | None, level_seed: int) -> AlignmentNoise:
+def measured_noise(
+    config: TrainConfig, manifest: pd.DataFrame, processed: Path, settings: dict[str, Any] | None, pack: ModelPack | None, level_seed: int
+) -> AlignmentNoise:
     """The end-to-end detector's landmark errors at each training resolution, on a seeded sample of train photos (cached)."""
-    detector = end_to_end_detector(processed, pack or load_pack(config.pack))
+    detector = end_to_end_detector(processed, settings, pack or load_pack(config.pack))
     resolutions = tuple(sorted({r for r in config.lq_resolutions if r < CROP_SIZE}, reverse=True)) or (CROP_SIZE // 2,)
     root = Path(load_source(processed).root)
     return alignment_noise.measure(manifest, root, processed, detector, resolutions, config.align_jitter_sample, level_seed)
@@ -331,8 +332,7 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
     processed = project_path(config.processed_dir)
     manifest = load_manifest(processed)
     level_set = load_levels(processed)
-    loaded = load_acquisition(processed)
-    acquisition = loaded[0] if loaded is not None else None
+    acquisition, settings = load_acquisition(processed) or (None, None)
     condition = named_condition(config.val_condition, level_set.levels)
     train = train_images(config, manifest, processed)
     labels, classes = identity_labels(train["identity"].tolist())
@@ -350,5 +350,5 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
         val_acquired=acquired,
         selection=Selection.of(condition, config.select_statistic, pairs.people().impostor_units()),
         protocol=protocol_of(manifest),
-        alignment_noise=measured_noise(config, manifest, processed, pack, level_set.seed) if config.align_jitter else None,
+        alignment_noise=measured_noise(config, manifest, processed, settings, pack, level_set.seed) if config.align_jitter else None,
     )

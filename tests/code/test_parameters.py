@@ -114,3 +114,18 @@ def test_the_pipeline_refuses_a_bad_value_before_any_notebook_runs(tmp_path: Pat
     config.write_text("name: bad\nsteps:\n  - {name: base, notebook: 02_baseline.ipynb, parameters: {max_impostors: lots}}\n")
     with pytest.raises(ConfigError, match=r"step 1 \(base\): parameter max_impostors = 'lots': expected an integer >= 1"):
         load_config(config)
+
+
+GUIDES = {name: next((ROOT / "docs").glob(f"{name[:2]}_*.md")).name for name in SCHEMAS if name != "06_try_it"}
+
+
+@pytest.mark.parametrize("name", sorted(GUIDES))
+def test_every_default_a_notebooks_guide_gives_is_the_notebooks_own(name: str) -> None:
+    """docs/<notebook>.md's parameter table has a row per parameter, and a default written as one literal
+    (| `name` | `default` | meaning |) is what the parameters cell holds."""
+    guide = ROOT / "docs" / GUIDES[name]
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]*) \|", guide.read_text(), re.MULTILINE))
+    defaults = notebook_defaults(name)
+    assert set(defaults) <= set(rows), f"{guide.name} lacks rows for {sorted(set(defaults) - set(rows))}"
+    literals = {key: ast.literal_eval(cell[1:-1]) for key, cell in rows.items() if key in defaults and re.fullmatch(r"`[^`]*`", cell)}
+    assert literals == {key: defaults[key] for key in literals}, guide.name
