@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo study recipes recipes-lofo app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
+.PHONY: install demo study recipes recipes-lofo recipes-followup app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ recipes: $(STAMP)
 # Leave one family out (configs/recipes_lofo.yaml: the demo's recipe without motion blur, JPEG or low light in turn).
 recipes-lofo: $(STAMP)
 	$(VENV)/bin/lqface run configs/recipes_lofo.yaml
+
+# The recipe study's follow-ups (configs/recipes_followup.yaml: acquired training crops, distillation weight, 8 epochs).
+recipes-followup: $(STAMP)
+	$(VENV)/bin/lqface run configs/recipes_followup.yaml
 
 # The try-it app (docs/tryit.md) on http://127.0.0.1:7860: verify, degrade, identify with any pack or run.
 app: $(STAMP)

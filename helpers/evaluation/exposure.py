@@ -12,7 +12,7 @@ was trained on plain levels. An evaluation condition is
   sigma <= 1.5, or 8 px against a smallest trained resolution of 12), or the level is a preset chain,
   whose strengths training never drew as such;
 - *unseen* when a family was held out. End-to-end misalignment (crops aligned on landmarks found on the
-  degraded photo) is a family of its own, which training draws only with ``TrainConfig.align_jitter``.
+  degraded photo) is a family of its own, which training draws only with ``TrainConfig.align_jitter`` or ``e2e_train_copies``.
 
 Gains on the three kinds are reported apart: a gain only on seen corruptions is the augmentation
 recognised, not low quality overcome.
@@ -57,7 +57,7 @@ def trained_on(run: ModelRun) -> Training | None:
     config = training.get("config", {})
     chain = config.get("lq_chain", LEVELS)
     families = tuple(config.get("lq_families", ())) if config.get("lq_prob", 0) > 0 else ()
-    if families and config.get("align_jitter", False):  # degraded crops re-aligned by measured end-to-end landmark errors
+    if families and (config.get("align_jitter", False) or config.get("e2e_train_copies", 0)):  # trained on end-to-end misalignment
         families += (MISALIGNMENT,)
     ranges = training.get("lq_ranges", TRAIN_RANGES if chain == LEVELS else {})
     return Training(families, tuple(config.get("lq_resolutions", ())), chain, ranges)

@@ -42,6 +42,7 @@ class TrainConfig:
     lq_chain: str = LEVELS  # how a crop is degraded: levels (one plain level: helpers.data.degrade.random_degradation) | realistic (a shuffled second-order chain: helpers.training.lq_chain; host input pipeline only); both draw only the lq_families
     align_jitter: bool = False  # re-align each degraded crop by a landmark error measured at its face resolution (notebook 01's end-to-end detector on degraded train photos: helpers.training.alignment_noise); host input pipeline only
     align_jitter_sample: int = 200  # train photos the alignment noise is measured on (seeded, cached)
+    e2e_train_copies: int = 0  # > 0: a degraded sample is one of this many crops acquired end to end from its train photo, degraded whole at seeded training levels (helpers.training.acquired_crops); the alternative to align_jitter; plain levels and the host input pipeline only
     augment: str = "none"  # preset of helpers.training.augment applied to the HQ crop before degradation: none | seed
     epochs: int = 5
     batch_size: int = 64
@@ -89,6 +90,15 @@ class TrainConfig:
         if self.align_jitter and self.input_pipeline == "device":
             raise ValueError(
                 "align_jitter re-aligns crops per image on the host, which the device input pipeline cannot: set input_pipeline to 'host' or 'auto'"
+            )
+        if self.e2e_train_copies < 0:
+            raise ValueError(f"e2e_train_copies must be >= 0 acquisitions a train photo (0: off), not {self.e2e_train_copies}")
+        if self.e2e_train_copies and self.align_jitter:
+            raise ValueError("e2e_train_copies and align_jitter are two ways of training on end-to-end misalignment: set one of them")
+        if self.e2e_train_copies and (self.lq_chain != LEVELS or self.input_pipeline == "device" or self.lq_prob == 0):
+            raise ValueError(
+                "e2e_train_copies acquires train photos degraded at plain levels and reads the crops per image on the host: "
+                "it needs lq_chain 'levels', input_pipeline 'host' or 'auto', and lq_prob > 0"
             )
         if self.align_jitter_sample < 1:
             raise ValueError(f"align_jitter_sample must be >= 1 train photos, not {self.align_jitter_sample}")

@@ -35,6 +35,7 @@ from helpers.evaluation.statistics import BY_KEY, Statistic, first_estimable
 from helpers.evaluation.verification import split_pairs
 from helpers.models.packs import ModelPack, load_pack
 from helpers.training import alignment_noise
+from helpers.training.acquired_crops import AcquiredCrops, acquire_train_crops
 from helpers.training.alignment_noise import AlignmentNoise, jitter_crop
 from helpers.training.augment import AUGMENTATIONS, Augmentation, apply_augmentation, draw
 from helpers.training.config import TrainConfig
@@ -69,6 +70,7 @@ class SamplePlan:
     degrade_seed: int
     chain_resolution: int | None = None
     alignment_error: np.ndarray | None = None  # 5 x 2 landmark error (crop px) the crop is re-aligned by, or None
+    acquired_copy: int | None = None  # the photo's acquired end-to-end crop used instead of its degraded HQ crop, or None
 
 
 class TrainingFaces(Dataset):
@@ -80,7 +82,9 @@ class TrainingFaces(Dataset):
     at one of ``lq_resolutions``, with corruptions of ``lq_families`` only, by ``lq_chain``: ``levels``
     (:func:`helpers.data.degrade.random_degradation`) or ``realistic`` (:func:`helpers.training.lq_chain.degrade_chain`).
     With ``alignment_noise``, a degraded crop is first re-aligned by a landmark error measured at its face
-    resolution (:mod:`helpers.training.alignment_noise`). Call :meth:`set_epoch` before each epoch.
+    resolution (:mod:`helpers.training.alignment_noise`). With ``acquired`` (per crop, the crops acquired end to end
+    from its photo: :mod:`helpers.training.acquired_crops`), a degraded sample is one of them, drawn at random, and
+    a crop whose photo has none is degraded on the fly. Call :meth:`set_epoch` before each epoch.
     """
 
     def __init__(
@@ -95,14 +99,15 @@ class TrainingFaces(Dataset):
         augmentation: Augmentation = AUGMENTATIONS["none"],
         lq_chain: str = LEVELS,
         alignment_noise: AlignmentNoise | None = None,
+        acquired: Sequence[np.ndarray] | None = None,
     ) -> None:
-        if len(crops) != len(labels):
-            raise ValueError(f"{len(crops)} crops but {len(labels)} labels")
+        if len(crops) != len(labels) or (acquired is not None and len(acquired) != len(crops)):
+            raise ValueError(f"{len(crops)} crops but {len(labels)} labels" + ("" if acquired is None else f" and {len(acquired)} acquired sets"))
         if not 0.0 <= lq_prob <= 1.0:
             raise ValueError(f"lq_prob must be in [0, 1], not {lq_prob}")
         if lq_chain not in LQ_CHAINS:
             raise ValueError(f"lq_chain must be one of {LQ_CHAINS}, not {lq_chain!r}")
-        self.crops, self.labels, self.lq_chain, self.alignment_noise = crops, labels, lq_chain, alignment_noise
+        self.crops, self.labels, self.lq_chain, self.alignment_noise, self.acquired = crops, labels, lq_chain, alignment_noise, acquired
         self.seed, self.lq_prob, self.lq_resolutions, self.lq_families, self.flip = seed, lq_prob, tuple(lq_resolutions), tuple(lq_families), flip
         self.augmentation = augmentation if flip else replace(augmentation, flip=0.0)
         self.epoch = 0
@@ -123,6 +128,8 @@ class TrainingFaces(Dataset):
             flip = bool(rng.random() < 0.5)
         if rng.random() >= self.lq_prob:
             return SamplePlan(augmentation, flip, None, 0)
+        if self.acquired is not None and len(self.acquired[index]):
+            return SamplePlan(augmentation, flip, None, 0, acquired_copy=int(rng.integers(len(self.acquired[index]))))
         if self.lq_chain == REALISTIC:
             resolution = int(rng.choice(self.lq_resolutions)) if "resolution" in self.lq_families else CROP_SIZE
             return SamplePlan(augmentation, flip, None, int(rng.integers(2**63)), resolution, self._misalignment(resolution, rng))
@@ -136,7 +143,7 @@ class TrainingFaces(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         """(image uint8 3 x 112 x 112, label, index), transformed on the CPU as :meth:`plan` says."""
         plan = self.plan(index)
-        image = self.crops[index]
+        image = self.crops[index] if plan.acquired_copy is None else self.acquired[index][plan.acquired_copy]
         if plan.augmentation is not None:
             image = apply_augmentation(image, plan.augmentation)
         elif plan.flip:
@@ -231,6 +238,7 @@ class TrainingData:
     selection: Selection
     protocol: str
     alignment_noise: AlignmentNoise | None = None
+    acquired: AcquiredCrops | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -306,12 +314,12 @@ def end_to_end_detector(processed: Path, settings: dict[str, Any] | None, pack: 
     with the recorded threshold and policy, checked by its cache key."""
     if settings is None:
         raise ValueError(
-            f"{processed}: align_jitter replays the end-to-end detector's landmark errors, but notebook 01 acquired nothing end to end; run it with end_to_end=True"
+            f"{processed}: align_jitter and e2e_train_copies train on the end-to-end detector's misalignment, but notebook 01 acquired nothing end to end; run it with end_to_end=True"
         )
     detector = open_detector(pack.detector, threshold=settings["threshold"], input_size=settings["input_size"])
     if detector.cache_key() != settings["detector"]:
         raise ValueError(
-            f"align_jitter measures with the detector notebook 01 acquired end to end with ({settings['detector']}), but pack {pack.note!r} "
+            f"align_jitter and e2e_train_copies detect with the detector notebook 01 acquired end to end with ({settings['detector']}), but pack {pack.note!r} "
             f"gives {detector.cache_key()}: set pack to the one notebook 01 used"
         )
     return detector
@@ -325,6 +333,15 @@ def measured_noise(
     resolutions = tuple(sorted({r for r in config.lq_resolutions if r < CROP_SIZE}, reverse=True)) or (CROP_SIZE // 2,)
     root = Path(load_source(processed).root)
     return alignment_noise.measure(manifest, root, processed, detector, resolutions, config.align_jitter_sample, level_seed)
+
+
+def acquired_crops(
+    config: TrainConfig, train: pd.DataFrame, processed: Path, settings: dict[str, Any] | None, pack: ModelPack | None, level_seed: int
+) -> AcquiredCrops:
+    """Every training image acquired end to end ``e2e_train_copies`` times by notebook 01's detector (cached)."""
+    detector = end_to_end_detector(processed, settings, pack or load_pack(config.pack))
+    root = Path(load_source(processed).root)
+    return acquire_train_crops(train, root, processed, detector, config.e2e_train_copies, config.lq_resolutions, config.lq_families, level_seed)
 
 
 def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingData:
@@ -351,4 +368,5 @@ def load_training_data(config: TrainConfig, pack: ModelPack | None) -> TrainingD
         selection=Selection.of(condition, config.select_statistic, pairs.people().impostor_units()),
         protocol=protocol_of(manifest),
         alignment_noise=measured_noise(config, manifest, processed, settings, pack, level_set.seed) if config.align_jitter else None,
+        acquired=acquired_crops(config, train, processed, settings, pack, level_set.seed) if config.e2e_train_copies else None,
     )

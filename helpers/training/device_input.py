@@ -22,8 +22,8 @@ back to 112 px         ``cv2.resize`` INTER_CUBIC            ``interpolate(mode=
 So a batch is bitwise reproducible per seed on one device, and matches the CPU path image by image
 except for the noise draws and the JPEG codec (``tests/model/test_device_input.py`` measures how closely).
 Presets (``realistic``, ``surveillance``) are albumentations chains and stay on the CPU path; so do the
-realistic training chain (``TrainConfig.lq_chain="realistic"``) and alignment jitter (``align_jitter``), which
-:class:`DeviceBatches` refuses: the device path draws plain levels only (:func:`helpers.data.degrade.random_degradation`).
+realistic training chain (``TrainConfig.lq_chain="realistic"``), alignment jitter (``align_jitter``) and crops
+acquired end to end (``e2e_train_copies``), which :class:`DeviceBatches` refuses: the device path draws plain levels only (:func:`helpers.data.degrade.random_degradation`).
 """
 
 from __future__ import annotations
@@ -191,9 +191,10 @@ class DeviceBatches:
     """
 
     def __init__(self, faces: TrainingFaces, batch_sampler: Iterable[list[int]], device: torch.device) -> None:
-        if faces.lq_chain != LEVELS or faces.alignment_noise is not None:
+        if faces.lq_chain != LEVELS or faces.alignment_noise is not None or faces.acquired is not None:
             raise ValueError(
-                "the device input pipeline draws plain levels only: the realistic chain and alignment jitter run on the host (input_pipeline='host')"
+                "the device input pipeline draws plain levels only: the realistic chain, alignment jitter and end-to-end training crops"
+                " run on the host (input_pipeline='host')"
             )
         self.faces, self.batch_sampler, self.device = faces, batch_sampler, device
         self.crops = crops_tensor(faces.crops, device)

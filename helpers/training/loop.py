@@ -90,7 +90,8 @@ def input_pipeline(config: TrainConfig, device: torch.device) -> str:
     and the crops are degraded by plain levels; the realistic chain runs on the host)."""
     if config.input_pipeline != "auto":
         return config.input_pipeline
-    return "device" if device.type == "cuda" and config.lq_chain == LEVELS and not config.align_jitter else "host"
+    per_image = config.lq_chain != LEVELS or config.align_jitter or config.e2e_train_copies
+    return "device" if device.type == "cuda" and not per_image else "host"
 
 
 def _loader(config: TrainConfig, dataset: TrainingFaces, place: Distributed, device: torch.device) -> tuple[Iterable, Any]:
@@ -169,6 +170,7 @@ def _session(config: TrainConfig, place: Distributed) -> Session:
         augmentation=AUGMENTATIONS[config.augment],
         lq_chain=config.lq_chain,
         alignment_noise=data.alignment_noise,
+        acquired=None if data.acquired is None else data.acquired.crops,
     )
     loader, sampler = _loader(config, dataset, place, device)
     optimiser, scheduler = _optimiser(config, model, len(loader))
@@ -258,6 +260,7 @@ def _summary(session: Session) -> dict[str, Any]:
         "train_identities": len(session.data.classes),
         "lq_ranges": drawn_ranges(session.config.lq_chain, session.config.lq_families),
         "alignment_noise": None if session.data.alignment_noise is None else noise_summary(session.data.alignment_noise).to_dict(orient="records"),
+        "acquired_crops": None if session.data.acquired is None else session.data.acquired.summary(),
         "best_weights": str(session.run / checkpoints.BEST),
         "selection_warning": selection_note(session.history, selection),
     }

@@ -193,7 +193,7 @@ steps:
     )
 
 
-SHIPPED = ["demo", "study", "demo_backbones", "recipes", "recipes_lofo", "full", "full_pack", "full_identify", "template"]
+SHIPPED = ["demo", "study", "demo_backbones", "recipes", "recipes_lofo", "recipes_followup", "full", "full_pack", "full_identify", "template"]
 
 
 def shipped_config(name: str, folder: Path) -> Path:
@@ -686,3 +686,16 @@ def test_the_leave_one_family_out_study_holds_out_each_family_once() -> None:
     levels = steps["01_prepare_dataset"]["levels"].values()
     assert {"motion_length", "jpeg_quality", "light"} <= {key for level in levels for key in level}
     assert steps["05_compare"]["models"] == ["{steps.02_baseline}", *(f"{{steps.03_finetune_pack.{arm}}}" for arm in arms)]
+
+
+def test_the_follow_ups_start_from_the_demos_recipe_and_change_one_thing_an_arm() -> None:
+    """configs/recipes_followup.yaml: its base arm is the demo's recipe exactly; each other arm changes one setting."""
+    steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "recipes_followup.yaml").steps}
+    demo = {step.name: step.parameters for step in load_config(ROOT / "configs" / "demo.yaml").steps}["03_finetune_pack"]
+    arms = {name.split(".", 1)[1]: parameters for name, parameters in steps.items() if name.startswith("03_finetune_pack.")}
+    assert list(arms) == ["base", "acquired", "distill5", "distill50", "long"]
+    assert {**arms["base"], "model_name": demo["model_name"], "recipe": None} == {**demo, "recipe": None}
+    changed = {arm: {key for key in demo if arms[arm][key] != demo[key]} - {"model_name", "recipe"} for arm in arms}
+    assert changed == {"base": set(), "acquired": {"train_options"}, "distill5": {"distill_weight"}, "distill50": {"distill_weight"}, "long": {"epochs"}}
+    assert arms["acquired"]["train_options"] == {**demo["train_options"], "align_jitter": False, "e2e_train_copies": 2}
+    assert steps["05_compare"]["other_dataset"] == steps["01_prepare_orl"]["processed_dir"]
