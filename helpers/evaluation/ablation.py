@@ -11,7 +11,9 @@ then shown for every arm, so a reader sees whether val's choice held up.
 The ablation table has two kinds of step, each the paired two-way bootstrap difference of the test
 primary statistic between an arm with an ingredient and the arm without it: ingredients *added in
 turn*, in the order the grid declares them (base, +a, +a+b, ...), and each ingredient *removed from
-the chosen arm*. Steps are exploratory (p-values unadjusted): the confirmatory comparison is the
+the chosen arm*. A grid whose arms hold one ingredient each (alternatives such as two distillation weights,
+or leave-one-out arms) has no such chain: each ingredient is *added to the base arm* instead, the one step
+that arm allows. Steps are exploratory (p-values unadjusted): the confirmatory comparison is the
 chosen arm against the pretrained model, at the primary endpoint.
 """
 
@@ -32,7 +34,7 @@ from helpers.evaluation.endpoints import PRIMARY, Endpoint
 from helpers.evaluation.model_runs import ModelRun
 from helpers.evaluation.reports import HISTORY
 
-ADDED, REMOVED = "added in turn", "removed from the chosen arm"
+ADDED, REMOVED, TO_BASE = "added in turn", "removed from the chosen arm", "added to the base arm"
 ABLATION_COLUMNS = ["kind", "ingredient", "without", "with", "val_without", "val_with", "before", "after", "diff", "low", "high", "p_value"]
 
 
@@ -97,6 +99,8 @@ def ablation_pairs(arms: Sequence[Arm], chosen: Arm) -> list[tuple[str, str, Arm
     """(kind, ingredient, arm without it, arm with it) for each step; an arm the grid did not run is ``None``."""
     by_recipe = {frozenset(arm.recipe): arm for arm in arms}
     order = ingredient_order(arms)
+    if all(len(arm.recipe) <= 1 for arm in arms):  # one ingredient an arm: no chain to add along, nothing to remove
+        return [(TO_BASE, ingredient, by_recipe.get(frozenset()), by_recipe[frozenset({ingredient})]) for ingredient in order]
     added = [(ADDED, ingredient, by_recipe.get(frozenset(order[:k])), by_recipe.get(frozenset(order[: k + 1]))) for k, ingredient in enumerate(order)]
     removed = [(REMOVED, ingredient, by_recipe.get(frozenset(chosen.recipe) - {ingredient}), chosen) for ingredient in chosen.recipe]
     return added + removed

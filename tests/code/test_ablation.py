@@ -108,6 +108,18 @@ def test_a_step_whose_arm_was_not_run_says_so(study: dict) -> None:
     assert added["diff"].isna().all()
 
 
+def test_arms_of_one_ingredient_each_are_each_compared_with_the_base_arm(study: dict) -> None:
+    arms = [arm for arm in ablation.arms_of(study["runs"]) if len(arm.recipe) <= 1]  # base, chain, jitter: alternatives
+    steps = ablation.ablation_table(arms, ablation.choose_on_val(arms), ENDPOINT, N_BOOT, seed=0)
+    assert steps[["kind", "ingredient", "without", "with"]].values.tolist() == [
+        [ablation.TO_BASE, "chain", "base", "chain"],
+        [ablation.TO_BASE, "jitter", "base", "jitter"],
+    ]
+    assert steps.iloc[0]["low"] > 0 and steps.iloc[1]["diff"] == 0  # jitter's scores are the base arm's
+    without_base = ablation.ablation_table(arms[1:], arms[1], ENDPOINT, N_BOOT, seed=0)
+    assert without_base["without"].tolist() == ["not run", "not run"] and without_base["diff"].isna().all()
+
+
 def test_arm_table_marks_vals_choice_and_shows_test_for_every_arm(study: dict) -> None:
     arms = ablation.arms_of(study["runs"])
     chosen = ablation.choose_on_val(arms)
