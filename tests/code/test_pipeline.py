@@ -693,9 +693,10 @@ def test_the_follow_ups_start_from_the_demos_recipe_and_change_one_thing_an_arm(
     steps = {step.name: step.parameters for step in load_config(ROOT / "configs" / "recipes_followup.yaml").steps}
     demo = {step.name: step.parameters for step in load_config(ROOT / "configs" / "demo.yaml").steps}["03_finetune_pack"]
     arms = {name.split(".", 1)[1]: parameters for name, parameters in steps.items() if name.startswith("03_finetune_pack.")}
-    assert list(arms) == ["base", "acquired", "distill5", "distill50", "long"]
+    assert list(arms) == ["base", "acquired", "no_distill", "distill5", "distill50", "long"]
     assert {**arms["base"], "model_name": demo["model_name"], "recipe": None} == {**demo, "recipe": None}
     changed = {arm: {key for key in demo if arms[arm][key] != demo[key]} - {"model_name", "recipe"} for arm in arms}
-    assert changed == {"base": set(), "acquired": {"train_options"}, "distill5": {"distill_weight"}, "distill50": {"distill_weight"}, "long": {"epochs"}}
+    weights = {arm: {"distill_weight"} for arm in ("no_distill", "distill5", "distill50")}
+    assert changed == {"base": set(), "acquired": {"train_options"}, **weights, "long": {"epochs"}}
     assert arms["acquired"]["train_options"] == {**demo["train_options"], "align_jitter": False, "e2e_train_copies": 2}
     assert steps["05_compare"]["other_dataset"] == steps["01_prepare_orl"]["processed_dir"]
