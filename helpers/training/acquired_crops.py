@@ -27,7 +27,7 @@ import pandas as pd
 from helpers.core.cache import JsonlCache
 from helpers.core.files import path_inside, read_png_rgb, write_png_atomic
 from helpers.core.progress import progress
-from helpers.data.acquire import ACQUIRE_VERSION, ACQUIRED, NO_FACE, NO_REFERENCE, WRONG_FACE_IOU, acquire
+from helpers.data.acquire import ACQUIRE_VERSION, ACQUIRED, NO_FACE, NO_REFERENCE, acquire
 from helpers.data.degrade import DEGRADE_VERSION, Degradation, image_seed, random_degradation
 from helpers.data.faces import Detector
 from helpers.data.manifest import LANDMARKS, row_numbers
@@ -61,16 +61,12 @@ def copy_level(sha256: str, copy: int, resolutions: tuple[int, ...], families: t
     return replace(random_degradation(rng, resolutions, families), name=f"train{copy}")
 
 
-def _item_key(sha256: str, copy: int, level: Degradation, seed: int) -> str:
-    return f"{sha256}:{copy}:{image_seed(sha256, level, seed):016x}:v{ACQUIRED_VERSION}.{ACQUIRE_VERSION}.{DEGRADE_VERSION}"
-
-
-def _acquire_copy(photo: np.ndarray, row: pd.Series, level: Degradation, seed: int, detector: Detector, target: Path) -> dict[str, Any]:
+def _acquire_copy(photo: np.ndarray, row: pd.Series, level: Degradation, degrade_seed: int, detector: Detector, target: Path) -> dict[str, Any]:
     """One photo at one copy's level: ``acquired`` (crop written), ``no_face`` or ``wrong_face``."""
-    found = acquire(photo, row_numbers(row["bbox"]), row_numbers(row["kps"]), level, image_seed(row["sha256"], level, seed), detector)
+    found = acquire(photo, row_numbers(row["bbox"]), row_numbers(row["kps"]), level, degrade_seed, detector)
     if found.crop is None:
         return {"status": NO_FACE}
-    if found.iou is None or found.iou < WRONG_FACE_IOU:
+    if found.wrong_face:
         return {"status": WRONG_FACE}
     write_png_atomic(target, found.crop)
     return {"status": ACQUIRED}
@@ -97,17 +93,19 @@ def acquire_train_crops(
     crops = []
     for _, row in progress(list(train.iterrows()), "training crops: degrade photo, detect, align"):
         photo, found = None, []
+        if row["crop_method"] != LANDMARKS:  # a centre crop: no face geometry to degrade by
+            counts[NO_REFERENCE] += copies
+            crops.append(np.zeros((0, 112, 112, 3), dtype=np.uint8))
+            continue
         for copy in range(copies):
-            if row["crop_method"] != LANDMARKS:  # a centre crop: no face geometry to degrade by
-                counts[NO_REFERENCE] += 1
-                continue
             level = copy_level(row["sha256"], copy, resolutions, families, seed)
-            key = _item_key(row["sha256"], copy, level, seed)
-            target = path_inside(cache_dir, *folder, f"{row['sha256'][:16]}-{copy}-{image_seed(row['sha256'], level, seed):016x}.png")
+            degrade_seed = image_seed(row["sha256"], level, seed)
+            key = f"{row['sha256']}:{copy}:{degrade_seed:016x}:v{ACQUIRED_VERSION}.{ACQUIRE_VERSION}.{DEGRADE_VERSION}"
+            target = path_inside(cache_dir, *folder, f"{row['sha256'][:16]}-{copy}-{degrade_seed:016x}.png")
             outcome = items.get(key)
             if outcome is None or (outcome["status"] == ACQUIRED and not target.exists()):
                 photo = load_rgb(Path(dataset_root) / row["path"], max_megapixels) if photo is None else photo
-                outcome = _acquire_copy(photo, row, level, seed, detector, target)
+                outcome = _acquire_copy(photo, row, level, degrade_seed, detector, target)
                 items.put(key, outcome)
             counts[outcome["status"]] += 1
             if outcome["status"] == ACQUIRED:
