@@ -12,7 +12,7 @@ endif
 
 CONFIG ?= configs/demo.yaml
 
-.PHONY: install demo study recipes recipes-lofo recipes-followup app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors clean-venv
+.PHONY: install demo study recipes recipes-lofo recipes-followup app test test-fast lint format bench bench-train bench-coverage bench-coverage-primary bench-search bench-detectors bench-cli clean-venv
 
 install: $(STAMP)
 
@@ -82,6 +82,10 @@ bench-coverage-primary: $(STAMP)
 # Open-set search with 150,000 distractors, time per probe (docs/benchmarks.md).
 bench-search: $(STAMP)
 	$(PY) benchmarks/identification_search.py --distractors 150000 --probes 2000 --out results/bench/identification_search.json
+
+# How long lqface takes to answer: --help, a bad argument, a cold verify (docs/benchmarks.md); run it on an idle machine.
+bench-cli: $(STAMP)
+	$(PY) benchmarks/cli_latency.py --repeats 5 --out results/bench/cli_latency.json
 
 # Where detection breaks: faces found on the crowd photo as it shrinks, SCRFD, YuNet and MTCNN (docs/benchmarks.md; MTCNN ~3 min).
 bench-detectors: $(STAMP)

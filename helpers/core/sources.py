@@ -65,6 +65,10 @@ class ModelFile:
     source: str
 
 
+RESULTS = "results"
+"""The folder of run folders, in the project."""
+
+
 def project_path(path: str | Path) -> Path:
     """``path`` as given when absolute, else relative to the project root (not the notebook's folder)."""
     path = Path(path).expanduser()

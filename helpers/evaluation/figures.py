@@ -17,7 +17,9 @@ from matplotlib.figure import Figure
 from helpers.data.chains import PRESETS
 from helpers.data.faces import CROP_SIZE
 from helpers.evaluation import metrics, plots
+from helpers.evaluation.comparison import DIFFERENCES
 from helpers.evaluation.conditions import END_TO_END, HQ_CONDITION, HQ_GALLERY, LQ_BOTH
+from helpers.evaluation.endpoints import PRIMARY
 from helpers.evaluation.model_runs import ModelRun, condition_frame
 from helpers.evaluation.scores import conditions_of
 from helpers.evaluation.statistics import AUC, BY_KEY, FMR, FNMR, TAR_1E3, Statistic
@@ -76,31 +78,42 @@ def curve_figures(runs: Sequence[ModelRun], condition_info: pd.DataFrame, kind: 
             figures[f"{kind}_{key}{suffix}"] = plots.curve_grid({title: {n: curves[runs[0].name][n] for n in names}}, title, kind, marks.get(runs[0].name))
             continue
         panels = {n: {model: found[n] for model, found in curves.items() if n in found} for n in names}
-        figures[f"{kind}_{key}{suffix}"] = plots.curve_grid(panels, f"{kind.upper()}, {group}{words}: {', '.join(curves)} ({tag})", kind, marks or None)
+        figures[f"{kind}_{key}{suffix}"] = plots.curve_grid(
+            panels, f"{kind.upper()}, {group}{words}: {_models_phrase(list(curves))} ({tag})", kind, marks or None
+        )
     return figures
 
 
+def _models_phrase(names: list[str]) -> str:
+    """The models of a figure for its title: all of them when few, else the first and how many others (the legend names them)."""
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]} and {len(names) - 1} other models"
+
+
 def sweep_table(runs: Sequence[ModelRun], statistic: Statistic, condition_info: pd.DataFrame, factors: Sequence[str], families: Sequence[str]) -> pd.DataFrame:
-    """Rows of (panel, factor, model, mode, x, value, low, high) of ``statistic``: every condition that varies one of
-    ``factors`` (a preset counts as a factor over resolution), in one of ``families``; HQ-HQ is each curve's clean end."""
+    """Rows of (panel, factor, model, mode, x, value, low, high, not_acquired) of ``statistic``: every condition that varies one of
+    ``factors`` (a preset counts as a factor over resolution), in one of ``families``; HQ-HQ is each curve's clean end.
+    ``not_acquired``: the share of the condition's pairs with a face not found (:func:`not_acquired`)."""
     chosen = condition_info[condition_info["factor"].isin(factors) & condition_info["family"].isin(families)]
     rows = []
     for run in runs:
-        hq = _value(statistic, run.conditions[HQ_CONDITION])
+        hq = _value(statistic, run, HQ_CONDITION)
         for (factor, family, mode), group in chosen.groupby(["factor", "family", "mode"], sort=False):
             panel = factor.replace("_", " ") + (f": {family}" if len(families) > 1 else "")
             base = {"panel": panel, "factor": factor, "model": run.name, "mode": mode}
             rows.append(base | {"x": CLEAN.get(factor, CROP_SIZE)} | hq)
-            rows += [
-                base | {"x": float(info["factor_value"])} | _value(statistic, run.conditions[name]) for name, info in group.iterrows() if name in run.conditions
-            ]
-    return pd.DataFrame(rows, columns=["panel", "factor", "model", "mode", "x", "value", "low", "high"])
+            rows += [base | {"x": float(info["factor_value"])} | _value(statistic, run, name) for name, info in group.iterrows() if name in run.conditions]
+    return pd.DataFrame(rows, columns=["panel", "factor", "model", "mode", "x", "value", "low", "high", "not_acquired"])
 
 
-def _value(statistic: Statistic, entry: dict) -> dict[str, float]:
-    found = statistic.entry(entry)
+def _value(statistic: Statistic, run: ModelRun, name: str) -> dict[str, float]:
+    found = statistic.entry(run.conditions[name])
     low, high = found["ci"] or (np.nan, np.nan)
-    return {"value": np.nan if found["value"] is None else found["value"], "low": low, "high": high}
+    return {"value": np.nan if found["value"] is None else found["value"], "low": low, "high": high, "not_acquired": not_acquired(run.scores, name)}
+
+
+def not_acquired(scores: pd.DataFrame, name: str) -> float:
+    """The share of pairs of condition ``name`` with a face not found (scored :data:`~helpers.evaluation.metrics.FAILED_SCORE`); 0 without its column."""
+    return float(1 - metrics.acquired_pairs(scores[name]).mean()) if name in scores and len(scores) else 0.0
 
 
 def file_key(statistic: Statistic) -> str:
@@ -159,13 +172,23 @@ def factor_figures(runs: Sequence[ModelRun]) -> dict[str, Figure]:
     }
 
 
-def difference_figures(differences: pd.DataFrame, tag: str) -> dict[str, Figure]:
-    """A forest plot per compared statistic: each compared model minus the baseline, per condition, with 95% CIs."""
-    base = differences["baseline"].iloc[0]
+def difference_figures(differences: pd.DataFrame, tag: str, primary: str | None = None) -> dict[str, Figure]:
+    """A forest plot per compared statistic: each compared model minus the baseline, per condition, with 95% CIs; long tables
+    keep the most-changed conditions (the rest are in ``differences.csv``). ``primary``: the primary endpoint's condition,
+    highlighted in each (default: the condition of the table's ``primary`` rows)."""
+    base, primary = differences["baseline"].iloc[0], primary or primary_condition(differences)
     return {
-        f"difference_{file_key(BY_KEY[key])}": plots.difference_forest(differences, key, f"{BY_KEY[key].label}: model minus {base} ({tag})")
+        f"difference_{file_key(BY_KEY[key])}": plots.difference_forest(
+            differences, key, f"{BY_KEY[key].label}: model minus {base} ({tag})", primary=primary, full_table=DIFFERENCES
+        )
         for key in dict.fromkeys(differences["statistic"])
     }
+
+
+def primary_condition(differences: pd.DataFrame) -> str | None:
+    """The condition of the primary endpoint in a differences table (its rows whose ``role`` is primary), None if it has none."""
+    found = differences.loc[differences["role"] == PRIMARY, "condition"] if "role" in differences else pd.Series(dtype=str)
+    return str(found.iloc[0]) if len(found) else None
 
 
 def histogram_figures(run: ModelRun, condition_info: pd.DataFrame) -> dict[str, Figure]:

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.files import write_json_atomic, write_text_atomic
-from helpers.core.sources import project_path
+from helpers.core.sources import RESULTS, project_path
 from helpers.pipeline.config import PLACEHOLDER, Config, Step, notebook_path, seed_folder
 from helpers.pipeline.provenance import collect_in_child
 
-RESULTS = "results"
 BY_HAND = "notebooks"
 """``results/notebooks/<step>``: where a notebook run by hand (``run_dir = ""``) writes, and where the next notebook's defaults read."""
 STATE = "pipeline.json"

@@ -9,11 +9,16 @@ import numpy as np
 
 from helpers.core.progress import progress
 from helpers.identification.search import Gallery, search
+from helpers.tryit.arguments import PHOTO_SUFFIXES
 from helpers.tryit.faces import FoundFace, NoFace, UnreadablePhoto, find_face, read_photo
-from helpers.tryit.models import Operating, TryModel
+from helpers.tryit.models import TryModel
+from helpers.tryit.thresholds import OpenSet, Operating
 from helpers.tryit.verify import embed
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+UNCALIBRATED = (
+    "uncalibrated for search: no open-set threshold for this model (notebook 04 sets one), so the 1:1 threshold decides, "
+    "and a larger gallery raises the chance of a false match"
+)
 
 
 @dataclass(frozen=True)
@@ -27,17 +32,37 @@ class Enrolled:
 
 @dataclass(frozen=True)
 class Identification:
-    """The best people for a probe, best first, and whether the best one passes the threshold."""
+    """The best people for a probe, best first, and the threshold the decision is made at: notebook 04's open-set
+    threshold when the model has one, else the 1:1 threshold (an uncalibrated decision, said so)."""
 
     people: list[str]
     scores: list[float]
+    open_set: OpenSet | None
     operating: Operating | None
     face: FoundFace
 
     @property
+    def decided_by(self) -> float | None:
+        """The threshold the best score is compared with; None when there is none."""
+        if self.open_set is not None:
+            return self.open_set.threshold
+        return None if self.operating is None else self.operating.threshold
+
+    @property
     def accepted(self) -> bool | None:
-        """The best score at or above the threshold; ``None`` without a threshold."""
-        return None if self.operating is None else self.operating.accepts(self.scores[0])
+        """The best score at or above the deciding threshold; ``None`` without one."""
+        return None if self.decided_by is None else self.scores[0] >= self.decided_by
+
+    @property
+    def verdict(self) -> str:
+        """The best person's name, "unknown", or "no threshold"."""
+        return "no threshold" if self.accepted is None else (self.people[0] if self.accepted else "unknown")
+
+    def describe_threshold(self, gallery_people: int) -> str:
+        """The deciding threshold and what it was set for (or the uncalibrated caveat)."""
+        if self.open_set is not None:
+            return f"open-set {self.open_set.describe(gallery_people)}"
+        return "" if self.operating is None else f"1:1 {self.operating.describe()}; {UNCALIBRATED}"
 
 
 def gallery_photos(root: Path) -> list[Path]:
@@ -83,4 +108,4 @@ def identify(model: TryModel, enrolled: Enrolled, photo: np.ndarray, name: str =
     """The ``top`` enrolled people closest to the face in ``photo`` (each person's best gallery image)."""
     face = find_face(photo, model.detector, name)
     matches = search(enrolled.gallery, embed(model, [face.crop]), top_k=top)
-    return Identification([str(p) for p in matches.people[0]], [float(s) for s in matches.scores[0]], model.operating, face)
+    return Identification([str(p) for p in matches.people[0]], [float(s) for s in matches.scores[0]], model.open_set, model.operating, face)

@@ -1,38 +1,33 @@
-"""The model a try-it session uses: a pack or a scored step folder, its detector, and the operating threshold a run calibrated."""
+"""The model a try-it session uses: a pack or a scored step folder, its detector, and the thresholds it decides at
+(:mod:`helpers.tryit.thresholds` says which, in what order)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from helpers.core.sources import project_path
+from helpers.core.sources import RESULTS, ModelFile, project_path
 from helpers.data.detectors import open_detector
 from helpers.data.faces import Detector
-from helpers.evaluation.model_runs import run_recogniser
-from helpers.evaluation.reports import METRICS, read_report
 from helpers.models.packs import load_pack, resolve_detector
 from helpers.models.recognisers import Recogniser
-from helpers.pipeline.folders import RESULTS
-
-
-@dataclass(frozen=True)
-class Operating:
-    """A verification threshold, the FMR it was set at on val impostor pairs, and where it was read."""
-
-    threshold: float
-    fmr: float | None
-    source: str
-
-    def accepts(self, score: float) -> bool:
-        """A score at or above the threshold: the same person."""
-        return score >= self.threshold
+from helpers.tryit.calibration import read_calibration
+from helpers.tryit.thresholds import (
+    METRICS,
+    OpenSet,
+    Operating,
+    latest_open_set,
+    latest_operating,
+    operating_of,
+    shipped_open_set,
+    shipped_operating,
+)
 
 
 @dataclass(frozen=True)
 class TryModel:
-    """Everything verify and identify need: the recogniser, its flip setting, a detector, and the operating threshold if known."""
+    """Everything verify and identify need: the recogniser, its flip setting, a detector, and the thresholds if known."""
 
     name: str
     recogniser: Recogniser
@@ -40,45 +35,36 @@ class TryModel:
     detector: Detector
     operating: Operating | None
     source: str
+    open_set: OpenSet | None = None
 
 
-def operating_of(folder: Path) -> Operating | None:
-    """The operating threshold a notebook 02 / 03 step folder fixed on val (``protocol.operating`` of its ``metrics.json``),
-    at the FMR val supported; None when val supported none."""
-    operating = read_report(folder).protocol.operating
-    if operating.get("threshold") is None:
-        return None
-    return Operating(float(operating["threshold"]), operating.get("fmr"), str(folder / METRICS))
+def _step_model(folder: Path) -> tuple[str, Recogniser, bool, ModelFile, Operating | None, OpenSet | None, str]:
+    from helpers.evaluation.model_runs import run_recogniser  # torch and torchvision: only for fine-tuned step folders
+
+    model, recogniser, flip = run_recogniser(folder, batch_size=16)
+    detector_file, _ = resolve_detector(model.get("pack", "auto"))
+    operating, open_set = operating_of(folder), latest_open_set(recogniser.sha256, [folder.parent])  # its own run's notebook 04
+    return model["name"], recogniser, flip, detector_file, operating, open_set, f"step folder {folder}"
 
 
-def latest_operating(sha256: str, results: Path) -> Operating | None:
-    """The operating threshold of the newest step folder under ``results`` that scored the recogniser with ``sha256``."""
-    for path in sorted(results.glob(f"*/*/{METRICS}"), key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            model = json.loads(path.read_text(encoding="utf-8")).get("model", {})
-            found = operating_of(path.parent) if isinstance(model, dict) and model.get("sha256") == sha256 else None
-        except (OSError, ValueError):  # unreadable, or another notebook's metrics.json (04, 05)
-            continue
-        if found is not None:
-            return found
-    return None
-
-
-def load_model(spec: str = "auto", threshold: float | None = None, results: str | Path = RESULTS) -> TryModel:
-    """``spec``: a step folder of notebook 02 or 03 (its recogniser and threshold), or a pack (``auto``, ``offline``, a name
-    or folder), whose threshold is taken from the newest run under ``results`` that scored it. ``threshold`` overrides both."""
-    folder = project_path(spec)
+def load_model(spec: str = "auto", threshold: float | None = None, results: str | Path = RESULTS, calibration: str | Path | None = None) -> TryModel:
+    """``spec``: a step folder of notebook 02 or 03 (its recogniser, thresholds and run), or a pack (``auto``, ``offline``, a name
+    or folder) with the newest run's thresholds under ``results``, else the ones it ships. ``calibration`` (a file of
+    ``lqface calibrate``) replaces the 1:1 threshold, ``threshold`` replaces both."""
+    folder, results = project_path(spec), project_path(results)
     if (folder / METRICS).is_file():
-        model, recogniser, flip = run_recogniser(folder, batch_size=16)
-        name, operating, source = model["name"], operating_of(folder), f"step folder {folder}"
-        detector_file, _ = resolve_detector(model.get("pack", "auto"))
+        name, recogniser, flip, detector_file, operating, open_set, source = _step_model(folder)
     else:
         pack = load_pack(spec)
-        recogniser, flip, name, source = pack.face_recogniser(batch_size=16), False, pack.name, pack.note
-        operating, detector_file = latest_operating(recogniser.sha256, project_path(results)), pack.detector
+        recogniser, flip, name, source, detector_file = pack.face_recogniser(batch_size=16), False, pack.name, pack.note, pack.detector
+        operating = latest_operating(recogniser.sha256, results) or shipped_operating(recogniser.sha256)
+        open_set = None
+    open_set = open_set or latest_open_set(recogniser.sha256, results.glob("*/")) or shipped_open_set(recogniser.sha256)
+    if calibration is not None:
+        operating = read_calibration(Path(calibration), recogniser.sha256).operating()
     if threshold is not None:
         operating = Operating(float(threshold), None, "--threshold")
-    return TryModel(name, recogniser, flip, open_detector(detector_file, input_size=None), operating, source)
+    return TryModel(name, recogniser, flip, open_detector(detector_file, input_size=None), operating, source, open_set)
 
 
 @lru_cache(maxsize=4)

@@ -8,7 +8,8 @@ import numpy as np
 
 from helpers.data.degrade import Degradation
 from helpers.tryit.faces import FoundFace, NoFace, degrade_photo, find_face
-from helpers.tryit.models import Operating, TryModel
+from helpers.tryit.models import TryModel
+from helpers.tryit.thresholds import Operating
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,21 @@ from matplotlib.figure import Figure
 from helpers.core.files import write_json_atomic
 from helpers.data.degrade import NAMED_LEVELS, Degradation, level_named
 from helpers.data.scan import UndecodableImage, decode_rgb
+from helpers.tryit.app import literal
 from helpers.tryit.faces import NoFace
-from helpers.tryit.figures import annotate, score_plot
+from helpers.tryit.figures import annotate, score_plot, seen_photo
 from helpers.tryit.models import TryModel, cached_model
 from helpers.tryit.verify import Verification, verify
 
 NONE = "none"
 
 
-def pair_figure(photo_a: np.ndarray, photo_b: np.ndarray, result: Verification) -> Figure:
-    """Both photos with the face used, and both aligned crops, titled with the score and the decision."""
+def pair_figure(model: TryModel, photo_a: np.ndarray, photo_b: np.ndarray, result: Verification, level: Degradation | None) -> Figure:
+    """Photo A and photo B as the detector saw it (degraded at ``level``, the level ``result`` was verified at), each with
+    the face used, and both aligned crops, titled with the score and the decision."""
     figure, axes = plt.subplots(1, 4, figsize=(12, 3.4), gridspec_kw={"width_ratios": [2, 2, 1, 1]})
-    panels = (annotate(photo_a, result.faces[0]), annotate(photo_b, result.faces[1]), result.faces[0].crop, result.faces[1].crop)
+    seen_b = seen_photo(model, photo_b, level)
+    panels = (annotate(photo_a, result.faces[0]), annotate(seen_b, result.faces[1]), result.faces[0].crop, result.faces[1].crop)
     titles = ("photo A", f"photo B{'' if result.level is None else ' at ' + result.level}", "A, aligned", "B, aligned")
     for axis, image, title in zip(axes, panels, titles, strict=True):
         axis.imshow(image)
@@ -67,10 +70,11 @@ def _uploaded(upload: widgets.FileUpload) -> np.ndarray | None:
     return decode_rgb(bytes(file["content"]), file["name"])[0]
 
 
-def panel(choices: list[str], results: str | Path) -> widgets.VBox:
-    """Upload two photos, pick a model and a level, press Verify: the pair figure, the decision and the score against resolution."""
+def panel(choices: list[tuple[str, str]], results: str | Path) -> widgets.VBox:
+    """Upload two photos, pick a model (``(label, value)`` choices) and a level, press Verify: the pair figure, the decision
+    and the score against resolution."""
     upload_a, upload_b = widgets.FileUpload(accept="image/*", description="photo A"), widgets.FileUpload(accept="image/*", description="photo B")
-    model = widgets.Dropdown(options=choices, value=choices[0], description="model", layout=widgets.Layout(width="90%"))
+    model = widgets.Dropdown(options=choices, value=choices[0][1], description="model", layout=widgets.Layout(width="90%"))
     level = widgets.Dropdown(options=[NONE, *NAMED_LEVELS], value=NONE, description="degrade B")
     button, output = widgets.Button(description="Verify", button_style="primary"), widgets.Output()
 
@@ -86,9 +90,9 @@ def panel(choices: list[str], results: str | Path) -> widgets.VBox:
                 step: Degradation | None = None if level.value == NONE else level_named(level.value)
                 result = verify(chosen, photo_a, photo_b, ("photo A", "photo B"), step)
             except (NoFace, UndecodableImage, ValueError) as error:
-                display(Markdown(f"**{error}**"))
+                display(Markdown(f"**{literal(error)}**"))
                 return
-            display(pair_figure(photo_a, photo_b, result), score_plot(chosen, photo_a, photo_b, step or Degradation("HQ")))
+            display(pair_figure(chosen, photo_a, photo_b, result, step), score_plot(chosen, photo_a, photo_b, step or Degradation("HQ")))
             plt.close("all")
 
     button.on_click(run)

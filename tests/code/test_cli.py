@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,8 @@ HEAVY = ("torch", "onnxruntime", "papermill", "gradio", "cv2", "insightface", "s
 
 def test_the_console_script_lists_every_subcommand() -> None:
     run = subprocess.run([str(LQFACE), "--help"], capture_output=True, text=True, check=True)
-    for name in ("run", "verify", "identify", "app"):
-        assert f"\n    {name} " in run.stdout
+    for name in ("run", "verify", "identify", "calibrate", "app"):
+        assert re.search(rf"\n    {name}\s", run.stdout), name
     assert run.stdout == subprocess.run([sys.executable, "-m", "helpers", "--help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
@@ -26,7 +27,8 @@ def test_the_console_script_lists_every_subcommand() -> None:
     ("command", "shown"),
     [
         ("run", ["config", "--results", "--run-dir", "--new"]),
-        ("verify", ["photo_a", "photo_b", "--degrade", "(default: 0)", "(default: auto)", "--threshold"]),
+        ("verify", ["photo_a", "photo_b", "--pairs", "--out", "--degrade", "(default: 0)", "(default: auto)", "--threshold", "--calibration"]),
+        ("calibrate", ["folder", "--fmr", "(default: 0.01)", "--out", "(default: auto)"]),
         ("identify", ["probe", "--gallery", "--top", "(default: 5)", "(default: auto)"]),
         ("app", ["--host", "(default: 127.0.0.1", "(default: 7860)", "--share", "--results"]),
     ],
@@ -50,7 +52,7 @@ def test_a_wrong_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture) -> N
     with pytest.raises(SystemExit) as done:
         main(["prepare"])
     assert done.value.code == 2 and "invalid choice: 'prepare'" in capsys.readouterr().err
-    assert set(COMMANDS) == {"run", "verify", "identify", "app"} and parser().prog == "lqface"
+    assert set(COMMANDS) == {"run", "verify", "identify", "calibrate", "app"} and parser().prog == "lqface"
 
 
 def test_run_names_a_missing_config_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

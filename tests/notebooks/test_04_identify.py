@@ -15,6 +15,7 @@ from helpers.core.files import sha256_file
 from helpers.identification import closedset
 from helpers.identification import report as identification
 from helpers.identification.storage import load_classifier
+from helpers.tryit.models import load_model
 from tests.notebooks.conftest import PRIMARY_CONDITION, ROOT, run_notebook
 
 VIEWS = ["HQ", *(f"{prefix}{level}" for prefix in ("", "e2e:") for level in ("px32", "px16", "jpeg50", "jpeg20", "jpeg10"))]
@@ -153,3 +154,11 @@ def test_notebook_is_committed_clean_with_one_parameters_cell() -> None:
     (tagged,) = [cell for cell in code if "parameters" in cell.metadata.get("tags", [])]
     names = [target.id for node in ast.parse(tagged.source).body for target in node.targets]
     assert names[:3] == ["processed_dir", "model_dir", "run_dir"] and {"target_fpir", "mixed_copies", "classifiers", "benchmarks", "seed"} <= set(names)
+
+
+def test_identify_on_the_runs_model_decides_at_this_notebooks_open_set_threshold(nb04_step: Path, nb02_run: dict, report: dict) -> None:
+    hq = next(row for row in report["open_set"]["results"] if row["view"] == "HQ")
+    model = load_model(str(nb02_run["step"]))
+    assert hq["threshold_fixed"] is not None and model.open_set is not None
+    assert model.open_set.threshold == hq["threshold_fixed"] and model.open_set.target_fpir == 0.1
+    assert model.open_set.gallery_people == report["open_set"]["sizes"]["gallery_people"]

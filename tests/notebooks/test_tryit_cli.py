@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers.cli import main
@@ -15,7 +17,8 @@ from helpers.core.files import write_png_atomic
 from helpers.data.degrade import NAMED_LEVELS
 from helpers.tryit import cli
 from helpers.tryit.identify import enrolled_gallery
-from helpers.tryit.models import latest_operating, load_model
+from helpers.tryit.models import load_model
+from helpers.tryit.thresholds import latest_operating, shipped_operating
 from tests.notebooks.conftest import ROOT
 
 
@@ -39,8 +42,9 @@ def test_same_person_matches_at_the_runs_threshold(lfw: Path, model_dir: str, nb
     threshold = nb02_run["metrics"]["protocol"]["operating"]["threshold"]
     score = float(out.split("score: ")[1].split()[0])
     assert code == cli.MATCH and score >= threshold and "decision: match" in out
-    fmr = nb02_run["metrics"]["protocol"]["operating"]["fmr"]  # the FMR val supports: 0.01 moved up (tests/notebooks/conftest.py)
-    assert f"threshold: {threshold:.4f} ({model_dir}/metrics.json, set at FMR {fmr:g} on val impostor pairs)" in out
+    operating = nb02_run["metrics"]["protocol"]["operating"]  # the FMR val supports: 0.01 moved up (tests/notebooks/conftest.py)
+    run = Path(model_dir).parent.name
+    assert f"threshold: {threshold:.4f} at FMR {operating['fmr']:g} (val of run {run}, {operating['val_people']} people)" in out
 
 
 def test_different_people_do_not_match(lfw: Path, model_dir: str, capsys: pytest.CaptureFixture) -> None:
@@ -55,7 +59,7 @@ def test_degrading_the_probe_runs_the_detector_on_the_degraded_photo(lfw: Path, 
     degraded = capsys.readouterr().out
     assert "Tony_Blair_0002.jpg at px24: face at" in degraded and degraded.split("score: ")[1] != clean.split("score: ")[1]
     assert main(["verify", photo(lfw, "Tony_Blair", 1), photo(lfw, "Tony_Blair", 2), "--model", model_dir, "--degrade", "px7"]) == cli.ERROR
-    assert "no quality level named 'px7'" in capsys.readouterr().err and {"px16", "real24", "jpeg10"} <= set(NAMED_LEVELS)
+    assert "--degrade px7: no quality level of that name" in capsys.readouterr().err and {"px16", "real24", "jpeg10"} <= set(NAMED_LEVELS)
 
 
 def test_unreadable_and_faceless_photos_exit_2_naming_the_file(lfw: Path, model_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -94,10 +98,11 @@ def test_the_app_enrols_a_gallery_once_until_its_photos_change(lfw: Path, model_
     assert second is not first and second.images == 3 and enrolled_gallery(model, tmp_path) is second
 
 
-def test_a_pack_takes_the_newest_runs_threshold_or_says_there_is_none(nb02_run: dict, tmp_path: Path) -> None:
+def test_a_pack_takes_the_newest_runs_threshold_else_the_shipped_one(nb02_run: dict, tmp_path: Path) -> None:
     results = nb02_run["step"].parents[1]  # <results>/<run>/02_baseline
-    model = load_model("offline", results=tmp_path)
-    assert model.operating is None and model.name == "offline"
+    model = load_model("offline", results=tmp_path)  # no run yet: a fresh clone's first verify
+    assert model.operating == shipped_operating(model.recogniser.sha256) and model.name == "offline"
+    assert model.operating.source.startswith("shipped, measured on lfw-deepfunneled val") and model.operating.fmr <= 0.01
     found = latest_operating(model.recogniser.sha256, results)
     assert found is not None and found.threshold == nb02_run["metrics"]["protocol"]["operating"]["threshold"]
     assert load_model("offline", threshold=0.42, results=tmp_path).operating.threshold == 0.42
@@ -112,3 +117,40 @@ def test_python_m_helpers_exit_code(lfw: Path, model_dir: str) -> None:
         check=False,
     )
     assert run.returncode == cli.MATCH and "decision: match" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def own_photos(lfw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """26 people with two photos each: 325 pairs of people, enough for FMR 0.1 by the rule of 30 (300)."""
+    folder = tmp_path_factory.mktemp("own") / "people"
+    people = [p for p in sorted(lfw.iterdir()) if len(list(p.glob("*.jpg"))) >= 2][:26]
+    for person in people:
+        (folder / person.name).mkdir(parents=True)
+        for image in sorted(person.glob("*.jpg"))[:2]:
+            shutil.copy(image, folder / person.name)
+    return folder
+
+
+def test_calibrate_on_my_photos_then_verify_with_it(own_photos: Path, lfw: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["calibrate", str(own_photos), "--fmr", "0.01", "--model", "offline"]) == cli.MATCH  # 325 pairs of people: 0.01 needs 3,000
+    moved = capsys.readouterr()
+    assert "26 people form 325 pairs of people, fewer than the 3,000 that FMR 0.01 needs" in moved.err and "at FMR 0.1;" in moved.out
+    target = own_photos.with_name("people-calibration.json")
+    assert main(["calibrate", str(own_photos), "--fmr", "0.1", "--model", "offline", "--out", str(target)]) == cli.MATCH
+    out = capsys.readouterr().out
+    assert "26 people, 52 photos: 1,300 different-person and 26 same-person pairs" in out and f"--calibration {target}" in out
+    saved = json.loads(target.read_text())
+    assert main(["verify", photo(lfw, "Colin_Powell", 1), photo(lfw, "Colin_Powell", 2), "--model", "offline", "--calibration", str(target)]) in (0, 1)
+    assert f"threshold: {saved['threshold']:.4f} at FMR 0.1 (calibrated on {own_photos}, 26 people" in capsys.readouterr().out
+
+
+def test_batch_mode_gives_the_single_pair_scores(model_dir: str, lfw: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pairs = [(photo(lfw, "Colin_Powell", 1), photo(lfw, "Colin_Powell", 2), 1), (photo(lfw, "Colin_Powell", 1), photo(lfw, "Tony_Blair", 1), 0)]
+    pd.DataFrame(pairs, columns=["a", "b", "same"]).to_csv(tmp_path / "pairs.csv", index=False)
+    assert main(["verify", "--pairs", str(tmp_path / "pairs.csv"), "--model", model_dir]) == cli.MATCH
+    assert "2 pairs -> " in capsys.readouterr().out
+    scores = pd.read_csv(tmp_path / "pairs-scores.csv")
+    for (a, b, _), score in zip(pairs, scores["score"], strict=True):
+        main(["verify", a, b, "--model", model_dir])
+        assert f"score: {score:.4f}" in capsys.readouterr().out
+    assert scores["decision"].tolist() == ["match", "no match"]
