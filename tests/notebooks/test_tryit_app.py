@@ -126,7 +126,8 @@ def test_the_identify_tab_shows_the_threshold_it_decides_at(browser: WebDriver, 
     for name in ("Colin_Powell_0001", "Serena_Williams_0001"):
         (gallery / name.rsplit("_", 1)[0]).mkdir(parents=True)
         shutil.copy(photos[name], gallery / name.rsplit("_", 1)[0])
-    model = load_model(str(nb02_run["step"]), results=nb02_run["step"].parents[1])
+    results = nb02_run["step"].parents[1]
+    model = load_model(model_choices(results)[len(PACKS)][1], results=results)  # the app's default: the newest run's step
     expected = f"open-set {model.open_set.threshold:.4f} at FPIR" if model.open_set else f"1:1 {model.operating.threshold:.4f}"
     wait = open_app(browser, app_url)
     upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#photo-b input[type=file]")))
@@ -139,3 +140,9 @@ def test_the_identify_tab_shows_the_threshold_it_decides_at(browser: WebDriver, 
     text = browser.find_element(By.ID, "identify-result").text
     assert text.startswith("Colin_Powell") and "2 people, 2 photos" in text and expected in text, text
     assert model.open_set is not None or "uncalibrated for search" in text
+    searched = load_model(str(nb02_run["step"]), results=results)  # notebook 02's model: notebook 04 set its open-set threshold when it ran
+    _, _, verdict = Client(app_url, verbose=False).predict(
+        handle_file(photos["Colin_Powell_0002"]), None, str(gallery), str(nb02_run["step"]), 2, api_name="/identify"
+    )
+    shown = literal(f"open-set {searched.open_set.threshold:.4f} at FPIR" if searched.open_set else "uncalibrated for search")
+    assert verdict.startswith("**Colin\\_Powell**") and shown in verdict, verdict
