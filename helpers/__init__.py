@@ -11,6 +11,7 @@ checks the contract in ``pyproject.toml``):
     evaluation/      pairs -> embeddings -> scores -> metrics -> reports (notebooks 02, 05)
     training/        fine-tuning (notebook 03); beside identification, never importing it
     identification/  gallery search, open-set thresholds, classifiers (notebook 04)
+    quality/         face image quality measures and their error-versus-discard curves; beside training and identification
     pipeline/        configs, notebook parameter schemas, run folders, papermill, provenance
     steps/           one thin module per notebook; beside tryit, never importing it
     tryit/           a model on your own photos: verify, identify, the app (notebook 06)
