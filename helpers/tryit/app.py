@@ -123,7 +123,7 @@ def run_verify(
             return *_no_face(photo_a, photo_b, model, level), [], f"**{literal(error)}**"
         texts.append(decision_markdown(model, result))
     crops = [(result.faces[0].crop, "photo A, aligned"), (result.faces[1].crop, f"photo B, aligned{'' if level is None else ' at ' + level.name}")]
-    return annotate(photo_a, result.faces[0]), annotate(seen_photo(model, photo_b, level), result.faces[1]), crops, "\n\n".join(texts)
+    return annotate(photo_a, result.faces[0]), annotate(result.seen_b, result.faces[1]), crops, "\n\n".join(texts)
 
 
 def _no_face(photo_a: np.ndarray, photo_b: np.ndarray, model: TryModel, level: Degradation | None) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from helpers.data.degrade import level_named
 from helpers.tryit.faces import NoFace, UnreadablePhoto, find_face, read_photo
 from helpers.tryit.models import TryModel
 from helpers.tryit.thresholds import drift_warning
-from helpers.tryit.verify import degraded_face, embed
+from helpers.tryit.verify import degraded_view, embed
 
 COLUMNS = ("a", "b")
 
@@ -53,7 +53,7 @@ def _vector(model: TryModel, path: Path, level: str | None, seed: int) -> np.nda
     photo = read_photo(path)
     found = find_face(photo, model.detector, str(path))
     if level is not None:
-        found = degraded_face(model, photo, found, level_named(level), str(path), seed)
+        found = degraded_view(model, photo, found, level_named(level), str(path), seed)[1]
     return embed(model, [found.crop])[0]
 
 

@@ -18,7 +18,7 @@ from helpers.evaluation.conditions import HQ_CONDITION
 from helpers.evaluation.metrics import min_units
 from helpers.evaluation.thresholds import SUPPORTED, operating_point
 from helpers.identification.search import Gallery
-from helpers.tryit.shipped import QUANTILES
+from helpers.tryit.shipped import quantiles_of
 from helpers.tryit.thresholds import Operating
 
 
@@ -105,7 +105,7 @@ def calibrate(gallery: Gallery, fmr: float, folder: str, model: str, sha256: str
         impostor_pairs=int(impostor.size),
         genuine_pairs=int(genuine.size),
         fnmr=fnmr,
-        impostors={name: round(float(np.quantile(impostor, q)), 6) for name, q in QUANTILES.items()},
+        impostors=quantiles_of(impostor),
         date=datetime.now(UTC).date().isoformat(),
     )
 

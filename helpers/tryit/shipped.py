@@ -36,13 +36,17 @@ def _json(path: Path) -> dict[str, Any]:
         raise NotShippable(f"{path}: cannot be read ({error}); pass a completed run folder with {BASELINE}") from None
 
 
+def quantiles_of(impostors: np.ndarray) -> dict[str, float]:
+    """The :data:`QUANTILES` of impostor scores, which the drift warning compares a batch with."""
+    return {name: round(float(np.quantile(impostors, q)), 6) for name, q in QUANTILES.items()}
+
+
 def impostor_quantiles(step: Path) -> dict[str, float]:
     """Quantiles of the val HQ-HQ impostor scores a step folder saved."""
     val = read_val_scores(step)
     if val is None:
         raise NotShippable(f"{step} holds no val scores: re-run notebook 02 with this workbench")
-    impostors = val.loc[~val["same"].astype(bool), HQ_CONDITION].to_numpy()
-    return {name: round(float(np.quantile(impostors, q)), 6) for name, q in QUANTILES.items()}
+    return quantiles_of(val.loc[~val["same"].astype(bool), HQ_CONDITION].to_numpy())
 
 
 def _commit(run: Path, step: dict[str, Any]) -> str:

@@ -20,6 +20,8 @@ class Verification:
     operating: Operating | None
     faces: tuple[FoundFace, FoundFace]
     level: str | None
+    seen_b: np.ndarray
+    """Photo B as the detector saw it: degraded at ``level``, or as given."""
 
     @property
     def match(self) -> bool | None:
@@ -38,18 +40,20 @@ def verify(
     """Score ``photo_a`` (gallery) against ``photo_b`` (probe). With ``level``, the probe photo is degraded first and its face
     found again on the degraded photo, so the detector sees the low quality (notebook 01's end-to-end mode)."""
     gallery = find_face(photo_a, model.detector, names[0])
-    probe = find_face(photo_b, model.detector, names[1])
+    seen_b, probe = photo_b, find_face(photo_b, model.detector, names[1])
     if level is not None:
-        probe = degraded_face(model, photo_b, probe, level, names[1], seed)
+        seen_b, probe = degraded_view(model, photo_b, probe, level, names[1], seed)
     a, b = embed(model, [gallery.crop, probe.crop])
-    return Verification(float(a @ b), model.operating, (gallery, probe), None if level is None else level.name)
+    return Verification(float(a @ b), model.operating, (gallery, probe), None if level is None else level.name, seen_b)
 
 
-def degraded_face(model: TryModel, photo: np.ndarray, found: FoundFace, level: Degradation, name: str, seed: int = 0) -> FoundFace:
-    """The face found again on ``photo`` degraded at ``level`` (``found`` itself when the level changes nothing)."""
+def degraded_view(model: TryModel, photo: np.ndarray, found: FoundFace, level: Degradation, name: str, seed: int = 0) -> tuple[np.ndarray, FoundFace]:
+    """``photo`` degraded at ``level`` and the face found again on it (``photo`` and ``found`` themselves when the level
+    changes nothing)."""
     if level.is_identity:
-        return found
-    return find_face(degrade_photo(photo, found, level, seed), model.detector, f"{name} at {level.name}")
+        return photo, found
+    seen = degrade_photo(photo, found, level, seed)
+    return seen, find_face(seen, model.detector, f"{name} at {level.name}")
 
 
 def scores_by_level(model: TryModel, photo_a: np.ndarray, photo_b: np.ndarray, levels: list[Degradation], seed: int = 0) -> np.ndarray:
@@ -60,7 +64,7 @@ def scores_by_level(model: TryModel, photo_a: np.ndarray, photo_b: np.ndarray, l
     crops: dict[int, np.ndarray] = {}
     for index, level in enumerate(levels):
         try:
-            crops[index] = degraded_face(model, photo_b, probe, level, "photo B", seed).crop
+            crops[index] = degraded_view(model, photo_b, probe, level, "photo B", seed)[1].crop
         except NoFace:
             continue
     scores = np.full(len(levels), np.nan)

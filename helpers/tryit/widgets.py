@@ -16,19 +16,18 @@ from helpers.data.degrade import NAMED_LEVELS, Degradation, level_named
 from helpers.data.scan import UndecodableImage, decode_rgb
 from helpers.tryit.app import literal
 from helpers.tryit.faces import NoFace
-from helpers.tryit.figures import annotate, score_plot, seen_photo
+from helpers.tryit.figures import annotate, score_plot
 from helpers.tryit.models import TryModel, cached_model
 from helpers.tryit.verify import Verification, verify
 
 NONE = "none"
 
 
-def pair_figure(model: TryModel, photo_a: np.ndarray, photo_b: np.ndarray, result: Verification, level: Degradation | None) -> Figure:
-    """Photo A and photo B as the detector saw it (degraded at ``level``, the level ``result`` was verified at), each with
-    the face used, and both aligned crops, titled with the score and the decision."""
+def pair_figure(photo_a: np.ndarray, result: Verification) -> Figure:
+    """Photo A and photo B as the detector saw it (degraded at the level ``result`` was verified at), each with the face
+    used, and both aligned crops, titled with the score and the decision."""
     figure, axes = plt.subplots(1, 4, figsize=(12, 3.4), gridspec_kw={"width_ratios": [2, 2, 1, 1]})
-    seen_b = seen_photo(model, photo_b, level)
-    panels = (annotate(photo_a, result.faces[0]), annotate(seen_b, result.faces[1]), result.faces[0].crop, result.faces[1].crop)
+    panels = (annotate(photo_a, result.faces[0]), annotate(result.seen_b, result.faces[1]), result.faces[0].crop, result.faces[1].crop)
     titles = ("photo A", f"photo B{'' if result.level is None else ' at ' + result.level}", "A, aligned", "B, aligned")
     for axis, image, title in zip(axes, panels, titles, strict=True):
         axis.imshow(image)
@@ -92,7 +91,7 @@ def panel(choices: list[tuple[str, str]], results: str | Path) -> widgets.VBox:
             except (NoFace, UndecodableImage, ValueError) as error:
                 display(Markdown(f"**{literal(error)}**"))
                 return
-            display(pair_figure(chosen, photo_a, photo_b, result, step), score_plot(chosen, photo_a, photo_b, step or Degradation("HQ")))
+            display(pair_figure(photo_a, result), score_plot(chosen, photo_a, photo_b, step or Degradation("HQ")))
             plt.close("all")
 
     button.on_click(run)

@@ -286,3 +286,11 @@ def test_a_bad_argument_is_answered_before_any_model_library_loads(photos: dict[
     )
     run = subprocess.run([sys.executable, "-c", code, "verify", photos["a"], photos["dir"] + "/nope.jpg"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "2"
+
+
+def test_the_argument_checks_know_every_pack_the_loader_knows() -> None:
+    """``arguments.PACK_NAMES`` is written out so that checking ``--model`` imports no model code; it must stay the loader's list."""
+    from helpers.models.packs import DOWNLOADABLE_PACKS, OFFLINE_PACK
+    from helpers.tryit.arguments import PACK_NAMES
+
+    assert set(PACK_NAMES) == {"auto", OFFLINE_PACK, *DOWNLOADABLE_PACKS}

@@ -58,7 +58,7 @@ def test_the_pair_figure_shows_photo_b_as_the_detector_saw_it(mirror: Path, tmp_
     photo_a, photo_b = (read_photo(lfw / f"Colin_Powell_000{i}.jpg") for i in (1, 2))
     result = verify(model, photo_a, photo_b, ("photo A", "photo B"), level)
     degraded = degrade_photo(photo_b, find_face(photo_b, model.detector, "photo B"), level)
-    figure = widgets.pair_figure(model, photo_a, photo_b, result, level)
+    figure = widgets.pair_figure(photo_a, result)
     shown_b = np.asarray(figure.axes[1].get_images()[0].get_array())
     plt.close(figure)
     assert np.array_equal(find_face(degraded, model.detector, "photo B").crop, result.faces[1].crop)  # the face drawn was found on it
