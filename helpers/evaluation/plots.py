@@ -121,7 +121,7 @@ def curve_grid(panels: dict[str, dict[str, metrics.Roc]], title: str, kind: str 
     """
     n = len(panels)
     labels = list(dict.fromkeys(label for curves in panels.values() for label in curves))
-    styles = {label: (colour, line_style(i)) for i, (label, colour) in enumerate(zip(labels, palette(len(labels))))}
+    styles = curve_styles(labels)
     rows, cols, size = grid_shape(n, (4.6, 3.8), max_cols=4, extra=(2.4, 0.6))
     figure, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
     for axis, (name, curves) in zip(axes.ravel(), panels.items()):
@@ -148,13 +148,15 @@ Styles = dict[str, tuple[str, str]]
 """Per curve label: its colour and line style."""
 
 
-def _styles(curves: dict[str, metrics.Roc], styles: Styles | None) -> Styles:
-    return styles or {label: (colour, line_style(i)) for i, (label, colour) in enumerate(zip(curves, palette(len(curves))))}
+def curve_styles(labels: Iterable[str]) -> Styles:
+    """A colour (:func:`palette`) and a line style for each curve label, none repeated."""
+    labels = list(labels)
+    return {label: (colour, line_style(i)) for i, (label, colour) in enumerate(zip(labels, palette(len(labels))))}
 
 
 def _draw_roc(axis: Axes, curves: dict[str, metrics.Roc], title: str, marks: float | dict[str, float] | None = None, styles: Styles | None = None) -> None:
     """Draw ROC curves on ``axis``: TAR against log-scale FAR, one line per label (colour and style from ``styles``)."""
-    styles = _styles(curves, styles)
+    styles = styles or curve_styles(curves)
     for label, curve in curves.items():
         colour, style = styles[label]
         keep = curve.far > 0
@@ -179,7 +181,7 @@ def _probit(values: np.ndarray | float) -> np.ndarray:
 
 def _draw_det(axis: Axes, curves: dict[str, metrics.Roc], title: str, marks: float | dict[str, float] | None = None, styles: Styles | None = None) -> None:
     """Draw DET curves on ``axis``: FNMR against FMR on normal-deviate axes, one line per label (rates of 0 or 1 are off the axes)."""
-    styles = _styles(curves, styles)
+    styles = styles or curve_styles(curves)
     smallest = 1.0
     for label, curve in curves.items():
         colour, style = styles[label]
