@@ -10,6 +10,8 @@ from pathlib import Path
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 PACK_NAMES = ("auto", "offline", "buffalo_l", "buffalo_s", "antelopev2")
 MAX_FMR = 0.1
+MAX_CALIBRATION_PHOTOS = 3000
+"""``calibrate`` scores every pair of photos at once: 3,000 photos make 4.5 million pairs, about 1 GB; more is refused."""
 
 
 class ArgumentError(ValueError):
@@ -128,6 +130,12 @@ def check_identify(args: argparse.Namespace) -> None:
 def check_calibrate(args: argparse.Namespace) -> None:
     """A folder of at least two people, an FMR in (0, 0.1], a writable output, the model."""
     check_people_folder("folder", args.folder, at_least=2)
+    photos = sum(1 for person in person_folders(Path(args.folder)) for f in person.iterdir() if f.is_file() and f.suffix.lower() in PHOTO_SUFFIXES)
+    if photos > MAX_CALIBRATION_PHOTOS:
+        raise ArgumentError(
+            f"folder {args.folder} has {photos:,} photos; calibrate scores every pair of them at once, so at most {MAX_CALIBRATION_PHOTOS:,}: "
+            "copy a few photos of each person into a new folder (more people rather than more photos a person supports a lower FMR)"
+        )
     if not 0 < args.fmr <= MAX_FMR:
         raise ArgumentError(f"--fmr {args.fmr:g}: give a false match rate in (0, {MAX_FMR:g}], e.g. 0.01")
     folder = Path(args.folder).resolve()

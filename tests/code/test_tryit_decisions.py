@@ -294,3 +294,16 @@ def test_the_argument_checks_know_every_pack_the_loader_knows() -> None:
     from helpers.tryit.arguments import PACK_NAMES
 
     assert set(PACK_NAMES) == {"auto", OFFLINE_PACK, *DOWNLOADABLE_PACKS}
+
+
+def test_calibrate_refuses_a_folder_too_large_to_score_every_pair_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from helpers.tryit import arguments
+
+    for person, count in (("Ann", 3), ("Bob", 2)):
+        for index in range(count):
+            grey_photo(tmp_path / "mine" / person / f"{index}.png", 10)
+    monkeypatch.setattr(arguments, "MAX_CALIBRATION_PHOTOS", 4)  # a project constant, so the test needs five photos, not 3,001
+    assert main(["calibrate", str(tmp_path / "mine")]) == cli.ERROR
+    assert f"folder {tmp_path / 'mine'} has 5 photos; calibrate scores every pair of them at once, so at most 4" in capsys.readouterr().err
