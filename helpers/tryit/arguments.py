@@ -10,8 +10,9 @@ from pathlib import Path
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 PACK_NAMES = ("auto", "offline", "buffalo_l", "buffalo_s", "antelopev2")
 MAX_FMR = 0.1
-MAX_CALIBRATION_PHOTOS = 3000
-"""``calibrate`` scores every pair of photos at once: 3,000 photos make 4.5 million pairs, about 1 GB; more is refused."""
+MAX_CALIBRATION_PHOTOS = 2000
+"""``calibrate`` scores every pair of photos at once: 2,000 photos make 2 million pairs, a peak of 2.7 GB of process memory
+here (3,000: 5.2 GB); more is refused."""
 
 
 class ArgumentError(ValueError):
