@@ -8,7 +8,8 @@ degraded photo keeps its degraded pixel size; the detector sees it under one
 declared, image-independent policy (:func:`parse_policy`: ``native``, the photo as
 it is padded to the detector's stride, or ``fit:<size>``, resized into the
 detector's square as InsightFace's ``det_size`` does), picks the primary face by
-the same rule as on HQ photos, and the crop is aligned on the landmarks it found.
+the same rule as on HQ photos, and the crop is aligned on the landmarks it found. The detector's confidence and the eye distance in the photo
+it saw are recorded with each acquired face: two of the face image quality measures (:mod:`helpers.quality`).
 
 No HQ information gates the outcome: whatever face the detector picks is aligned
 and scored. Its box overlap with the HQ face is kept as a diagnostic
@@ -45,10 +46,11 @@ from helpers.data.manifest import LANDMARKS, OK, row_numbers
 from helpers.data.scan import DEFAULT_MAX_MEGAPIXELS, load_rgb
 
 ACQUISITION, ACQUISITION_SETTINGS = "acquisition.csv", "acquisition.json"
-ACQUIRE_VERSION = 2
-"""Bump when what a degraded photo or its crop is changes: crop folders and cached outcomes carry it, so none is reused."""
+ACQUIRE_VERSION = 3
+"""Bump when what a degraded photo, its crop or its outcome record is: crop folders and cached outcomes carry it, so none
+is reused (2: the degraded photo keeps its size; 3: outcomes record the detector's confidence and the eye distance)."""
 E2E_FOLDER = f"lq-e2e-v{ACQUIRE_VERSION}"
-ACQUISITION_COLUMNS = ["path", "level", "status", "iou", "wrong_face", "lq_path"]
+ACQUISITION_COLUMNS = ["path", "level", "status", "iou", "wrong_face", "det_score", "eye_distance", "lq_path"]
 ACQUIRED, NO_FACE, NO_REFERENCE = "acquired", "no_face", "no_reference"
 FAILURES = (NO_FACE, NO_REFERENCE)
 WRONG_FACE_IOU = 0.5
@@ -89,11 +91,14 @@ def box_iou(a: tuple[float, ...] | np.ndarray, b: tuple[float, ...] | np.ndarray
 
 @dataclass(frozen=True)
 class Acquisition:
-    """What the detector made of one degraded photo: ``status``, overlap of its pick with the HQ box (a diagnostic), the aligned crop when acquired."""
+    """What the detector made of one degraded photo: ``status``, overlap of its pick with the HQ box (a diagnostic), and when
+    acquired the aligned crop, the detector's confidence and the distance between the eyes in the degraded photo's pixels."""
 
     status: str
     iou: float | None
     crop: np.ndarray | None = None
+    score: float | None = None
+    eye_distance: float | None = None
 
     @property
     def wrong_face(self) -> bool:
@@ -111,7 +116,9 @@ def acquire(photo_rgb: np.ndarray, hq_bbox: np.ndarray, kps: np.ndarray, level: 
     if found is None:
         return Acquisition(NO_FACE, None)
     ratio = np.tile([photo_rgb.shape[1] / degraded.shape[1], photo_rgb.shape[0] / degraded.shape[0]], 2)
-    return Acquisition(ACQUIRED, box_iou(np.asarray(found.bbox) * ratio, hq_bbox), align(degraded, found.kps))
+    eyes = np.asarray(found.kps, dtype=float).reshape(5, 2)[:2]
+    iou = box_iou(np.asarray(found.bbox) * ratio, hq_bbox)
+    return Acquisition(ACQUIRED, iou, align(degraded, found.kps), float(found.score), float(np.linalg.norm(eyes[1] - eyes[0])))
 
 
 def _item_key(sha256: str, level: Degradation, seed: int) -> str:
@@ -169,11 +176,12 @@ def acquire_levels(
 def _acquire_row(photo: np.ndarray, row: pd.Series, level: Degradation, seed: int, detector: Detector, target: Path) -> dict[str, Any]:
     """One image at one level: the outcome record (status, iou, wrong_face), the crop written when acquired."""
     if row["crop_method"] != LANDMARKS:
-        return {"status": NO_REFERENCE, "iou": None, "wrong_face": False}
+        return {"status": NO_REFERENCE, "iou": None, "wrong_face": False, "det_score": None, "eye_distance": None}
     found = acquire(photo, row_numbers(row["bbox"]), row_numbers(row["kps"]), level, image_seed(row["sha256"], level, seed), detector)
     if found.crop is not None:
         write_png_atomic(target, found.crop)
-    return {"status": found.status, "iou": None if found.iou is None else round(found.iou, 4), "wrong_face": found.wrong_face}
+    rounded = {"iou": found.iou, "det_score": found.score, "eye_distance": found.eye_distance}
+    return {"status": found.status, "wrong_face": found.wrong_face} | {key: None if value is None else round(value, 4) for key, value in rounded.items()}
 
 
 def settings(detector: Detector, splits: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -201,10 +209,12 @@ def load_acquisition(processed_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]
     recorded = json.loads(meta.read_text(encoding="utf-8"))
     if recorded.get("acquire_version") != ACQUIRE_VERSION:
         raise ValueError(
-            f"{table} was written by an earlier end-to-end acquisition (version {recorded.get('acquire_version', 1)}, which restored "
-            f"the degraded photo to its HQ size and dropped faces away from the HQ box); this is version {ACQUIRE_VERSION}: rerun notebook 01"
+            f"{table} was written by an earlier end-to-end acquisition (version {recorded.get('acquire_version', 1)}; this is version "
+            f"{ACQUIRE_VERSION}, whose crops or records differ): rerun notebook 01"
         )
     frame = pd.read_csv(table, dtype={"path": str, "level": str, "status": str, "wrong_face": bool, "lq_path": str}, keep_default_na=False)
+    for column in ("det_score", "eye_distance"):  # empty where no face was acquired
+        frame[column] = frame[column].replace("", np.nan).astype(float)
     return frame, recorded
 
 

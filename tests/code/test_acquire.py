@@ -99,6 +99,8 @@ def test_a_clean_photo_gives_back_the_hq_face(mirror: Path, detector: FaceDetect
     photo, face = _hq(mirror, detector)
     found = acquire(photo, np.array(face.bbox), np.array(face.kps), HQ, 0, detector)
     assert found.status == ACQUIRED and found.iou > 0.8 and found.crop.shape == (112, 112, 3)
+    hq_eyes = np.array(face.kps).reshape(5, 2)[:2]
+    assert found.score == pytest.approx(face.score, abs=0.05) and found.eye_distance == pytest.approx(np.linalg.norm(np.diff(hq_eyes, axis=0)), rel=0.05)
     low = acquire(photo, np.array(face.bbox), np.array(face.kps), PX24, 0, detector)
     assert low.status in (ACQUIRED, NO_FACE)  # whatever the detector makes of it, it is an outcome
 
@@ -137,6 +139,8 @@ def test_acquire_levels_counts_every_outcome_and_resumes(mirror: Path, detector:
     assert counts.loc["hq", "images"] == 6 and counts.loc["hq", NO_REFERENCE] == 1 and counts.loc["hq", "fta_rate"] == pytest.approx(1 / 6)
     saved, settings = load_acquisition(processed)
     assert saved[["path", "level", "status", "lq_path"]].equals(table[["path", "level", "status", "lq_path"]])
+    acquired = saved["status"] == ACQUIRED  # the detector's confidence and eye distance of every acquired face, none of the rest
+    assert saved.loc[acquired, ["det_score", "eye_distance"]].gt(0).all().all() and saved.loc[~acquired, ["det_score", "eye_distance"]].isna().all().all()
     assert settings["policy"] == "native" and settings["input_size"] is None and settings["chain_library"].startswith("albumentations")
     assert settings["hq_information"].startswith("none") and settings["wrong_face_iou"] == 0.5
     calls = []
