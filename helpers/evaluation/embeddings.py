@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ def compute_embeddings(
     todo = items[items["key"].isin(set(store.missing(items["key"].tolist())))].drop_duplicates("key")
     chunks = [todo.iloc[start : start + chunk_size] for start in range(0, len(todo), chunk_size)]
     for chunk in progress(chunks, f"embed ({recogniser.name})", total=len(chunks)):
-        crops = np.stack([_crop(processed_dir, row, by_name[row.level], seed) for row in chunk.itertuples()])
+        crops = np.stack([item_crop(processed_dir, row, by_name[row.level], seed) for row in chunk.itertuples()])
         store.add(chunk["key"].tolist(), recogniser.embed(crops, flip=flip))
     return len(todo)
 
@@ -127,7 +128,8 @@ def embed_images(
     return compute_embeddings(embedding_items(images, all_levels, seed), all_levels, seed, processed_dir, recogniser, store, flip)
 
 
-def _crop(processed_dir: Path, row, level: Degradation, seed: int) -> np.ndarray:
+def item_crop(processed_dir: Path, row: Any, level: Degradation, seed: int) -> np.ndarray:
+    """The crop of one item (a row with ``crop_path`` and ``sha256``) at ``level``, degraded in memory with its image seed."""
     hq = read_png_rgb(Path(processed_dir) / row.crop_path)
     return degrade(hq, level, image_seed(row.sha256, level, seed))
 

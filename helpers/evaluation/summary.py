@@ -627,9 +627,17 @@ def _transfer(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identification: str = "") -> str:
+def _quality(section: str) -> list[str]:
+    """The face image quality section (:func:`helpers.quality.report.summary_section`), or nothing without one."""
+    if not section:
+        return []
+    return ["## Face image quality: which faces not to trust (the baseline, notebook 02)", "", section, ""]
+
+
+def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identification: str = "", quality: str = "") -> str:
     """``summary.md`` for notebook 05's ``metrics.json`` dict: primary endpoint, HQ non-inferiority, operating point,
-    every comparison, detector failures, notebook 04's identification headline (a Markdown table) when given, the results table."""
+    every comparison, detector failures, the baseline's face image quality (Markdown) and notebook 04's identification
+    headline (a Markdown table) when given, the results table."""
     lines = (
         _intro(report)
         + primary_lines(report)
@@ -643,6 +651,7 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identi
         + _failures(report)
         + _secondaries(report)
         + _robustness(report)
+        + _quality(quality)
         + _identification(identification)
     )
     lines += [
@@ -660,11 +669,11 @@ def summary_markdown(report: dict[str, Any], figures: Sequence[str] = (), identi
     return "\n".join(lines) + "\n"
 
 
-def write_summary(step_dir: str | Path, identification: str = "") -> Path:
+def write_summary(step_dir: str | Path, identification: str = "", quality: str = "") -> Path:
     """Write ``summary.md`` beside the ``metrics.json`` (and PNGs) of a notebook-05 step folder; returns its path.
-    ``identification``: notebook 04's headline as a Markdown table, or ``""`` for none."""
+    ``identification``: notebook 04's headline as a Markdown table, ``quality`` the baseline's face image quality section; ``""`` for none."""
     folder = project_path(step_dir)
     target = folder / SUMMARY
     figures = sorted(path.name for path in folder.glob("*.png"))
-    write_text_atomic(target, summary_markdown(read_comparison(folder), figures, identification))
+    write_text_atomic(target, summary_markdown(read_comparison(folder), figures, identification, quality))
     return target

@@ -68,11 +68,15 @@ class DlibRecogniser:
 
     def embed(self, crops_rgb: np.ndarray, flip: bool = False) -> np.ndarray:
         """N x 128 float32 L2-normalised embeddings; with ``flip``, features summed with the mirror image's."""
-        check_crops(crops_rgb)
-        features = self.describe_chips(DLIB_CHIP.from_arcface(crops_rgb))
+        features = self.features(crops_rgb)
         if flip:
-            features = features + self.describe_chips(DLIB_CHIP.from_arcface(crops_rgb[:, :, ::-1]))
+            features = features + self.features(crops_rgb[:, :, ::-1])
         return l2_normalise(features)
+
+    def features(self, crops_rgb: np.ndarray) -> np.ndarray:
+        """dlib's raw descriptors, before normalisation, of N x 112 x 112 x 3 uint8 RGB crops (re-cut to its chips)."""
+        check_crops(crops_rgb)
+        return self.describe_chips(DLIB_CHIP.from_arcface(crops_rgb))
 
     def describe_chips(self, chips_rgb: np.ndarray) -> np.ndarray:
         """dlib's raw descriptors of N x 150 x 150 x 3 uint8 RGB chips cut as ``dlib.get_face_chip`` cuts them."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -21,6 +21,7 @@ __all__ = [
     "ChipTemplate",
     "FaceRecogniser",
     "Preprocess",
+    "RawFeatures",
     "Recogniser",
     "check_crops",
     "l2_normalise",
@@ -97,6 +98,13 @@ class FaceRecogniser(Protocol):
     def embed(self, crops_rgb: np.ndarray, flip: bool = False) -> np.ndarray: ...
 
 
+@runtime_checkable
+class RawFeatures(Protocol):
+    """A recogniser that also gives its raw features: ``embed(crops)`` is ``l2_normalise(features(crops))``."""
+
+    def features(self, crops_rgb: np.ndarray) -> np.ndarray: ...
+
+
 def check_crops(crops_rgb: np.ndarray) -> None:
     """Raise ``ValueError`` unless ``crops_rgb`` is an N x 112 x 112 x 3 uint8 array."""
     if not isinstance(crops_rgb, np.ndarray) or crops_rgb.dtype != np.uint8 or crops_rgb.shape[1:] != CROP_SHAPE:
@@ -149,14 +157,14 @@ class Recogniser:
         With ``flip``, each crop's features are summed with those of its
         horizontal mirror before normalising (the usual flip test).
         """
-        check_crops(crops_rgb)
-        features = self._features(crops_rgb)
+        features = self.features(crops_rgb)
         if flip:
-            features = features + self._features(crops_rgb[:, :, ::-1])
+            features = features + self.features(crops_rgb[:, :, ::-1])
         return l2_normalise(features)
 
-    def _features(self, crops_rgb: np.ndarray) -> np.ndarray:
-        """Raw model outputs for all crops, computed ``batch_size`` at a time."""
+    def features(self, crops_rgb: np.ndarray) -> np.ndarray:
+        """Raw model outputs, before normalisation, for N x 112 x 112 x 3 uint8 RGB crops, ``batch_size`` at a time."""
+        check_crops(crops_rgb)
         batches = [
             self._session.run(None, {self._input: self.preprocess.apply(crops_rgb[start : start + self.batch_size])})[0]
             for start in range(0, len(crops_rgb), self.batch_size)

@@ -203,6 +203,9 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "primary_condition": text(),
         "primary_statistic": text(tuple(BY_KEY)),
         "non_inferiority_margin": number(0, 0.5),
+        "quality": boolean(),
+        "gate_rejection": number(0, 0.5),
+        "quality_models": list_of(text()),
     },
     "03_finetune": {
         "processed_dir": PATH,

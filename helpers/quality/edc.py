@@ -38,32 +38,52 @@ def pair_quality(quality_a: npt.ArrayLike, quality_b: npt.ArrayLike) -> np.ndarr
     return np.minimum(np.asarray(quality_a, dtype=float), np.asarray(quality_b, dtype=float))
 
 
-def edc(quality: npt.ArrayLike, errors: npt.ArrayLike) -> Edc:
+def _weights(weights: npt.ArrayLike | None, size: int) -> np.ndarray:
+    found = np.ones(size) if weights is None else np.asarray(weights, dtype=float)
+    if found.shape != (size,) or (found < 0).any() or not found.sum() > 0:
+        raise ValueError(f"edc: need one non-negative weight per pair ({size}), some positive; got shape {found.shape}")
+    return found
+
+
+def _steps(errors: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> Edc:
+    """The curve of pairs discarded in their given order, one step at each of ``starts``."""
+    kept_before = np.r_[0.0, np.cumsum(weights)]
+    wrong_before = np.r_[0.0, np.cumsum(weights * errors)]
+    total, remaining = kept_before[-1], kept_before[-1] - kept_before[starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error = np.where(remaining > 0, (wrong_before[-1] - wrong_before[starts]) / remaining, 0.0)
+    return Edc(kept_before[starts] / total, np.clip(error, 0.0, 1.0))
+
+
+def edc(quality: npt.ArrayLike, errors: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> Edc:
     """The EDC of pairs with ``quality`` where ``errors`` marks the pairs the fixed threshold gets wrong (for FNMR: the
-    mated pairs scoring below it; for FMR: the non-mated pairs at or above it). Pairs of equal quality go together."""
+    mated pairs scoring below it; for FMR: the non-mated pairs at or above it). Pairs of equal quality go together.
+    ``weights`` (a bootstrap resample's) count each pair that many times; none: once each."""
     quality, errors = np.asarray(quality, dtype=float), np.asarray(errors, dtype=bool)
     if quality.shape != errors.shape or quality.ndim != 1 or not quality.size:
         raise ValueError(f"edc needs one quality per pair, got {quality.shape} qualities for {errors.shape} pairs")
     if np.isnan(quality).any():
         raise ValueError("edc: a pair has no quality (NaN); give failures to acquire the lowest quality, never drop them")
     order = np.argsort(quality, kind="stable")
-    quality, errors = quality[order], errors[order]
-    starts = np.flatnonzero(np.r_[True, quality[1:] != quality[:-1]])  # first pair of each quality value
-    kept = quality.size - starts
-    remaining_errors = errors.sum() - np.r_[0, np.cumsum(errors)][starts]
-    return Edc(starts / quality.size, remaining_errors / kept)
+    sorted_quality = quality[order]
+    starts = np.flatnonzero(np.r_[True, sorted_quality[1:] != sorted_quality[:-1]])  # first pair of each quality value
+    return _steps(errors[order], _weights(weights, quality.size)[order], starts)
 
 
-def best_edc(errors: npt.ArrayLike) -> Edc:
-    """The theoretical best EDC: the errors discarded first, one pair at a time."""
+def best_edc(errors: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> Edc:
+    """The theoretical best EDC: the errors discarded first, one pair at a time. A pair of weight ``w`` is ``w`` pairs
+    (weights must be whole numbers, as a bootstrap resample's are), so the best stays below every measured curve."""
     errors = np.asarray(errors, dtype=bool)
-    count, wrong = errors.size, int(errors.sum())
-    discarded = np.arange(count)
-    return Edc(discarded / count, np.maximum(wrong - discarded, 0) / (count - discarded))
+    weights = _weights(weights, errors.size)
+    if not np.array_equal(weights, np.round(weights)):
+        raise ValueError("best_edc: weights count pairs, so they must be whole numbers")
+    total, wrong = int(weights.sum()), int(weights[errors].sum())
+    discarded = np.arange(total)
+    return Edc(discarded / total, np.maximum(wrong - discarded, 0) / (total - discarded))
 
 
-def pauc_edc(quality: npt.ArrayLike, errors: npt.ArrayLike, limit: float = DISCARD_LIMITS[0]) -> float:
+def pauc_edc(quality: npt.ArrayLike, errors: npt.ArrayLike, limit: float = DISCARD_LIMITS[0], weights: npt.ArrayLike | None = None) -> float:
     """The area under the EDC up to ``limit`` minus the theoretical best's: 0 for a perfect quality measure, larger is worse."""
     if not 0 < limit <= 1:
         raise ValueError(f"the discard limit lies in (0, 1], got {limit}")
-    return edc(quality, errors).area(limit) - best_edc(errors).area(limit)
+    return edc(quality, errors, weights).area(limit) - best_edc(errors, weights).area(limit)

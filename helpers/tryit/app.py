@@ -27,6 +27,7 @@ from helpers.tryit.faces import FoundFace, NoFace, UnreadablePhoto, find_face, r
 from helpers.tryit.figures import annotate, score_plot, seen_photo
 from helpers.tryit.identify import Enrolled, enrolled_gallery, identify
 from helpers.tryit.models import TryModel, cached_model
+from helpers.tryit.quality import FaceQuality, gate_caveat, gate_line, quality_lines, quality_of
 from helpers.tryit.verify import Verification, verify
 
 CACHE_SECONDS = 600
@@ -38,6 +39,7 @@ RUN_NAME = re.compile(r"\d{8}-\d{6}-")
 PUNCTUATION = re.compile(f"([{re.escape(string.punctuation)}])")
 SHOWN_SKIPS = 10
 """Skipped gallery photos the Identify tab lists by name; the rest are counted."""
+SIDES = ("photo A", "photo B")
 
 
 def literal(text: object) -> str:
@@ -77,14 +79,22 @@ def model_choices(results: str | Path = RESULTS) -> list[tuple[str, str]]:
 
 
 def decision_markdown(model: TryModel, result: Verification) -> str:
-    """Score, threshold (with its FMR and source) and decision, in plain words."""
+    """Score, threshold (with its FMR and source) and decision, in plain words; each face's quality and the quality gate's
+    verdict, a face it rejects said beside the decision (never changing it)."""
+    qualities = [quality_of(model, face) for face in result.faces]
     lines = [f"**{literal(model.name)}**: cosine score **{result.score:.4f}**"]
     if result.operating is None:
         lines.append("no threshold for this model: run notebook 02 on it (`make demo`), or calibrate one on your photos (`lqface calibrate`)")
     else:
-        lines.append(f"threshold {literal(result.operating.describe())} → **{'match' if result.match else 'no match'}**")
-    lines += [f"{side}: {literal(face.note)}" for side, face in zip(("photo A", "photo B"), result.faces, strict=True) if face.note]
-    return "  \n".join(lines)
+        caveat = gate_caveat(SIDES, qualities)
+        lines.append(f"threshold {literal(result.operating.describe())} → **{'match' if result.match else 'no match'}**{literal(caveat)}")
+    lines += [f"{side}: {literal(face.note)}" for side, face in zip(SIDES, result.faces, strict=True) if face.note]
+    return "  \n".join([*lines, *quality_markdown(model, SIDES, qualities)])
+
+
+def quality_markdown(model: TryModel, sides: tuple[str, ...], qualities: list[FaceQuality]) -> list[str]:
+    """Each face's quality measures and the gate's verdict, then where the gate comes from, escaped for Markdown."""
+    return [literal(line) for side, quality in zip(sides, qualities, strict=True) for line in quality_lines(side, quality)] + [literal(gate_line(model))]
 
 
 def read_upload(path: str, side: str) -> np.ndarray:
@@ -196,9 +206,12 @@ def run_identify(file_b: str | None, cam_b: str | None, gallery: str, spec: str,
     except (NoFace, FileNotFoundError) as error:
         return annotate(probe, None) if isinstance(error, NoFace) else probe, None, f"**{literal(error)}**"
     table = pd.DataFrame({"rank": range(1, len(found.people) + 1), "person": found.people, "score": np.round(found.scores, 4)})
-    text = f"**{literal(found.verdict)}** ({len(enrolled.gallery)} people, {enrolled.images} photos; {len(enrolled.skipped)} skipped)"
+    quality = quality_of(model, found.face)
+    caveat = "" if found.accepted is None else literal(gate_caveat(["photo B"], [quality]))
+    text = f"**{literal(found.verdict)}**{caveat} ({len(enrolled.gallery)} people, {enrolled.images} photos; {len(enrolled.skipped)} skipped)"
     threshold = found.describe_threshold(len(enrolled.gallery)) or "no threshold for this model: run notebooks 02 and 04 on it (`make demo`)"
-    return annotate(probe, found.face), table, "  \n".join([text, f"threshold: {literal(threshold)}", *skipped_lines(enrolled)])
+    lines = [text, f"threshold: {literal(threshold)}", *quality_markdown(model, ("photo B",), [quality]), *skipped_lines(enrolled)]
+    return annotate(probe, found.face), table, "  \n".join(lines)
 
 
 def skipped_lines(enrolled: Enrolled) -> list[str]:

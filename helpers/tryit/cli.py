@@ -18,6 +18,7 @@ from helpers.tryit.arguments import ArgumentError, check_calibrate, check_identi
 if TYPE_CHECKING:
     from helpers.data.faces import Face
     from helpers.tryit.models import TryModel
+    from helpers.tryit.quality import FaceQuality
     from helpers.tryit.thresholds import Operating
 
 MATCH, NO_MATCH, ERROR = 0, 1, 2
@@ -77,33 +78,48 @@ def face_line(label: str, face: Face, note: str) -> str:
     return f"{label}: face at [{box}], confidence {face.score:.2f}" + (f" ({note})" if note else "")
 
 
-def decide(operating: Operating | None, accepted: bool | None, decision: str) -> int:
-    """Print the threshold and the decision and return the exit code; without a threshold, say how to get one (exit 2)."""
+def print_quality(label: str, quality: FaceQuality) -> None:
+    """A face's quality measures and the gate's verdict on it, indented under its face line."""
+    from helpers.tryit.quality import quality_lines
+
+    for line in quality_lines(label, quality):
+        print(f"  {line}")
+
+
+def decide(operating: Operating | None, accepted: bool | None, decision: str, caveat: str = "") -> int:
+    """Print the threshold and the decision (with ``caveat`` beside it: a face the quality gate rejects) and return the
+    exit code, which the caveat never changes; without a threshold, say how to get one (exit 2)."""
     if operating is None:
         print(f"error: {NO_THRESHOLD}", file=sys.stderr)
         return ERROR
     print(f"threshold: {operating.describe()}")
-    print(f"decision: {decision}")
+    print(f"decision: {decision}{caveat}")
     return MATCH if accepted else NO_MATCH
 
 
 def run_verify(model: TryModel, args: argparse.Namespace) -> int:
-    """Print the verification and return its exit code."""
+    """Print the verification, each face's quality and the gate's verdict, and return its exit code."""
     from helpers.data.degrade import level_named
     from helpers.tryit.faces import read_photo
+    from helpers.tryit.quality import gate_caveat, gate_line, quality_of
     from helpers.tryit.verify import verify
 
     level = None if args.degrade is None else level_named(args.degrade)
     found = verify(model, read_photo(args.photo_a), read_photo(args.photo_b), (args.photo_a, args.photo_b), level, args.seed)
-    print(face_line(args.photo_a, found.faces[0].face, found.faces[0].note))
-    print(face_line(args.photo_b + (f" at {found.level}" if found.level else ""), found.faces[1].face, found.faces[1].note))
+    paths, labels = (args.photo_a, args.photo_b + (f" at {found.level}" if found.level else "")), ("photo A", "photo B")
+    qualities = [quality_of(model, face) for face in found.faces]
+    for face, path, label, quality in zip(found.faces, paths, labels, qualities, strict=True):
+        print(face_line(path, face.face, face.note))
+        print_quality(label, quality)
     print(f"model: {model.name} ({model.source}) | score: {found.score:.4f}")
-    return decide(found.operating, found.match, "match" if found.match else "no match")
+    print(gate_line(model))
+    return decide(found.operating, found.match, "match" if found.match else "no match", gate_caveat(labels, qualities))
 
 
 def run_batch(model: TryModel, args: argparse.Namespace) -> int:
     """Score every pair of a CSV into another; 0 when every pair was scored, 2 when some could not be."""
     from helpers.tryit.batch import verify_pairs
+    from helpers.tryit.quality import gate_line
 
     if model.operating is None:
         print(f"note: {NO_THRESHOLD}; scores are written without decisions", file=sys.stderr)
@@ -111,6 +127,7 @@ def run_batch(model: TryModel, args: argparse.Namespace) -> int:
     print(f"{outcome.pairs} pairs -> {args.out}: {outcome.matches} match, {outcome.pairs - outcome.matches - outcome.failed} no match, {outcome.failed} failed")
     if model.operating is not None:
         print(f"threshold: {model.operating.describe()}")
+    print(gate_line(model) + ("" if model.gate is None else f"; {outcome.gated} pairs hold a face it rejects (columns gate_a, gate_b)"))
     if outcome.warning:
         print(outcome.warning, file=sys.stderr)
     return ERROR if outcome.failed else MATCH
@@ -120,20 +137,24 @@ def run_identify(model: TryModel, args: argparse.Namespace) -> int:
     """Print the top matches and the open-set decision, and return the exit code."""
     from helpers.tryit.faces import read_photo
     from helpers.tryit.identify import enrol_folder, identify
+    from helpers.tryit.quality import gate_caveat, gate_line, quality_of
 
     enrolled = enrol_folder(model, args.gallery)
     for path, reason in enrolled.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     found = identify(model, enrolled, read_photo(args.probe), args.probe, args.top)
+    quality = quality_of(model, found.face)
     print(face_line(args.probe, found.face.face, found.face.note))
+    print_quality("probe", quality)
     print(f"model: {model.name} ({model.source}) | gallery: {len(enrolled.gallery)} people, {enrolled.images} photos")
+    print(gate_line(model))
     for rank, (person, score) in enumerate(zip(found.people, found.scores, strict=True), start=1):
         print(f"{rank:>3}. {person}  {score:.4f}")
     if found.decided_by is None:
         print(f"error: {NO_THRESHOLD}", file=sys.stderr)
         return ERROR
     print(f"threshold: {found.describe_threshold(len(enrolled.gallery))}")
-    print(f"decision: {found.verdict}")
+    print(f"decision: {found.verdict}{gate_caveat(['the probe'], [quality])}")
     return MATCH if found.accepted else NO_MATCH
 
 

@@ -43,6 +43,19 @@ def test_pairs_of_equal_quality_are_discarded_together_and_a_pair_takes_its_lowe
         edc([1.0, np.nan], [True, False])
 
 
+def test_a_weight_counts_a_pair_that_many_times() -> None:
+    """A bootstrap resample's weights: weight 2 is the pair twice, weight 0 leaves it out, for the curve and the best alike."""
+    weights = np.array([2.0, 0.0, 1.0, 1.0, 3.0])
+    repeated = np.repeat(np.arange(5), weights.astype(int))
+    for limit in (0.2, 0.6):
+        assert pauc_edc(QUALITY, ERRORS, limit, weights) == pytest.approx(pauc_edc(QUALITY[repeated], ERRORS[repeated], limit))
+        assert best_edc(ERRORS, weights).area(limit) == pytest.approx(best_edc(ERRORS[repeated]).area(limit))
+    with pytest.raises(ValueError, match="non-negative weight per pair"):
+        edc(QUALITY, ERRORS, np.zeros(5))
+    with pytest.raises(ValueError, match="whole numbers"):
+        best_edc(ERRORS, np.full(5, 0.5))
+
+
 def face_like(seed: int = 0) -> np.ndarray:
     """A 112 x 112 crop with fine detail: smoothed noise plus a few edges."""
     rng = np.random.default_rng(seed)

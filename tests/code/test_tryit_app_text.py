@@ -1,5 +1,6 @@
 """What the try-it app writes and draws, without a browser: Markdown that shows paths as written, uploads named by their
-own file name, the model list's labels, and "no face found" clear of the app's image label."""
+own file name, the model list's labels, each face's quality and the gate's verdict beside the decision, and "no face
+found" clear of the app's image label."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.tryit.app import PACKS, literal, model_choices, read_pair, run_verify, skipped_lines
+from helpers.tryit import app
+from helpers.tryit.app import PACKS, decision_markdown, literal, model_choices, read_pair, run_verify, skipped_lines
 from helpers.tryit.faces import UnreadablePhoto
 from helpers.tryit.figures import annotate
 from helpers.tryit.identify import Enrolled
+from helpers.tryit.quality import NO_GATE
+from helpers.tryit.verify import verify
+from tests.code.test_tryit_decisions import gate_record, gated_model, grey_photo, unit
 
 markdown_it = pytest.importorskip("markdown_it")
 
@@ -55,6 +60,26 @@ def test_an_unreadable_upload_is_named_by_its_own_file_name(tmp_path: Path) -> N
     assert str(caught.value).startswith("photo B (holiday.jpg): ") and str(tmp_path) not in str(caught.value)
     text = shown(run_verify(str(bad), None, str(good), None, "offline", "none", "none")[3])
     assert text.startswith("photo A (holiday.jpg): cannot be read as a photo") and "gradio" not in text
+
+
+def test_the_verify_and_identify_texts_show_each_faces_quality_and_the_gates_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = np.zeros((256, 8))
+    table[10], table[11], table[20] = unit(1), unit(0.9, np.sqrt(0.19)), unit(0, 1)
+    photo_a, photo_b = np.full((200, 200, 3), 11, np.uint8), np.full((200, 200, 3), 10, np.uint8)
+    gated = gated_model(table, gate_record("det_score", 0.605))  # photo A's confidence 0.61 passes, photo B's 0.60 does not
+    text = shown(decision_markdown(gated, verify(gated, photo_a, photo_b)))
+    assert "→ match — but photo B's face fails the quality gate, so this decision is not to be trusted" in text
+    assert "photo A quality: detector confidence 0.61, eye distance (px) 35.24" in text and "photo A quality gate: passes (det_score 0.61" in text
+    assert "photo B quality gate: rejected: too low a quality to trust a decision" in text and "quality gate: det_score >= 0.605, set on val" in text
+    plain = gated_model(table, None)
+    text = shown(decision_markdown(plain, verify(plain, photo_a, photo_b)))
+    assert "→ match\n" in text and "photo B quality: detector confidence 0.6," in text and text.endswith(NO_GATE) and "fails" not in text
+    grey_photo(tmp_path / "gallery" / "Ann" / "1.png", 10)
+    grey_photo(tmp_path / "gallery" / "Bob" / "1.png", 20)
+    probe = grey_photo(tmp_path / "probe.png", 10)
+    monkeypatch.setattr(app, "cached_model", lambda spec, results: gated)
+    text = shown(app.run_identify(str(probe), None, str(tmp_path / "gallery"), "fake", 2)[2])
+    assert text.startswith("Ann — but photo B's face fails the quality gate") and "photo B quality gate: rejected" in text
 
 
 def scored_step(results: Path, run: str, step: str, name: str | None, age: int) -> Path:

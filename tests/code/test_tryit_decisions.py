@@ -1,10 +1,13 @@
-"""The thresholds try-it decides at: shipped, from a run, calibrated on the user's photos, open-set for search; batch
-verification; every bad argument of verify, identify and calibrate answered with exit 2 and one line, before any model
-library loads. Faces and embeddings are synthetic: a photo's grey level names the embedding its face gets."""
+"""The thresholds try-it decides at: shipped, from a run, calibrated on the user's photos, open-set for search; the
+quality gate's verdict beside each decision; batch verification; every bad argument of verify, identify and calibrate
+answered with exit 2 and one line, before any model library loads. Faces and embeddings are synthetic: a photo's grey
+level names the embedding its face gets."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +21,14 @@ from helpers.core.files import write_json_atomic, write_png_atomic
 from helpers.data.faces import Detector
 from helpers.evaluation.thresholds import operating_point
 from helpers.identification.search import Gallery
+from helpers.quality.gate import Gate
 from helpers.tryit import cli
 from helpers.tryit.batch import verify_pairs
 from helpers.tryit.calibration import CalibrationMismatch, calibrate, pair_scores, read_calibration, write_calibration
+from helpers.tryit.faces import find_face
 from helpers.tryit.identify import enrol_folder, identify
 from helpers.tryit.models import TryModel
+from helpers.tryit.quality import NO_GATE, FaceQuality, FoundGate, gate_caveat, gate_measure, gate_of, latest_gate, quality_lines, quality_of
 from helpers.tryit.shipped import mismatches, record_of, ship
 from helpers.tryit.thresholds import (
     SHIPPED_FILE,
@@ -228,6 +234,125 @@ def test_drift_is_flagged_when_impostors_score_above_the_calibration_ones() -> N
     operating = Operating(0.35, 0.002, "shipped", {"median": 0.11, "q90": 0.23, "q99": 0.31})
     assert drift_warning([0.1, 0.12, 0.2], operating) == "" and drift_warning([0.5], Operating(0.35, 0.002, "x")) == ""
     assert "sit above 90% of those the threshold was set on (0.230)" in drift_warning([0.25, 0.3, 0.4], operating)
+
+
+# ---- the quality gate beside each decision ------------------------------------------------------------------------------
+
+
+def gate_record(measure: str = "det_score", threshold: float = 0.6) -> dict:
+    return {"measure": measure, "threshold": threshold, "rejection": 0.05, "condition": "e2e:HQ-px16", "val_probes": 40, "val_rejected": 2, "val_pauc": {}}
+
+
+def gated_step(results: Path, run: str, name: str, sha: str, gate: dict | None, age: int) -> Path:
+    """A notebook 02 step folder that scored ``sha``, with ``quality.json`` holding ``gate`` (none for None), ``age`` seconds old."""
+    folder = step(results, run, name, {"model": {"sha256": sha}})
+    if gate is not None:
+        write_json_atomic(folder / "quality.json", {"gate": gate})
+    os.utime(folder / "metrics.json", (1e9 - age, 1e9 - age))
+    return folder
+
+
+def test_the_newest_notebook_02_step_of_the_same_recogniser_gives_the_gate(tmp_path: Path) -> None:
+    gated_step(tmp_path, "20260101-000000-demo", "02_baseline", SHA, gate_record(threshold=0.5), age=30)
+    chosen = gated_step(tmp_path, "20260102-000000-demo", "02_baseline", SHA, gate_record(threshold=0.6), age=20)
+    gated_step(tmp_path, "20260103-000000-demo", "02_baseline", SHA, None, age=10)  # quality=False: no quality.json
+    gated_step(tmp_path, "20260103-000000-demo", "03_finetune_pack", SHA, gate_record(threshold=0.9), age=0)  # notebook 03 sets none
+    gated_step(tmp_path, "20260104-000000-demo", "02_baseline", "0" * 64, gate_record(threshold=0.99), age=0)
+    found = latest_gate(SHA, tmp_path)
+    assert found is not None and found.folder == chosen and found.gate.threshold == 0.6 and found.gate.measure == "det_score"
+    gate, folder = found  # also a (gate, folder) pair
+    assert gate is found.gate and folder == chosen and "det_score >= 0.6, set on val of run 20260102-000000-demo" in found.describe()
+    assert latest_gate("1" * 64, tmp_path) is None and latest_gate(SHA, tmp_path / "none") is None
+    (chosen / "quality.json").write_text("{not json")
+    assert gate_of(chosen) is None and latest_gate(SHA, tmp_path).gate.threshold == 0.5
+
+
+def test_the_verdict_says_whether_a_face_passes_the_gate() -> None:
+    gate = Gate.from_json(gate_record())
+    above, below = FaceQuality({"det_score": 0.8, "sharpness": 12.5}, gate), FaceQuality({"det_score": 0.4, "sharpness": 12.5}, gate)
+    assert (above.status, below.status) == ("passes", "rejected")
+    assert quality_lines("photo A", above) == [
+        "photo A quality: detector confidence 0.8, sharpness (Laplacian variance) 12.5",
+        "photo A quality gate: passes (det_score 0.8, gate 0.6, set on val to reject 5% of e2e:HQ-px16 probes)",
+    ]
+    assert quality_lines("photo B", below)[1].startswith("photo B quality gate: rejected: too low a quality to trust a decision (det_score 0.4")
+    assert FaceQuality({"sharpness": 1.0}, gate).status == "not judged" and "not judged" in FaceQuality({}, gate).verdict()
+    assert quality_lines("probe", FaceQuality({"det_score": 0.4}, None)) == ["probe quality: detector confidence 0.4"]
+    assert gate_caveat(["photo A", "photo B"], [above, below]) == " — but photo B's face fails the quality gate, so this decision is not to be trusted"
+    assert "photo A's and photo B's faces fail" in gate_caveat(["photo A", "photo B"], [below, below])
+    assert gate_caveat(["photo A", "photo B"], [above, FaceQuality({}, None)]) == ""
+
+
+class ScoredDetector(GreyDetector):
+    """:class:`GreyDetector` whose confidence is 0.5 plus a hundredth of the photo's grey level."""
+
+    def detect_all(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes, keypoints = super().detect_all(image_rgb)
+        boxes[:, 4] = 0.5 + image_rgb.mean() / 100
+        return boxes, keypoints
+
+
+def gated_model(table: np.ndarray, gate: dict | None) -> TryModel:
+    found = None if gate is None else FoundGate(Gate.from_json(gate), Path("results/20260102-000000-demo/02_baseline"))
+    return TryModel("fake", GreyRecogniser(table), False, ScoredDetector(), Operating(0.5, 0.01, "val"), "synthetic", None, found)  # type: ignore[arg-type]
+
+
+def test_verify_prints_each_faces_quality_and_a_rejected_face_beside_an_unchanged_decision(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    table = np.zeros((256, 8))
+    table[10], table[11] = unit(1), unit(0.9, np.sqrt(0.19))
+    args = argparse.Namespace(photo_a=str(grey_photo(tmp_path / "a.png", 11)), photo_b=str(grey_photo(tmp_path / "b.png", 10)), degrade=None, seed=0)
+    assert cli.run_verify(gated_model(table, gate_record("det_score", 0.605)), args) == cli.MATCH  # A: confidence 0.61 passes; B: 0.60 does not
+    out = capsys.readouterr().out
+    assert "  photo A quality: detector confidence 0.61, eye distance (px) 35.24, sharpness (Laplacian variance) 0, flip agreement 1" in out
+    assert "  photo A quality gate: passes (det_score 0.61, gate 0.605" in out and "  photo B quality gate: rejected: too low a quality" in out
+    assert "quality gate: det_score >= 0.605, set on val of run 20260102-000000-demo" in out
+    assert out.rstrip().endswith("decision: match — but photo B's face fails the quality gate, so this decision is not to be trusted")
+    assert cli.run_verify(gated_model(table, None), args) == cli.MATCH
+    out = capsys.readouterr().out
+    assert "  photo B quality: detector confidence 0.6, " in out and "quality gate:" not in out and NO_GATE in out
+    assert out.rstrip().endswith("decision: match")
+
+
+def test_identify_prints_the_probes_quality_and_the_gates_verdict(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    table = np.zeros((256, 8))
+    table[10], table[20] = unit(1), unit(0, 1)
+    grey_photo(tmp_path / "gallery" / "Ann" / "1.png", 10)
+    grey_photo(tmp_path / "gallery" / "Bob" / "1.png", 20)
+    args = argparse.Namespace(probe=str(grey_photo(tmp_path / "probe.png", 10)), gallery=str(tmp_path / "gallery"), top=2)
+    assert cli.run_identify(gated_model(table, gate_record("sharpness", 5.0)), args) == cli.MATCH  # a flat grey photo has no sharpness
+    out = capsys.readouterr().out
+    assert "  probe quality: sharpness (Laplacian variance) 0, detector confidence 0.6" in out and "  probe quality gate: rejected" in out
+    assert "decision: Ann — but the probe's face fails the quality gate, so this decision is not to be trusted" in out
+
+
+@pytest.mark.parametrize(
+    "measure", ["det_score", "eye_distance", "sharpness", "unblockiness", "flip_agreement", "shift_agreement", "embedding_norm", "cr_fiqa"]
+)
+def test_batch_modes_single_measure_is_the_one_verify_shows(measure: str) -> None:
+    """Batch mode computes only the gate's measure; it is the value verify computes among all of them (none where the
+    recogniser cannot give it, or for a measure try-it does not compute, such as an ONNX quality model's)."""
+    table = np.zeros((256, 8))
+    table[:, 0] = 1
+    model = gated_model(table, gate_record(measure, 0.5))
+    found = find_face(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8), model.detector, "noise")
+    alone, every = gate_measure(model, found), quality_of(model, found).values
+    assert alone == ({measure: every[measure]} if measure in every else {}) and (measure in every) == (measure not in ("embedding_norm", "cr_fiqa"))
+
+
+def test_batch_mode_adds_the_gates_verdict_on_each_face(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    table = np.zeros((256, 8))
+    table[10], table[11], table[20] = unit(1), unit(0.9, np.sqrt(0.19)), unit(0, 1)
+    for name, level in (("a1", 11), ("a2", 10), ("b1", 20), ("black", 0)):
+        grey_photo(tmp_path / f"{name}.png", level)
+    pd.DataFrame({"a": ["a1.png", "a1.png", "a1.png"], "b": ["a2.png", "b1.png", "black.png"]}).to_csv(tmp_path / "pairs.csv", index=False)
+    outcome = verify_pairs(gated_model(table, gate_record("det_score", 0.605)), tmp_path / "pairs.csv", tmp_path / "out.csv")
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert list(out.columns) == ["a", "b", "score", "error", "decision", "threshold", "gate_a", "gate_b"]
+    assert out["decision"].tolist() == ["match", "no match", ""] and out["gate_a"].tolist() == ["passes"] * 3
+    assert out["gate_b"].tolist() == ["rejected", "passes", ""] and outcome.gated == 1
+    verify_pairs(gated_model(table, None), tmp_path / "pairs.csv", tmp_path / "plain.csv")
+    plain = pd.read_csv(tmp_path / "plain.csv", keep_default_na=False)
+    assert plain["gate_a"].tolist() == plain["gate_b"].tolist() == ["", "", ""] and plain["decision"].tolist() == out["decision"].tolist()
 
 
 # ---- the command line: bad arguments, exit 2, one line, no model library ---------------------------------------------------------

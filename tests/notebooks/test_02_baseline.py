@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -121,3 +122,27 @@ def test_the_zoo_table_lists_every_model_with_why_it_is_missing(nb02_dlib_run: d
     assert list(zoo.index) == list(ZOO)
     assert zoo.loc[["sface", "dlib"], "available"].all()
     assert all(row["why"] for _, row in zoo[~zoo["available"]].iterrows())  # never an unexplained gap
+
+
+def test_quality_section_writes_every_output_and_the_gate_lands_on_its_val_share(nb02_run: dict) -> None:
+    """Section 5: every face's measures, pAUC-EDC for at least five measures at HQ-HQ and the primary, rank correlations
+    per degradation curve, and the val-chosen gate with its rejections counted per test condition."""
+    step = nb02_run["step"]
+    for name in ("quality.parquet", "quality.json", "quality_levels.png", "quality_edc_frr.png", "quality_edc_fmr.png"):
+        assert (step / name).stat().st_size > 0, name
+    report = json.loads((step / "quality.json").read_text())
+    table = pd.read_parquet(step / "quality.parquet")
+    assert {"val", "test"} == set(table["split"]) and len(report["measures"]) >= 5
+    assert not table.loc[~table["acquired"], list(report["measures"])].notna().any().any()  # a face not acquired has no quality
+    pauc = pd.DataFrame(report["pauc_edc"])
+    assert {"HQ-HQ", "e2e:HQ-px16"} <= set(pauc["condition"]) and pauc.groupby("condition")["measure"].nunique().min() >= 5
+    assert (pauc["pauc"] >= -1e-12).all() and set(pauc["limit"]) == {0.2, 0.6}
+    sharpness = pd.DataFrame(report["level_correlations"]).set_index(["curve", "measure"]).loc[("resolution", "sharpness")]
+    assert sharpness["rho"] < 0  # a 16 px face is less sharp than its HQ crop, whatever the rounding
+    assert "tiny" in report["measures"] and "ofiq" in report["unavailable"]  # the card's model joins; OFIQ absent says why
+    assert table[["tiny", "exposure"]].corr(method="spearman").iloc[0, 1] > 0.9  # both are the crop's mean brightness
+    gate = report["gate"]
+    assert gate["chosen_on"] == "val" and gate["measure"] in report["measures"]
+    assert abs(gate["val_rejected"] - gate["rejection"] * gate["val_probes"]) <= 1
+    gated = pd.DataFrame(report["gated"]).set_index("condition")
+    assert (gated["probe_rejected"] <= gated["probe_faces"]).all() and gated.loc["e2e:HQ-px16", "probe_faces"] > 0

@@ -15,9 +15,11 @@ import pytest
 from helpers.cli import main
 from helpers.core.files import write_png_atomic
 from helpers.data.degrade import NAMED_LEVELS
+from helpers.quality.images import LABELS
 from helpers.tryit import cli
 from helpers.tryit.identify import enrolled_gallery
 from helpers.tryit.models import load_model
+from helpers.tryit.quality import NO_GATE, gate_of, latest_gate
 from helpers.tryit.thresholds import latest_operating, shipped_operating
 from tests.notebooks.conftest import ROOT
 
@@ -45,6 +47,13 @@ def test_same_person_matches_at_the_runs_threshold(lfw: Path, model_dir: str, nb
     operating = nb02_run["metrics"]["protocol"]["operating"]  # the FMR val supports: 0.01 moved up (tests/notebooks/conftest.py)
     run = Path(model_dir).parent.name
     assert f"threshold: {threshold:.4f} at FMR {operating['fmr']:g} (val of run {run}, {operating['val_people']} people)" in out
+    assert "\n  photo A quality: " in out and "\n  photo B quality: " in out and "detector confidence" in out and "eye distance (px)" in out
+    gate = gate_of(Path(model_dir))  # notebook 02 (quality=True, the default) chose one on val unless its measures were undefined there
+    if gate is None:
+        assert NO_GATE in out and "quality gate:" not in out
+    else:
+        assert f"quality gate: {gate.describe()}" in out and "\n  photo B quality gate: " in out and LABELS.get(gate.gate.measure, gate.gate.measure) in out
+        assert ("fails the quality gate" in out) == ("photo B quality gate: rejected" in out or "photo A quality gate: rejected" in out)
 
 
 def test_different_people_do_not_match(lfw: Path, model_dir: str, capsys: pytest.CaptureFixture) -> None:
@@ -101,7 +110,8 @@ def test_the_app_enrols_a_gallery_once_until_its_photos_change(lfw: Path, model_
 def test_a_pack_takes_the_newest_runs_threshold_else_the_shipped_one(nb02_run: dict, tmp_path: Path) -> None:
     results = nb02_run["step"].parents[1]  # <results>/<run>/02_baseline
     model = load_model("offline", results=tmp_path)  # no run yet: a fresh clone's first verify
-    assert model.operating == shipped_operating(model.recogniser.sha256) and model.name == "offline"
+    assert model.operating == shipped_operating(model.recogniser.sha256) and model.name == "offline" and model.gate is None
+    assert latest_gate(model.recogniser.sha256, results) == gate_of(nb02_run["step"])  # the run's notebook 02 step, found by sha256
     assert model.operating.source.startswith("shipped, measured on lfw-deepfunneled val") and model.operating.fmr <= 0.01
     found = latest_operating(model.recogniser.sha256, results)
     assert found is not None and found.threshold == nb02_run["metrics"]["protocol"]["operating"]["threshold"]
