@@ -66,11 +66,14 @@ def missing_files(folder: Path) -> list[str]:
 def ofiq_status() -> str | None:
     """``None`` when OFIQ can run here, else why not, in words a person can act on."""
     try:
-        _package()
+        package = _package()
     except ImportError as error:
         if isinstance(error, ModuleNotFoundError) and error.name == MODULE:
             return f"{PACKAGE} is not installed ({INSTALL})"
         return f"{PACKAGE} is installed but does not load ({error}); reinstall it with `{INSTALL}`"
+    if not hasattr(package, "OFIQ"):
+        where = getattr(package, "__file__", None) or list(getattr(package, "__path__", []))
+        return f"the module {MODULE!r} found at {where} is not {PACKAGE}; install it with `{INSTALL}`"
     try:
         folder = ofiq_data_dir()
     except ResourceUnavailable as error:

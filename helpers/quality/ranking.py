@@ -115,6 +115,7 @@ def _resampled(
     """pAUC-EDC of each measure in each two-way resample (rows) at each limit (columns); NaN where a resample has no pair."""
     rng = np.random.default_rng(seed)
     found = {measure: np.full((thresholds.n_boot, len(limits)), np.nan) for measure in qualities}
+    orders = {measure: np.argsort(q, kind="stable") for measure, q in qualities.items()}  # sorted once: each resample's sort is then linear
     for k, at in enumerate(thresholds.resampled):
         weights = people.weights(people.draw(rng)).astype(float)
         if not weights.sum() > 0 or not np.isfinite(at):
@@ -122,7 +123,8 @@ def _resampled(
         errors = errors_of(values, at, kind)
         best = best_edc(errors, weights)
         for measure, q in qualities.items():
-            curve = edc(q, errors, weights)
+            order = orders[measure]
+            curve = edc(q[order], errors[order], weights[order])
             found[measure][k] = [curve.area(limit) - best.area(limit) for limit in limits]
     return found
 

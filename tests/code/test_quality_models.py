@@ -202,6 +202,12 @@ def test_ofiq_without_python_ofiq_says_how_to_install_it(monkeypatch: pytest.Mon
         ofiq.ofiq_quality([np.zeros((200, 200, 3), np.uint8)])
 
 
+def test_a_module_named_ofiq_that_is_not_python_ofiq_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder called ofiq on the path (e.g. an unpacked wheel) imports as a namespace package without OFIQ."""
+    monkeypatch.setitem(sys.modules, "ofiq", types.ModuleType("ofiq"))
+    assert "is not python-ofiq" in ofiq.ofiq_status()
+
+
 class FakeOfiqError(Exception):
     pass
 
