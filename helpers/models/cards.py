@@ -48,16 +48,24 @@ class ModelCard:
     card: Path
 
 
-def load_card(path: str | Path) -> ModelCard:
-    """Read and check the card at ``path``; :class:`CardError` names the file, the field and the fix."""
+def read_card(path: str | Path, what: str, required: tuple[str, ...], mapping_of: str, missing_hint: str = "") -> tuple[Path, dict[str, Any]]:
+    """The card file at ``path`` and its YAML mapping, checked to exist and to hold every ``required`` key; ``what``
+    names the kind of card, ``mapping_of`` what its mapping holds, ``missing_hint`` follows the missing keys."""
     card = Path(path).expanduser()
     if not card.is_file():
-        raise CardError(f"model card {card} does not exist")
+        raise CardError(f"{what} {card} does not exist")
     fields = yaml.safe_load(card.read_text(encoding="utf-8"))
     if not isinstance(fields, dict):
-        raise CardError(f"{card}: a model card is a YAML mapping of {', '.join(REQUIRED)}")
-    if missing := [name for name in REQUIRED if name not in fields]:
-        raise CardError(f"{card}: missing {', '.join(missing)}; declare the model's preprocessing, e.g. channel_order: RGB, mean: 127.5, std: 127.5")
+        raise CardError(f"{card}: a {what} is a YAML mapping of {mapping_of}")
+    if missing := [name for name in required if name not in fields]:
+        raise CardError(f"{card}: missing {', '.join(missing)}{missing_hint}")
+    return card, fields
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read and check the card at ``path``; :class:`CardError` names the file, the field and the fix."""
+    hint = "; declare the model's preprocessing, e.g. channel_order: RGB, mean: 127.5, std: 127.5"
+    card, fields = read_card(path, "model card", REQUIRED, ", ".join(REQUIRED), hint)
     _check_geometry(card, fields)
     onnx = (card.parent / str(fields["onnx"])).resolve()
     if not onnx.is_file():

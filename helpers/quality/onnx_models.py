@@ -28,12 +28,11 @@ from urllib.parse import urlparse
 
 import cv2
 import numpy as np
-import yaml
 
 from helpers.core.devices import inference_session, select_providers
 from helpers.core.files import sha256_file
 from helpers.core.sources import ChecksumMismatch, Remote, fetch
-from helpers.models.cards import CardError
+from helpers.models.cards import CardError, read_card
 from helpers.models.recognisers import CROP_SHAPE, Preprocess, check_crops
 
 REQUIRED = ("name", "sha256", "input", "output")
@@ -63,14 +62,7 @@ class QualityCard:
 
 def load_quality_card(path: str | Path) -> QualityCard:
     """Read and check the card at ``path`` and its model file (found, or fetched, and sha256-verified)."""
-    card = Path(path).expanduser()
-    if not card.is_file():
-        raise CardError(f"quality card {card} does not exist")
-    fields = yaml.safe_load(card.read_text(encoding="utf-8"))
-    if not isinstance(fields, dict):
-        raise CardError(f"{card}: a quality card is a YAML mapping of {', '.join(REQUIRED)} and file or url")
-    if missing := [key for key in REQUIRED if key not in fields]:
-        raise CardError(f"{card}: missing {', '.join(missing)}")
+    card, fields = read_card(path, "quality card", REQUIRED, f"{', '.join(REQUIRED)} and file or url")
     if unknown := sorted(set(fields) - {*REQUIRED, *OPTIONAL}):
         raise CardError(f"{card}: unknown key {', '.join(unknown)}; a quality card takes {', '.join((*REQUIRED, *OPTIONAL))}")
     size, preprocess = _input(card, fields["input"])
