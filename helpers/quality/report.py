@@ -150,7 +150,8 @@ def quality_report(
     names, mode = set(conditions_of(run.scores)), END_TO_END if acquisition is not None else ORACLE
     scored = [c for c in conditions(list(levels.levels), (mode,)) if c.name in names]  # the faces a deployed system sees, when acquired
     primary = next((c for c in scored if c.name == endpoint.condition), None)
-    _, test_images = _pair_images(manifest, "test", settings)
+    scored_paths = set(run.scores["path_a"].astype(str)) | set(run.scores["path_b"].astype(str))  # the run's test pairs, not sampled again
+    test_images = split_images(manifest, "test").loc[lambda rows: rows["image_id"].isin(scored_paths)]
     views = {"test": (test_images, condition_views(scored))}
     if primary is not None:
         val_scores, val_images = val_primary_scores(manifest, processed_dir, recogniser, primary, levels.seed, settings, acquisition)
